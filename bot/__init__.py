@@ -1,0 +1,1 @@
+"""The WeChat side of nanhu: webhook, router, conversations, queue and CLI."""

@@ -1,0 +1,52 @@
+"""The Flask app factory: webhook, health check, and the runtime it serves."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+
+import nlp
+from bot import config as config_module, logs, runtime as runtime_module
+from bot.config import Config
+from bot.router import Router
+from bot.runtime import Runtime
+from bot.webhook import MAX_BODY, bp as webhook_bp
+
+log = logging.getLogger("nanhu")
+
+
+def create_app(config: Config | None = None, rt: Runtime | None = None, router: Router | None = None) -> Flask:
+    config = config or (rt.config if rt else config_module.load())
+    logs.setup(config.app.log_level, config.app.lexicon_log)
+    rt = rt or runtime_module.build(config)
+    runtime_module.set_process_default(rt)
+    if router is None:
+        from handlers import build_router
+        router = build_router()
+    nlp.load()  # jieba, OpenCC and the lexicon load here, at import (gunicorn preload), not on a first message
+
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY, SECRET_KEY=config.app.secret_key, JSON_AS_ASCII=False)
+    app.extensions["nanhu"] = {"runtime": rt, "router": router}
+    app.register_blueprint(webhook_bp)
+
+    @app.get("/healthz")
+    def healthz():
+        report, ok = {}, True
+        try:
+            rt.db.ping()
+            report["database"] = "ok"
+        except Exception as exc:
+            report["database"], ok = f"unreachable: {type(exc).__name__}", False
+        if rt.redis is None:
+            report["redis"] = "not configured (jobs run in the web process)"
+        else:
+            try:
+                rt.redis.ping()
+                report["redis"] = "ok"
+            except Exception as exc:
+                report["redis"], ok = f"unreachable: {type(exc).__name__}", False
+        report["jobs"] = rt.jobs.kind
+        return jsonify(status="ok" if ok else "degraded", **report), 200 if ok else 503
+
+    return app

@@ -1,0 +1,200 @@
+"""The `nanhu` command: database, demo data, web, worker, menu, the WeChat stand-in, chat, nlp-eval."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from bot import config as config_module
+from bot.config import Config, ConfigError
+
+
+def _config() -> Config:
+    try:
+        return config_module.load()
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from None
+
+
+@click.group()
+def main() -> None:
+    """nanhu: the Nanhu sub-district's WeChat bot. Configuration from NANHU_CONFIG (default ./nanhu.toml)."""
+
+
+@main.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Create or migrate the database schema."""
+    from storage import migrate
+    from storage.db import Database
+
+    cfg = _config()
+    database = Database(cfg.database.url, cfg.database.timeout)
+    try:
+        migrate.upgrade(database, revision)
+    except Exception as exc:
+        raise click.ClickException(f"migration failed on {database.engine.url.render_as_string(hide_password=True)}: {exc}")
+    click.echo(f"database at revision {migrate.current(database)} ({database.dialect})")
+
+
+@main.command()
+def demo() -> None:
+    """Load demo data (communities, events, projects, party roster, one staff login)."""
+    _print_demo(_load_demo(_config()))
+
+
+def _load_demo(cfg: Config):
+    from datetime import datetime, timezone
+
+    from storage import demo as demo_data
+    from storage.db import Database
+
+    return demo_data.load(Database(cfg.database.url, cfg.database.timeout), datetime.now(timezone.utc),
+                          cfg.app.secret_key)
+
+
+def _print_demo(summary) -> None:
+    from storage import demo as demo_data
+
+    click.echo("demo data " + ("loaded" if summary.created else "already present"))
+    click.echo("  party-member binding codes (send 「绑定 <code>」 in chat): "
+               + ", ".join(f"{name} {code}" for name, code in summary.codes))
+    click.echo(f"  staff login: {demo_data.STAFF_USERNAME} / {demo_data.STAFF_PASSWORD}")
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Run the jobs waiting now, then exit.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker (with the scheduler) on the configured queue."""
+    from rq import Worker
+
+    from bot import logs, runtime
+
+    cfg = _config()
+    if not cfg.redis_enabled:
+        raise click.ClickException("redis.url is not set: without Redis, jobs run inside the web process and no worker is needed")
+    logs.setup(cfg.app.log_level, "")
+    rt = runtime.build(cfg)
+    runtime.set_process_default(rt)
+    try:
+        rt.redis.ping()
+    except Exception as exc:
+        raise click.ClickException(f"cannot reach Redis at redis.url: {exc}")
+    Worker([cfg.redis.queue], connection=rt.redis).work(burst=burst, with_scheduler=True)
+
+
+@main.command()
+@click.option("--bind", default=None, help="host:port (default from [dev])")
+def web(bind: str | None) -> None:
+    """Serve the webhook with gunicorn (preloaded, [dev] web_workers workers)."""
+    import os
+
+    cfg = _config()
+    bind = bind or f"{cfg.dev.host}:{cfg.dev.port}"
+    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "-c", "python:bot.gunicorn_conf",
+                               "--workers", str(cfg.dev.web_workers), "--bind", bind, "bot.wsgi:app"])
+
+
+@main.command()
+def dev() -> None:
+    """Migrate, load demo data, start the webhook, a worker and the WeChat stand-in (what `make run` does)."""
+    from bot import devserver
+
+    cfg = _config()
+    sys.exit(devserver.run(cfg, _load_demo, _print_demo))
+
+
+@main.group()
+def menu() -> None:
+    """The official account's custom menu."""
+
+
+@menu.command("push")
+@click.option("--file", "path", type=click.Path(exists=True, dir_okay=False), default=None)
+def menu_push(path: str | None) -> None:
+    """Create the menu from the JSON file in the repo (or wechat.menu_file)."""
+    from bot import runtime
+    from handlers import build_router
+
+    cfg = _config()
+    file = Path(path or cfg.wechat.menu_file or Path(__file__).with_name("menu.json"))
+    try:
+        spec = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise click.ClickException(f"{file}: {exc}")
+    router = build_router()
+    missing = [k for k in menu_keys(spec) if k not in router.menu_keys]
+    if missing:
+        raise click.ClickException(f"{file}: no handler for click key(s) {', '.join(missing)}")
+    rt = runtime.build(cfg)
+    try:
+        rt.wechat.menu.create(spec)
+    except Exception as exc:
+        raise click.ClickException(f"WeChat refused the menu: {exc}")
+    click.echo(f"menu pushed from {file}")
+
+
+def menu_keys(spec: dict) -> list[str]:
+    keys = []
+    for button in spec.get("button", []):
+        for b in [button, *button.get("sub_button", [])]:
+            if b.get("type") == "click":
+                keys.append(b.get("key", ""))
+    return keys
+
+
+@main.command("fake-wechat")
+@click.option("--port", type=int, default=None, help="default: dev.fake_wechat_port")
+def fake_wechat(port: int | None) -> None:
+    """Serve the local WeChat API stand-in on loopback."""
+    from devtools import fake_wechat as fake
+
+    cfg = _config()
+    fake.serve("127.0.0.1", port or cfg.dev.fake_wechat_port, cfg.wechat.app_id, cfg.wechat.app_secret)
+
+
+@main.command()
+@click.option("--openid", default=None, help="the resident to be (default: a demo openid)")
+@click.option("--mode", type=click.Choice(["plain", "compatible", "safe"]), default=None,
+              help="message encryption mode (default: wechat.mode)")
+def chat(openid: str | None, mode: str | None) -> None:
+    """Chat with the running bot as a resident, in the terminal."""
+    from devtools import chat as chat_tool
+
+    sys.exit(chat_tool.run_chat(_config(), openid=openid, mode=mode))
+
+
+@main.command("nlp-eval")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
+def nlp_eval(file: str | None) -> None:
+    """Accuracy, per-intent precision/recall/F1 and misclassified lines of a labelled TSV."""
+    from nlp import evaluate
+
+    sys.exit(evaluate.main(file))
+
+
+@main.command("send-text")
+@click.argument("openid")
+@click.argument("text")
+def send_text_cmd(openid: str, text: str) -> None:
+    """Queue a customer-service text message to one resident (through the worker)."""
+    from bot import runtime
+    from jobs.sending import send_text
+
+    rt = runtime.build(_config())
+    runtime.set_process_default(rt)
+    job = rt.jobs.enqueue(send_text, openid, text)
+    if rt.jobs.kind == "in-process":
+        rt.jobs.shutdown()
+    click.echo(f"queued ({rt.jobs.kind}): {job}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,231 @@
+"""Configuration: one TOML file named by NANHU_CONFIG, every key overridable by NANHU_<SECTION>_<KEY>.
+
+Each key is declared once below with its type, default and check; `config.example.toml` documents
+the same keys for people. A missing or invalid value raises ConfigError naming the key.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+from urllib.parse import urlparse
+
+REQUIRED = object()
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased for the person deploying nanhu."""
+
+
+@dataclass(frozen=True)
+class Key:
+    type: type
+    default: Any = REQUIRED
+    check: Callable[[Any], str | None] | None = None  # returns an error message, or None when fine
+
+
+def _one_of(*choices: str) -> Callable[[Any], str | None]:
+    return lambda v: None if v in choices else f"must be one of {', '.join(choices)}"
+
+
+def _at_least(low: float) -> Callable[[Any], str | None]:
+    return lambda v: None if v >= low else f"must be at least {low}"
+
+
+def _nonempty(v: str) -> str | None:
+    return None if v.strip() else "must not be empty"
+
+
+def _url(*schemes: str) -> Callable[[Any], str | None]:
+    def check(v: str) -> str | None:
+        if not v:
+            return None
+        parsed = urlparse(v)
+        if parsed.scheme.split("+")[0] not in schemes:
+            return f"must be a URL starting with {' or '.join(s + '://' for s in schemes)}"
+        return None
+    return check
+
+
+def _aes_key(v: str) -> str | None:
+    if v == "":
+        return None
+    if len(v) != 43:
+        return "must be the 43-character EncodingAESKey from the WeChat admin console"
+    try:
+        if len(base64.b64decode(v + "=", validate=True)) != 32:
+            raise binascii.Error
+    except (binascii.Error, ValueError):
+        return "is not a valid EncodingAESKey (base64 of 32 bytes, 43 characters)"
+    return None
+
+
+def _database_url(v: str) -> str | None:
+    if not (v.startswith("sqlite:") or v.startswith("postgresql")):
+        return "must be a sqlite:/// or postgresql+psycopg:// URL"
+    return None
+
+
+SCHEMA: dict[str, dict[str, Key]] = {
+    "app": {
+        "env": Key(str, "development", _one_of("development", "production", "test")),
+        "base_url": Key(str, "http://127.0.0.1:8000", _url("http", "https")),
+        "secret_key": Key(str, REQUIRED, _nonempty),
+        "log_level": Key(str, "INFO", _one_of("DEBUG", "INFO", "WARNING", "ERROR")),
+        "timezone": Key(str, "Asia/Shanghai", _nonempty),
+        "reply_deadline": Key(float, 4.0, lambda v: None if 0.5 <= v <= 4.5 else "must be between 0.5 and 4.5 seconds (WeChat waits 5)"),
+        "lexicon_log": Key(str, "var/unknown-messages.log"),
+    },
+    "wechat": {
+        "app_id": Key(str, REQUIRED, _nonempty),
+        "app_secret": Key(str, REQUIRED, _nonempty),
+        "token": Key(str, REQUIRED, lambda v: None if 3 <= len(v) <= 32 and v.isalnum() else "must be 3-32 letters or digits, as in the WeChat admin console"),
+        "encoding_aes_key": Key(str, "", _aes_key),
+        "mode": Key(str, "plain", _one_of("plain", "compatible", "safe")),
+        "account": Key(str, "gh_nanhu", _nonempty),
+        "api_base_url": Key(str, "https://api.weixin.qq.com/cgi-bin/", _url("http", "https")),
+        "max_clock_skew": Key(int, 300, _at_least(0)),
+        "http_timeout": Key(float, 5.0, lambda v: None if 0 < v <= 30 else "must be between 0 and 30 seconds"),
+        "menu_file": Key(str, ""),
+    },
+    "database": {
+        "url": Key(str, "sqlite:///var/nanhu.db", _database_url),
+        "timeout": Key(float, 2.0, _at_least(0.1)),
+    },
+    "redis": {
+        "url": Key(str, "", _url("redis", "rediss", "unix")),
+        "timeout": Key(float, 1.0, _at_least(0.05)),
+        "queue": Key(str, "nanhu", _nonempty),
+    },
+    "conversation": {
+        "idle_timeout": Key(int, 1800, _at_least(1)),
+    },
+    "dev": {
+        "host": Key(str, "127.0.0.1", _nonempty),
+        "port": Key(int, 8000, lambda v: None if 1 <= v <= 65535 else "must be a TCP port"),
+        "fake_wechat_port": Key(int, 8011, lambda v: None if 1 <= v <= 65535 else "must be a TCP port"),
+        "web_workers": Key(int, 2, _at_least(1)),
+    },
+}
+
+
+class Section:
+    def __init__(self, name: str, values: Mapping[str, Any]):
+        self._name = name
+        self.__dict__.update(values)
+
+    def __repr__(self) -> str:
+        return f"<Section {self._name}>"
+
+
+class Config:
+    """Validated settings: `config.wechat.token`, `config.database.url`, ..."""
+
+    app: Section
+    wechat: Section
+    database: Section
+    redis: Section
+    conversation: Section
+    dev: Section
+
+    def __init__(self, values: dict[str, dict[str, Any]], source: str):
+        self.source = source
+        self._values = values
+        for section, keys in values.items():
+            setattr(self, section, Section(section, keys))
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        return {s: dict(k) for s, k in self._values.items()}
+
+    def replace(self, **overrides: Any) -> "Config":
+        """A copy with `section_key=value` overrides, validated like the file (used by tests and tools)."""
+        raw = self.as_dict()
+        for name, value in overrides.items():
+            section, _, key = name.partition("_")
+            raw.setdefault(section, {})[key] = value
+        return build(raw, {}, self.source)
+
+    @property
+    def redis_enabled(self) -> bool:
+        return bool(self.redis.url)
+
+
+def _coerce(name: str, key: Key, value: Any, from_env: bool) -> Any:
+    if from_env and isinstance(value, str):
+        try:
+            if key.type is bool:
+                if value.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                    raise ValueError
+                return value.lower() in ("1", "true", "yes")
+            return key.type(value)
+        except ValueError:
+            raise ConfigError(f"{name}: expected {key.type.__name__}, got {value!r}") from None
+    if key.type is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, key.type) or (key.type is int and isinstance(value, bool)):
+        raise ConfigError(f"{name}: expected {key.type.__name__}, got {value!r}")
+    return value
+
+
+def build(raw: Mapping[str, Any], env: Mapping[str, str], source: str) -> Config:
+    unknown = [f"{s}" for s in raw if s not in SCHEMA]
+    unknown += [f"{s}.{k}" for s, ks in raw.items() if s in SCHEMA and isinstance(ks, dict) for k in ks if k not in SCHEMA[s]]
+    if unknown:
+        raise ConfigError(f"{source}: unknown key {unknown[0]} (see config.example.toml)")
+    values: dict[str, dict[str, Any]] = {}
+    for section, keys in SCHEMA.items():
+        given = raw.get(section, {})
+        if not isinstance(given, dict):
+            raise ConfigError(f"{section}: expected a [{section}] table")
+        values[section] = {}
+        for key_name, key in keys.items():
+            name = f"{section}.{key_name}"
+            env_name = f"NANHU_{section.upper()}_{key_name.upper()}"
+            if env_name in env:
+                value = _coerce(f"{name} (from {env_name})", key, env[env_name], True)
+            elif key_name in given:
+                value = _coerce(name, key, given[key_name], False)
+            elif key.default is REQUIRED:
+                raise ConfigError(f"{name} is missing: set it in {source} or in {env_name}")
+            else:
+                value = key.default
+            if key.check and (problem := key.check(value)):
+                raise ConfigError(f"{name} {problem} (got {value!r})")
+            values[section][key_name] = value
+    if values["wechat"]["mode"] != "plain" and not values["wechat"]["encoding_aes_key"]:
+        raise ConfigError("wechat.encoding_aes_key is missing: it is required when wechat.mode is "
+                          f"{values['wechat']['mode']!r}")
+    if values["app"]["env"] == "production":
+        if values["app"]["secret_key"].startswith("dev-"):
+            raise ConfigError("app.secret_key still holds the example's development value; set a long random secret for production")
+        if values["wechat"]["token"] == "nanhudemotoken":
+            raise ConfigError("wechat.token still holds the example's value; use the token from the WeChat admin console")
+    return Config(values, source)
+
+
+def config_path(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    if env.get("NANHU_CONFIG"):
+        return Path(env["NANHU_CONFIG"])
+    return Path("nanhu.toml")
+
+
+def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read the TOML file (NANHU_CONFIG, else ./nanhu.toml) and apply NANHU_* overrides."""
+    env = os.environ if env is None else env
+    file = Path(path) if path else config_path(env)
+    raw: dict[str, Any] = {}
+    if file.exists():
+        try:
+            raw = tomllib.loads(file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{file}: not UTF-8 text") from None
+    elif path or env.get("NANHU_CONFIG"):
+        raise ConfigError(f"config file {file} does not exist (named by {'NANHU_CONFIG' if not path else 'the command line'})")
+    return build(raw, env, str(file) if file.exists() else "the environment (no config file; NANHU_CONFIG names one)")

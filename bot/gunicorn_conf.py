@@ -1,0 +1,15 @@
+"""gunicorn settings for nanhu (`gunicorn -c python:bot.gunicorn_conf bot.wsgi:app`)."""
+import os
+
+preload_app = True          # jieba, OpenCC and the lexicon load once, before the workers fork
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+timeout = 30
+graceful_timeout = 10
+keepalive = 5
+bind = os.environ.get("NANHU_BIND", "127.0.0.1:8000")
+accesslog = "-" if os.environ.get("NANHU_ACCESS_LOG") else None
+
+
+def post_fork(server, worker):
+    from bot import runtime
+    runtime.current().after_fork()

@@ -1,0 +1,79 @@
+"""Background jobs: RQ when Redis is configured, else a small thread pool inside the web process.
+
+Both take the same job functions (module-level callables in `jobs/`), so a job behaves the same way
+in development and in production.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any, Callable
+
+import redis
+from rq import Queue, Retry
+
+log = logging.getLogger("nanhu.queue")
+
+
+class QueueUnavailable(Exception):
+    """The job could not be queued (Redis down)."""
+
+
+class RQJobs:
+    kind = "rq"
+
+    def __init__(self, connection: redis.Redis, name: str):
+        self.queue = Queue(name, connection=connection)
+
+    def enqueue(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
+        try:
+            return self.queue.enqueue(func, *args, kwargs=kwargs, retry=Retry(max=3, interval=[5, 30, 120])).id
+        except redis.RedisError as exc:
+            raise QueueUnavailable(str(exc)) from exc
+
+    def enqueue_in(self, delay: timedelta, func: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
+        try:
+            return self.queue.enqueue_in(delay, func, *args, **kwargs).id
+        except redis.RedisError as exc:
+            raise QueueUnavailable(str(exc)) from exc
+
+
+class InProcessJobs:
+    """Runs jobs on threads of this process, in the runtime that queued them."""
+
+    kind = "in-process"
+
+    def __init__(self, runtime_scope: Callable[[], Any], workers: int = 2):
+        self._scope = runtime_scope
+        self._pool: ThreadPoolExecutor | None = None
+        self._workers = workers
+        self._lock = threading.Lock()
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._lock:  # created on first use, so that a pre-forked parent starts no threads
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="nanhu-job")
+            return self._pool
+
+    def _run(self, func: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+        with self._scope():
+            try:
+                func(*args, **kwargs)
+            except Exception:
+                log.exception("job %s failed", getattr(func, "__name__", func))
+
+    def enqueue(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
+        self._executor().submit(self._run, func, args, kwargs)
+        return "in-process"
+
+    def enqueue_in(self, delay: timedelta, func: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
+        timer = threading.Timer(delay.total_seconds(), lambda: self.enqueue(func, *args, **kwargs))
+        timer.daemon = True
+        timer.start()
+        return "in-process-timer"
+
+    def shutdown(self) -> None:
+        if self._pool:
+            self._pool.shutdown(wait=True)

@@ -1,0 +1,101 @@
+"""Everything a request or a job needs, built once per process from the configuration."""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import cached_property
+from typing import Iterator
+from zoneinfo import ZoneInfo
+
+import redis
+
+from bot.config import Config
+from bot.queue import InProcessJobs, RQJobs
+from bot.wechat import KVSessionStorage, NanhuWeChatClient
+from storage.db import Database
+from storage.kv import KV, RedisKV, SqlKV
+
+log = logging.getLogger("nanhu")
+
+_current: contextvars.ContextVar["Runtime | None"] = contextvars.ContextVar("nanhu_runtime", default=None)
+_process_default: "Runtime | None" = None
+
+
+@dataclass
+class Runtime:
+    config: Config
+    db: Database
+    kv: KV
+    redis: redis.Redis | None
+    jobs: RQJobs | InProcessJobs = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.redis is not None:
+            self.jobs = RQJobs(self.redis, self.config.redis.queue)
+        else:
+            self.jobs = InProcessJobs(lambda: use(self))
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.config.app.timezone)
+
+    @cached_property
+    def wechat(self) -> NanhuWeChatClient:
+        w = self.config.wechat
+        return NanhuWeChatClient(w.app_id, w.app_secret, w.api_base_url, KVSessionStorage(self.kv), w.http_timeout)
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+    def after_fork(self) -> None:
+        """Drop connections inherited from a pre-forking parent (gunicorn --preload)."""
+        self.db.engine.dispose(close=False)
+        if self.redis is not None:
+            self.redis.connection_pool.reset()
+
+    def close(self) -> None:
+        if isinstance(self.jobs, InProcessJobs):
+            self.jobs.shutdown()
+        self.db.dispose()
+        if self.redis is not None:
+            self.redis.close()
+
+
+def connect_redis(url: str, timeout: float) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                health_check_interval=30)
+
+
+def build(config: Config) -> Runtime:
+    db = Database(config.database.url, config.database.timeout)
+    if config.redis_enabled:
+        client = connect_redis(config.redis.url, config.redis.timeout)
+        return Runtime(config, db, RedisKV(client), client)
+    return Runtime(config, db, SqlKV(db), None)
+
+
+@contextlib.contextmanager
+def use(runtime: Runtime) -> Iterator[Runtime]:
+    token = _current.set(runtime)
+    try:
+        yield runtime
+    finally:
+        _current.reset(token)
+
+
+def set_process_default(runtime: Runtime) -> None:
+    global _process_default
+    _process_default = runtime
+
+
+def current() -> Runtime:
+    """The runtime of the running job or request; in an RQ worker, the one built from NANHU_CONFIG."""
+    rt = _current.get() or _process_default
+    if rt is None:
+        from bot import config as config_module
+        rt = build(config_module.load())
+        set_process_default(rt)
+    return rt

@@ -1,0 +1,60 @@
+"""wechatpy's client pointed at the configured API root, with its access token in the shared store."""
+from __future__ import annotations
+
+import json
+import time
+
+from wechatpy import WeChatClient
+from wechatpy.session import SessionStorage
+
+from storage.kv import KV
+
+
+class KVSessionStorage(SessionStorage):
+    """wechatpy session storage on nanhu's shared store, so every process uses one access token."""
+
+    def __init__(self, kv: KV, prefix: str = "wechatpy:"):
+        self.kv = kv
+        self.prefix = prefix
+
+    def get(self, key, default=None):
+        value = self.kv.get(self.prefix + key)
+        return default if value is None else json.loads(value)
+
+    def set(self, key, value, ttl=None):
+        if value is not None:
+            self.kv.set(self.prefix + key, json.dumps(value), ttl)
+
+    def delete(self, key):
+        self.kv.delete(self.prefix + key)
+
+
+class NanhuWeChatClient(WeChatClient):
+    """WeChatClient whose every call, token fetch included, goes to `api_base_url` with a timeout."""
+
+    def __init__(self, appid: str, secret: str, api_base_url: str, session: SessionStorage, timeout: float):
+        super().__init__(appid, secret, session=session, timeout=timeout)
+        self.API_BASE_URL = api_base_url if api_base_url.endswith("/") else api_base_url + "/"
+
+    def fetch_access_token(self):
+        res = self._http.get(self.API_BASE_URL + "token", timeout=self.timeout,
+                             params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret})
+        res.raise_for_status()
+        result = res.json()
+        if result.get("errcode"):
+            from wechatpy.exceptions import WeChatClientException
+            raise WeChatClientException(result["errcode"], result.get("errmsg"), client=self,
+                                        request=res.request, response=res)
+        expires_in = int(result.get("expires_in", 7200))
+        # keep the token in the shared store with its expiry, so the token is valid wherever it is read
+        self.session.set(self.access_token_key, result["access_token"], expires_in - 60)
+        self.expires_at = int(time.time()) + expires_in
+        return result
+
+    @property
+    def access_token(self):
+        token = self.session.get(self.access_token_key)
+        if token:
+            return token
+        self.fetch_access_token()
+        return self.session.get(self.access_token_key)

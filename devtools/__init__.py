@@ -1,0 +1,1 @@
+"""Developer tools: the local WeChat API stand-in, a WeChat-side message simulator and the terminal chat."""

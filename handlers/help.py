@@ -1,0 +1,74 @@
+"""Welcome, help and menu, cancel, unsubscribe, and the fallback for what the bot does not understand."""
+from __future__ import annotations
+
+from bot.logs import log_unknown
+from bot.replies import Text
+from bot.router import Context, Router
+from storage import residents
+
+router = Router("help")
+
+CAPABILITIES = (
+    "您可以直接发消息给我：\n"
+    "1. 反映问题：如「楼下垃圾三天没人清理」\n"
+    "2. 查进度：发「我的意见」或工单号\n"
+    "3. 社区活动：发「活动」查看并报名\n"
+    "4. 党员服务：发「绑定 + 绑定码」认证，发「亮身份」出示党员证，发「项目」认领项目\n"
+    "随时发「取消」退出当前操作，发「帮助」看本说明。"
+)
+
+WELCOME = "欢迎关注南湖街道！这里是居民议事和社区服务的线上窗口。\n\n" + CAPABILITIES
+
+
+@router.event("subscribe")
+def welcome(ctx: Context) -> Text:
+    residents.subscribe(ctx.rt.db, ctx.message.openid, ctx.now, ctx.message.scene)
+    return Text(WELCOME)
+
+
+@router.event("scan")
+def scanned(ctx: Context) -> Text:
+    return Text("欢迎回来！\n\n" + CAPABILITIES)
+
+
+@router.event("unsubscribe")
+def goodbye(ctx: Context) -> None:
+    residents.unsubscribe(ctx.rt.db, ctx.message.openid, ctx.now)
+    ctx.end()
+    return None  # WeChat shows nothing to someone who has just unfollowed
+
+
+@router.event("view", "location", "templatesendjobfinish", "masssendjobfinish")
+def acknowledged(ctx: Context) -> None:
+    return None  # recorded by WeChat's own statistics; delivery reports come with the announcements issue
+
+
+@router.global_word("帮助", "菜单", "help", "?")
+@router.intent("help")
+@router.menu("HELP")
+def show_help(ctx: Context) -> Text:
+    if ctx.flow is not None:
+        return Text(f"您正在「{ctx.flow.title}」，可以接着回答上一个问题，或发「取消」退出。\n\n" + CAPABILITIES)
+    return Text(CAPABILITIES)
+
+
+@router.global_word("取消", "退出", "算了不弄了")
+def cancel(ctx: Context) -> Text:
+    if ctx.flow is None:
+        return Text("好的。现在没有进行中的操作。需要时发「帮助」看看我能做什么。")
+    title = ctx.flow.title
+    ctx.end()
+    return Text(f"已取消「{title}」，刚才填写的内容没有提交。")
+
+
+@router.message_type("image", "location", "link", "video", "shortvideo", "voice")
+def media_outside_flow(ctx: Context) -> Text:
+    return Text("收到。如果想反映问题，请先用文字简单说说情况，之后可以补充照片和位置。\n发「帮助」看看我能做什么。")
+
+
+@router.intent("unknown")
+@router.fallback
+def not_understood(ctx: Context) -> Text:
+    if ctx.message.text:
+        log_unknown(ctx.message.text)
+    return Text("抱歉，我没有看懂。\n\n" + CAPABILITIES)

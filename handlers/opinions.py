@@ -1,0 +1,115 @@
+"""Raising an opinion (社情民意) in chat, and asking after one's own."""
+from __future__ import annotations
+
+import re
+
+from bot.conversation import Flow
+from bot.replies import Text
+from bot.router import PASS, Context, Router
+from handlers.common import answer, day, list_number
+from storage import communities, opinions, residents
+from storage.audit import resident_actor
+
+router = Router("opinions")
+submit_flow = router.add_flow(Flow("opinion.submit", "反映问题"))
+
+# words that only announce an opinion ("我要投诉") and say nothing about it
+_TRIGGERS = re.compile(r"(我要|我想|想要|要)?(投诉|投拆|举报|反映|反应|建议|意见|报告|问题|一下|个|一个)")
+MIN_SUBSTANCE = 4
+
+
+def _substance(text: str) -> str:
+    """What the resident said about the problem, without the announcing words."""
+    rest = _TRIGGERS.sub("", text)
+    rest = re.sub(r"[\s,.!?，。！？:：]+", "", rest)
+    return text.strip() if len(rest) >= MIN_SUBSTANCE else ""
+
+
+def _community_question(ctx: Context) -> Text:
+    names = communities.all_communities(ctx.rt.db)
+    lines = "\n".join(f"{i}. {c.name}" for i, c in enumerate(names, 1))
+    return Text(f"请问您住在哪个社区？回复数字即可（只问一次，之后会记住）：\n{lines}")
+
+
+def _summary(ctx: Context) -> Text:
+    data = ctx.conversation.data
+    return Text(f"请确认：\n社区：{data['community_name']}\n内容：{data['content']}\n\n"
+                "回复「是」提交，回复「否」重新描述，发「取消」放弃。")
+
+
+def _next_question(ctx: Context) -> Text:
+    """Ask only for what is still missing."""
+    data = ctx.conversation.data
+    if not data.get("content"):
+        ctx.goto("describe")
+        return Text("请说说您遇到的问题：在哪里、什么情况、持续多久了。")
+    if not data.get("community_id"):
+        ctx.goto("community")
+        return _community_question(ctx)
+    ctx.goto("confirm")
+    return _summary(ctx)
+
+
+@router.intent("opinion.submit")
+@router.menu("OPINION")
+def start(ctx: Context) -> Text:
+    content = _substance(ctx.message.text) if ctx.message.type == "text" else ""
+    ctx.begin(submit_flow, "describe", content=content, community_id=ctx.resident.community_id,
+              community_name=ctx.resident.community_name)
+    return _next_question(ctx)
+
+
+@submit_flow.step("describe")
+def describe(ctx: Context) -> Text:
+    if ctx.message.type != "text" or not ctx.message.text.strip():
+        return Text("请先用文字说说遇到的问题，照片和位置可以稍后补充。")
+    if len(ctx.message.text.strip()) < MIN_SUBSTANCE:
+        return Text("能再具体一点吗？比如「3栋楼道灯坏了一个星期」。")
+    ctx.conversation.data["content"] = ctx.message.text.strip()
+    return _next_question(ctx)
+
+
+@submit_flow.step("community")
+def choose_community(ctx: Context):
+    options = communities.all_communities(ctx.rt.db)
+    number = list_number(ctx.message.text)
+    chosen = options[number - 1] if number and 1 <= number <= len(options) else communities.match(options, ctx.text)
+    if chosen is None:
+        return Text(f"没有找到这个社区，请回复 1 到 {len(options)} 之间的数字，或发「取消」退出。")
+    residents.set_community(ctx.rt.db, ctx.resident.id, chosen.id, resident_actor(ctx.resident.id))
+    ctx.conversation.data.update(community_id=chosen.id, community_name=chosen.name)
+    return _next_question(ctx)
+
+
+@submit_flow.step("confirm")
+def confirm(ctx: Context):
+    said = answer(ctx.text)
+    if said is None:
+        return Text("请回复「是」提交，或「否」重新描述；发「取消」放弃。")
+    if said is False:
+        ctx.conversation.data["content"] = ""
+        return _next_question(ctx)
+    data = ctx.conversation.data
+    try:
+        opinion = opinions.submit(ctx.rt.db, ctx.resident.id, data["community_id"], data["content"], ctx.now, ctx.rt.tz)
+    except opinions.OpinionRejected as reason:
+        ctx.conversation.data["content"] = ""
+        ctx.goto("describe")
+        return Text(f"这条意见没能提交：{reason}。请重新描述一下。")
+    ctx.end()
+    return Text(f"已收到，谢谢您！\n工单号：{opinion.ticket_no}\n我们会尽快安排处理，处理进展会通知您。"
+                "发「我的意见」可随时查看进度。")
+
+
+STATUS_NAMES = {"submitted": "已提交", "accepted": "已受理", "in_progress": "处理中", "resolved": "已办结"}
+
+
+@router.intent("opinion.status")
+@router.menu("MY_OPINIONS")
+def my_opinions(ctx: Context) -> Text:
+    mine = opinions.of_resident(ctx.rt.db, ctx.resident.id)
+    if not mine:
+        return Text("您还没有反映过问题。直接把遇到的情况发给我就可以。")
+    lines = [f"{o.ticket_no}｜{STATUS_NAMES.get(o.status, o.status)}｜{day(o.created_at, ctx.rt.tz)}\n  {o.content[:30]}"
+             for o in mine]
+    return Text("您反映的问题：\n" + "\n".join(lines))

@@ -1,0 +1,64 @@
+"""Party members: binding an openid to the roster, showing identity, community projects."""
+from __future__ import annotations
+
+from bot.replies import Text
+from bot.router import Context, Router
+from handlers.common import day
+from storage import party, projects
+from storage.audit import resident_actor
+
+router = Router("party")
+
+MAX_BIND_FAILURES = 5   # per openid per hour; six digits must not be guessable by trying
+BIND_WINDOW = 3600
+
+
+@router.intent("identity.bind")
+@router.menu("BIND")
+def bind(ctx: Context) -> Text:
+    if party.member_for(ctx.rt.db, ctx.message.openid):
+        return Text("您已经完成党员认证了。发「亮身份」可出示党员证。")
+    code = (ctx.intent.slots.get("code") if ctx.intent else None) or ""
+    if not code:
+        return Text("请发送「绑定」加上社区党委给您的 6 位绑定码，例如：绑定 123456")
+    failures_key = f"bindfail:{ctx.message.openid}"
+    failures = int(ctx.rt.kv.get(failures_key) or 0)
+    if failures >= MAX_BIND_FAILURES:
+        return Text("尝试次数过多，请一小时后再试，或联系所在社区党委核实绑定码。")
+    member = party.bind(ctx.rt.db, ctx.message.openid, code, ctx.rt.config.app.secret_key, ctx.now,
+                        resident_actor(ctx.resident.id))
+    if member is None:
+        ctx.rt.kv.set(failures_key, str(failures + 1), BIND_WINDOW)
+        return Text("绑定码不正确或已失效。绑定码由社区党委发放，一码一人；如有疑问请联系所在社区党委。")
+    ctx.rt.kv.delete(failures_key)
+    return Text(f"认证成功！{member.name}同志，欢迎您。\n所在支部：{member.branch}\n发「亮身份」可出示党员证，发「项目」可认领社区项目。")
+
+
+@router.intent("identity.show")
+@router.menu("IDENTITY")
+def show_identity(ctx: Context) -> Text:
+    member = party.member_for(ctx.rt.db, ctx.message.openid)
+    if member is None:
+        return Text("您还没有完成党员认证。请发送「绑定」加上社区党委给您的 6 位绑定码。\n不是党员也没关系，发「帮助」看看其他服务。")
+    since = day(member.bound_at, ctx.rt.tz) if member.bound_at else "—"
+    return Text(f"【南湖街道 党员证】\n姓名：{member.name}\n支部：{member.branch}\n社区：{member.community_name or '—'}\n"
+                f"服务积分：{member.points}\n认证时间：{since}\n\n我是党员，我带头；有事找我，我来帮。")
+
+
+@router.intent("project.list")
+@router.menu("PROJECTS")
+def list_projects(ctx: Context) -> Text:
+    found = projects.claimable(ctx.rt.db)
+    if not found:
+        return Text("目前没有可认领的项目，有新项目会通知您。")
+    lines = [f"{i}. 【{p.category}】{p.title}\n   {p.community_name or '全街道'}｜还可认领 {p.places_left} 人"
+             for i, p in enumerate(found, 1)]
+    return Text("可认领的社区项目：\n" + "\n".join(lines))
+
+
+@router.intent("project.claim")
+def claim(ctx: Context) -> Text:
+    if party.member_for(ctx.rt.db, ctx.message.openid) is None:
+        return Text("认领项目需要先完成党员认证：请发送「绑定」加上 6 位绑定码。")
+    # Claiming with atomic places, progress reports and points is its own piece of work (issue 7).
+    return Text("在线认领正在开通中，请先联系所在社区党委认领。发「项目」可查看可认领的项目。")

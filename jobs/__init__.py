@@ -1,0 +1,1 @@
+"""Background jobs run by `nanhu worker` (RQ) or, without Redis, inside the web process."""

@@ -1,0 +1,19 @@
+"""Jobs that push messages to residents through the WeChat API."""
+from __future__ import annotations
+
+import logging
+
+from bot import runtime
+from storage import residents
+
+log = logging.getLogger("nanhu.jobs")
+
+
+def send_text(openid: str, content: str) -> str:
+    """Send a customer-service text message, unless the resident has unfollowed us."""
+    rt = runtime.current()
+    if not residents.is_subscribed(rt.db, openid):
+        log.info("not sending to an unsubscribed resident")
+        return "skipped: unsubscribed"
+    rt.wechat.message.send_text(openid, content)
+    return "sent"

@@ -1,0 +1,37 @@
+"""Text normalization shared by the classifier and anything that compares resident text."""
+from __future__ import annotations
+
+import re
+import threading
+
+import opencc
+
+# U+FF01..U+FF5E are the full-width forms of ASCII ! .. ~; U+3000 is the ideographic space.
+# 。 and 、 have no full-width-form code point but residents' IMEs produce them in the same place.
+_HALF_WIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
+_HALF_WIDTH.update({0x3000: " ", ord("。"): ".", ord("、"): ","})
+# str.lower() would also fold Greek, Cyrillic, ...; only ASCII is asked for.
+_ASCII_LOWER = {cp: cp + 32 for cp in range(ord("A"), ord("Z") + 1)}
+_SPACES = re.compile(r"\s+")
+
+_converter: opencc.OpenCC | None = None
+_lock = threading.Lock()
+
+
+def load() -> None:
+    """Create the OpenCC traditional→simplified converter once per process (idempotent)."""
+    global _converter
+    if _converter is None:
+        with _lock:
+            if _converter is None:
+                _converter = opencc.OpenCC("t2s")
+
+
+def normalize(text: str) -> str:
+    """Full-width → half-width, traditional → simplified, trim, collapse whitespace, lowercase ASCII."""
+    if _converter is None:
+        load()
+    assert _converter is not None
+    text = text.translate(_HALF_WIDTH)
+    text = _converter.convert(text)
+    return _SPACES.sub(" ", text).strip().translate(_ASCII_LOWER)

@@ -1,0 +1,144 @@
+"""Short-lived shared state: Redis when configured, else a table in the database.
+
+Deduplication, conversation state, per-resident locks and the WeChat access token all live here,
+outside the web process, so they survive a restart and are shared by every gunicorn worker.
+Both backends offer the same five operations and pass the same tests.
+"""
+from __future__ import annotations
+
+import random
+import time
+from typing import Protocol
+
+import redis
+from sqlalchemy import delete, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from storage.db import Database
+from storage.models import KeyValue
+
+
+class KVUnavailable(Exception):
+    """The shared store did not answer (Redis down or slow, database locked)."""
+
+
+class KV(Protocol):
+    def get(self, key: str) -> str | None: ...
+    def set(self, key: str, value: str, ttl: float | None = None) -> None: ...
+    def set_nx(self, key: str, value: str, ttl: float) -> bool: ...
+    def delete(self, key: str) -> None: ...
+    def delete_if(self, key: str, value: str) -> bool: ...
+    def ping(self) -> None: ...
+
+
+_DELETE_IF = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end
+"""
+
+
+class RedisKV:
+    def __init__(self, client: redis.Redis, prefix: str = "nanhu:"):
+        self.redis = client
+        self.prefix = prefix
+        self._delete_if = client.register_script(_DELETE_IF)
+
+    def _k(self, key: str) -> str:
+        return self.prefix + key
+
+    def get(self, key: str) -> str | None:
+        try:
+            value = self.redis.get(self._k(key))
+        except redis.RedisError as exc:
+            raise KVUnavailable(str(exc)) from exc
+        return value.decode("utf-8") if isinstance(value, bytes) else value
+
+    def set(self, key: str, value: str, ttl: float | None = None) -> None:
+        try:
+            self.redis.set(self._k(key), value, px=int(ttl * 1000) if ttl else None)
+        except redis.RedisError as exc:
+            raise KVUnavailable(str(exc)) from exc
+
+    def set_nx(self, key: str, value: str, ttl: float) -> bool:
+        try:
+            return bool(self.redis.set(self._k(key), value, px=int(ttl * 1000), nx=True))
+        except redis.RedisError as exc:
+            raise KVUnavailable(str(exc)) from exc
+
+    def delete(self, key: str) -> None:
+        try:
+            self.redis.delete(self._k(key))
+        except redis.RedisError as exc:
+            raise KVUnavailable(str(exc)) from exc
+
+    def delete_if(self, key: str, value: str) -> bool:
+        try:
+            return bool(self._delete_if(keys=[self._k(key)], args=[value]))
+        except redis.RedisError as exc:
+            raise KVUnavailable(str(exc)) from exc
+
+    def ping(self) -> None:
+        try:
+            self.redis.ping()
+        except redis.RedisError as exc:
+            raise KVUnavailable(str(exc)) from exc
+
+
+class SqlKV:
+    """The same operations on the `kv` table, for deployments without Redis."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self._insert = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
+
+    def _live(self, now: float):
+        return or_(KeyValue.expires_at.is_(None), KeyValue.expires_at > now)
+
+    def _run(self, fn):
+        try:
+            return fn()
+        except SQLAlchemyError as exc:  # locked, timed out, unreachable: the store is unavailable
+            raise KVUnavailable(str(exc)) from exc
+
+    def get(self, key: str) -> str | None:
+        def op():
+            with self.db.transaction() as s:
+                return s.scalar(select(KeyValue.value).where(KeyValue.key == key, self._live(time.time())))
+        return self._run(op)
+
+    def set(self, key: str, value: str, ttl: float | None = None) -> None:
+        def op():
+            expires = time.time() + ttl if ttl else None
+            stmt = self._insert(KeyValue).values(key=key, value=value, expires_at=expires)
+            stmt = stmt.on_conflict_do_update(index_elements=[KeyValue.key],
+                                              set_={"value": value, "expires_at": expires})
+            with self.db.transaction() as s:
+                s.execute(stmt)
+        self._run(op)
+
+    def set_nx(self, key: str, value: str, ttl: float) -> bool:
+        def op():
+            now = time.time()
+            with self.db.transaction() as s:
+                if random.random() < 0.01:
+                    s.execute(delete(KeyValue).where(KeyValue.expires_at < now))
+                else:
+                    s.execute(delete(KeyValue).where(KeyValue.key == key, KeyValue.expires_at <= now))
+                stmt = self._insert(KeyValue).values(key=key, value=value, expires_at=now + ttl)
+                return s.execute(stmt.on_conflict_do_nothing(index_elements=[KeyValue.key])).rowcount == 1
+        return self._run(op)
+
+    def delete(self, key: str) -> None:
+        def op():
+            with self.db.transaction() as s:
+                s.execute(delete(KeyValue).where(KeyValue.key == key))
+        self._run(op)
+
+    def delete_if(self, key: str, value: str) -> bool:
+        def op():
+            with self.db.transaction() as s:
+                return s.execute(delete(KeyValue).where(KeyValue.key == key, KeyValue.value == value)).rowcount == 1
+        return self._run(op)
+
+    def ping(self) -> None:
+        self._run(self.db.ping)

@@ -1,0 +1,29 @@
+"""A lease lock on the shared store: one holder at a time across every process."""
+from __future__ import annotations
+
+import contextlib
+import secrets
+import time
+from typing import Iterator
+
+from storage.kv import KV
+
+
+class LockTimeout(Exception):
+    """The lock stayed taken for longer than the caller was willing to wait."""
+
+
+@contextlib.contextmanager
+def lease(kv: KV, name: str, *, ttl: float = 10.0, wait: float = 3.0, poll: float = 0.02) -> Iterator[None]:
+    """Hold `lock:<name>` for at most `ttl` seconds; wait up to `wait` seconds to get it."""
+    key = f"lock:{name}"
+    token = secrets.token_hex(8)
+    give_up = time.monotonic() + wait
+    while not kv.set_nx(key, token, ttl):
+        if time.monotonic() >= give_up:
+            raise LockTimeout(name)
+        time.sleep(poll)
+    try:
+        yield
+    finally:
+        kv.delete_if(key, token)

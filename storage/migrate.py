@@ -1,0 +1,40 @@
+"""`nanhu db upgrade`: Alembic migrations run from code, on nanhu's own engine."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+
+from storage.db import Database
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _alembic(connection) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def upgrade(db: Database, revision: str = "head") -> None:
+    with db.engine.begin() as conn:
+        command.upgrade(_alembic(conn), revision)
+
+
+def downgrade(db: Database, revision: str) -> None:
+    with db.engine.begin() as conn:
+        command.downgrade(_alembic(conn), revision)
+
+
+def revision(db: Database, message: str) -> None:
+    """Autogenerate a new migration from the models (developers only)."""
+    with db.engine.begin() as conn:
+        command.revision(_alembic(conn), message=message, autogenerate=True)
+
+
+def current(db: Database) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+    with db.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()

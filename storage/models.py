@@ -1,0 +1,179 @@
+"""SQLAlchemy models. Names follow ../shared/GLOSSARY.md."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on both SQLite (which has no time zones) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Community(Base):
+    __tablename__ = "communities"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Resident(Base):
+    __tablename__ = "residents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    openid: Mapped[str] = mapped_column(String(64), unique=True)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
+    subscribed: Mapped[bool] = mapped_column(Boolean, default=True)
+    subscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    subscribe_scene: Mapped[str | None] = mapped_column(String(64))
+    last_interaction_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16))  # admin (whole sub-district) | community
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
+    openid: Mapped[str | None] = mapped_column(String(64), unique=True)  # staff who also use the chat
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEntry(Base):
+    """Every change of state of every domain object: who, what, when."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(96))  # resident:<id> | staff:<username> | system
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (Index("ix_audit_object", "object_type", "object_id"),)
+
+
+class Event(Base):
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(Text, default="")
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))  # None: whole sub-district
+    place: Mapped[str] = mapped_column(String(128), default="")
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    signup_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    capacity: Mapped[int] = mapped_column(Integer)
+    max_per_registration: Mapped[int] = mapped_column(Integer, default=2)
+    places_taken: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | cancelled
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Project(Base):
+    """A community service project (党建项目 / 民生微实事) that party members claim."""
+
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[str] = mapped_column(String(32), default="党建项目")
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
+    beneficiaries: Mapped[str] = mapped_column(String(256), default="")
+    beneficiaries_planned: Mapped[int] = mapped_column(Integer, default=0)
+    budget_yuan: Mapped[float] = mapped_column(Float, default=0)
+    claim_slots: Mapped[int] = mapped_column(Integer, default=1)
+    claims_taken: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | in_progress | completed | cancelled
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PartyMember(Base):
+    __tablename__ = "party_members"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    mobile: Mapped[str] = mapped_column(String(20))
+    branch: Mapped[str] = mapped_column(String(64))
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
+    role: Mapped[str] = mapped_column(String(32), default="党员")
+    binding_code_hash: Mapped[str | None] = mapped_column(String(64))
+    binding_code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    openid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    bound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    points: Mapped[int] = mapped_column(Integer, default=0)
+    joined_on: Mapped[str | None] = mapped_column(String(10))  # YYYY-MM-DD, as given on the roster
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Opinion(Base):
+    """社情民意: a resident's complaint, report or suggestion, known publicly by its ticket number."""
+
+    __tablename__ = "opinions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_no: Mapped[str] = mapped_column(String(24), unique=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
+    content: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(24), default="submitted")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DailyCounter(Base):
+    """Per-day sequences, e.g. the 001 of ticket number MY20261129001."""
+
+    __tablename__ = "daily_counters"
+
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class KeyValue(Base):
+    """Short-lived shared state (dedup, conversations, locks, token) when no Redis is configured."""
+
+    __tablename__ = "kv"
+
+    key: Mapped[str] = mapped_column(String(191), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[float | None] = mapped_column(Float, index=True)  # unix seconds; None: no expiry

@@ -1,0 +1,253 @@
+"""Fixtures: a real Redis, real databases (SQLite always, PostgreSQL when NANHU_TEST_POSTGRES_URL is set),
+the real app served over real HTTP, and the local WeChat stand-in. No mocks of Redis or the database."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+import requests
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from werkzeug.serving import make_server
+
+from bot import config as config_module
+from bot.app import create_app
+from bot.runtime import Runtime, build
+from devtools import fake_wechat
+from devtools.simulator import Simulator, WebhookClient
+from storage import migrate
+from storage.db import Database
+from storage.models import Base
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- Redis ------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def redis_url():
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis_lib.Redis.from_url(url, socket_connect_timeout=1).ping()
+        yield url
+        return
+    except redis_lib.RedisError:
+        pass
+    binary = shutil.which("redis-server")
+    if not binary:
+        pytest.fail(f"no Redis answers at {url} and redis-server is not installed: "
+                    "start Redis or set REDIS_URL (the tests never mock Redis)")
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="nanhu-redis-")
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", workdir], stdout=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/15"
+    for _ in range(50):
+        try:
+            redis_lib.Redis.from_url(url).ping()
+            break
+        except redis_lib.RedisError:
+            time.sleep(0.1)
+    yield url
+    proc.terminate()
+    proc.wait()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def redis_client(redis_url):
+    client = redis_lib.Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+# --- databases ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("db") / "template.db"
+    db = Database(f"sqlite:///{path}")
+    migrate.upgrade(db)
+    db.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    base = os.environ.get("NANHU_TEST_POSTGRES_URL")
+    if not base:
+        return None
+    url = make_url(base)
+    name = "nanhu_test"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    test_url = url.set(database=name).render_as_string(hide_password=False)
+    db = Database(test_url)
+    migrate.upgrade(db)
+    db.dispose()
+    return test_url
+
+
+def _fresh_database_url(kind: str, tmp_path: Path, sqlite_template: Path, postgres_url: str | None) -> str:
+    if kind == "sqlite":
+        path = tmp_path / "nanhu.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite:///{path}"
+    if not postgres_url:
+        pytest.skip("PostgreSQL not configured (set NANHU_TEST_POSTGRES_URL; .ci/run does)")
+    engine = create_engine(postgres_url)
+    with engine.begin() as conn:
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return postgres_url
+
+
+# --- the WeChat stand-in ------------------------------------------------------------------------------
+
+class LiveServer:
+    def __init__(self, app, port: int | None = None):
+        self.server = make_server("127.0.0.1", port or 0, app, threaded=True)
+        self.port = self.server.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+APP_ID = "wxnanhutest000001"
+APP_SECRET = "nanhu-test-secret"
+
+
+@pytest.fixture
+def wechat_api():
+    """The local WeChat API stand-in, on a real port."""
+    server = LiveServer(fake_wechat.create_app(APP_ID, APP_SECRET))
+    yield FakeWeChat(server.url)
+    server.stop()
+
+
+@dataclass
+class FakeWeChat:
+    url: str
+
+    @property
+    def api_base(self) -> str:
+        return self.url + "/cgi-bin/"
+
+    def messages(self, openid: str | None = None) -> list[dict]:
+        params = {"openid": openid} if openid else {}
+        return requests.get(self.url + "/_fake/messages", params=params, timeout=5).json()
+
+    def wait_messages(self, openid: str, count: int = 1, timeout: float = 10.0) -> list[dict]:
+        give_up = time.monotonic() + timeout
+        while time.monotonic() < give_up:
+            found = self.messages(openid)
+            if len(found) >= count:
+                return found
+            time.sleep(0.05)
+        return self.messages(openid)
+
+    def control(self, action: str, **payload) -> None:
+        requests.post(f"{self.url}/_fake/{action}", json=payload, timeout=5).raise_for_status()
+
+
+# --- the app, served over real HTTP -----------------------------------------------------------------
+
+def make_config(**overrides) -> config_module.Config:
+    base = config_module.load(ROOT / "config.example.toml", env={})
+    defaults = dict(app_env="test", app_lexicon_log="", wechat_app_id=APP_ID, wechat_app_secret=APP_SECRET)
+    defaults.update(overrides)
+    return base.replace(**defaults)
+
+
+@dataclass
+class Stack:
+    url: str
+    rt: Runtime
+    app: object
+    sim: Simulator
+    server: LiveServer
+
+    @property
+    def webhook(self) -> str:
+        return self.url + "/wechat"
+
+    def client(self, mode: str | None = None) -> WebhookClient:
+        sim = self.sim if mode is None else Simulator(self.sim.token, self.sim.app_id, self.sim.encoding_aes_key, mode)
+        return WebhookClient(self.webhook, sim)
+
+
+STACKS = ["sqlite+redis", "sqlite+sqlkv", "postgresql+redis"]
+
+
+@pytest.fixture
+def make_stack(tmp_path, sqlite_template, postgres_url, redis_url, wechat_api):
+    """Build a running app on the given database / shared-store combination; stopped after the test."""
+    made: list[Stack] = []
+
+    def make(kind: str = "sqlite+redis", router=None, **overrides) -> Stack:
+        db_kind, store = kind.split("+")
+        if not made:
+            redis_lib.Redis.from_url(redis_url).flushdb()
+        url = _fresh_database_url(db_kind, tmp_path, sqlite_template, postgres_url) if not made else made[0].rt.config.database.url
+        settings = dict(database_url=url, redis_url=redis_url if store == "redis" else "",
+                        wechat_api_base_url=wechat_api.api_base)
+        settings.update(overrides)
+        cfg = make_config(**settings)
+        rt = build(cfg)
+        app = create_app(cfg, rt, router)
+        server = LiveServer(app)
+        sim = Simulator(cfg.wechat.token, cfg.wechat.app_id, cfg.wechat.encoding_aes_key, cfg.wechat.mode)
+        stack = Stack(server.url, rt, app, sim, server)
+        made.append(stack)
+        return stack
+
+    yield make
+    for stack in made:
+        stack.server.stop()
+        stack.rt.close()
+
+
+@pytest.fixture(params=STACKS)
+def stack(request, make_stack) -> Stack:
+    """The app on each database and shared store: SQLite+Redis, SQLite alone, PostgreSQL+Redis."""
+    return make_stack(request.param)
+
+
+@pytest.fixture
+def app_stack(make_stack) -> Stack:
+    """The app on the default combination, for protocol tests that do not depend on storage."""
+    return make_stack("sqlite+redis")
+
+
+@pytest.fixture
+def demo(stack):
+    from datetime import datetime, timezone
+    from storage import demo as demo_data
+
+    demo_data.load(stack.rt.db, datetime.now(timezone.utc), stack.rt.config.app.secret_key)
+    return stack

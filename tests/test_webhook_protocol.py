@@ -1,0 +1,204 @@
+"""WeChat's protocol rules at /wechat, over real HTTP: signatures, clock, replay, modes, limits, parsing."""
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from bot.replies import Text
+from bot.router import Router
+from devtools.simulator import Simulator, WebhookClient, event_fields, message_xml, parse_reply, sha1_signature, text_fields
+
+
+def post(stack, body: bytes | str, params: dict, **kwargs) -> requests.Response:
+    data = body.encode("utf-8") if isinstance(body, str) else body
+    return requests.post(stack.webhook, params=params, data=data, timeout=10, **kwargs)
+
+
+def signed(stack, body: str, **kwargs):
+    return stack.sim.sign(body, **kwargs)
+
+
+# --- GET verification ----------------------------------------------------------------------------
+
+def test_get_answers_the_echostr_when_the_signature_matches(app_stack):
+    resp = requests.get(app_stack.webhook, params=app_stack.sim.verify_params("4213897126"), timeout=5)
+    assert resp.status_code == 200 and resp.text == "4213897126"
+
+
+def test_get_with_a_wrong_signature_is_refused_without_detail(app_stack):
+    params = app_stack.sim.verify_params("4213897126")
+    params["signature"] = "0" * 40
+    resp = requests.get(app_stack.webhook, params=params, timeout=5)
+    assert resp.status_code == 403 and resp.content == b""
+
+
+# --- signatures, clock, replay -------------------------------------------------------------------
+
+def test_a_signed_text_gets_a_reply_addressed_back_to_the_resident(app_stack):
+    reply = app_stack.client().say("o_alice", "帮助")
+    assert reply["ToUserName"] == "o_alice" and reply["FromUserName"] == "gh_nanhu"
+    assert reply["MsgType"] == "text" and "反映问题" in reply["Content"]
+
+
+def test_a_forged_signature_is_refused(app_stack):
+    req = signed(app_stack, message_xml(text_fields("o_mallory", "帮助")))
+    req.params["signature"] = sha1_signature("not-our-token", req.params["timestamp"], req.params["nonce"])
+    resp = post(app_stack, req.body, req.params)
+    assert resp.status_code == 403 and resp.content == b""
+
+
+def test_a_stale_timestamp_is_refused(app_stack):
+    req = signed(app_stack, message_xml(text_fields("o_alice", "帮助")), timestamp=int(time.time()) - 301)
+    assert post(app_stack, req.body, req.params).status_code == 403
+
+
+def test_a_timestamp_from_the_future_is_refused(app_stack):
+    req = signed(app_stack, message_xml(text_fields("o_alice", "帮助")), timestamp=int(time.time()) + 400)
+    assert post(app_stack, req.body, req.params).status_code == 403
+
+
+def test_a_non_numeric_timestamp_is_refused(app_stack):
+    req = signed(app_stack, message_xml(text_fields("o_alice", "帮助")), timestamp=0)
+    req.params["timestamp"] = "yesterday"
+    req.params["signature"] = sha1_signature(app_stack.sim.token, "yesterday", req.params["nonce"])
+    assert post(app_stack, req.body, req.params).status_code == 403
+
+
+def test_clock_skew_zero_turns_the_check_off(make_stack):
+    stack = make_stack(wechat_max_clock_skew=0)
+    req = signed(stack, message_xml(text_fields("o_alice", "帮助")), timestamp=int(time.time()) - 86400 * 30)
+    resp = post(stack, req.body, req.params)
+    assert resp.status_code == 200 and "反映问题" in parse_reply(resp.text)["Content"]
+
+
+def test_a_reused_timestamp_and_nonce_with_another_body_is_refused(app_stack):
+    first = signed(app_stack, message_xml(text_fields("o_alice", "帮助")))
+    assert post(app_stack, first.body, first.params).status_code == 200
+    forged = message_xml(text_fields("o_alice", "我要投诉 你们全都不管"))
+    resp = post(app_stack, forged, first.params)
+    assert resp.status_code == 403 and resp.content == b""
+
+
+def test_a_verbatim_retry_is_answered_from_the_dedup_cache(app_stack):
+    req = signed(app_stack, message_xml(text_fields("o_alice", "帮助")))
+    first = post(app_stack, req.body, req.params)
+    again = post(app_stack, req.body, req.params)
+    assert first.status_code == again.status_code == 200
+    assert parse_reply(again.text)["Content"] == parse_reply(first.text)["Content"]
+
+
+# --- safe and compatible mode --------------------------------------------------------------------
+
+def test_safe_mode_round_trip_decrypts_and_encrypts(make_stack):
+    stack = make_stack(wechat_mode="safe")
+    client = stack.client("safe")
+    req = client.sim.sign(message_xml(text_fields("o_alice", "帮助")))
+    assert b"<Encrypt>" in req.body and b"FromUserName" not in req.body
+    resp = post(stack, req.body, req.params)
+    assert resp.status_code == 200 and "<Encrypt>" in resp.text and "反映问题" not in resp.text
+    reply = parse_reply(client.sim.open_reply(resp.content))
+    assert reply["ToUserName"] == "o_alice" and "反映问题" in reply["Content"]
+
+
+def test_safe_mode_refuses_a_message_encrypted_for_another_appid(make_stack):
+    stack = make_stack(wechat_mode="safe")
+    other = Simulator(stack.sim.token, "wxsomeoneelse00001", stack.sim.encoding_aes_key, "safe")
+    req = other.sign(message_xml(text_fields("o_alice", "帮助")))
+    resp = post(stack, req.body, req.params)
+    assert resp.status_code == 403 and resp.content == b""
+
+
+def test_safe_mode_refuses_an_undecryptable_body_with_400(make_stack):
+    stack = make_stack(wechat_mode="safe")
+    ts, nonce, garbage = str(int(time.time())), "12345", "bm90IGNpcGhlcnRleHQ="
+    params = {"signature": sha1_signature(stack.sim.token, ts, nonce), "timestamp": ts, "nonce": nonce,
+              "encrypt_type": "aes", "msg_signature": sha1_signature(stack.sim.token, ts, nonce, garbage)}
+    resp = post(stack, f"<xml><ToUserName>gh_nanhu</ToUserName><Encrypt>{garbage}</Encrypt></xml>", params)
+    assert resp.status_code == 400 and resp.content == b""
+
+
+def test_safe_mode_refuses_a_bad_msg_signature(make_stack):
+    stack = make_stack(wechat_mode="safe")
+    req = stack.client("safe").sim.sign(message_xml(text_fields("o_alice", "帮助")))
+    req.params["msg_signature"] = "f" * 40
+    assert post(stack, req.body, req.params).status_code == 403
+
+
+def test_safe_mode_refuses_a_plaintext_push(make_stack):
+    stack = make_stack(wechat_mode="safe")
+    req = stack.client("plain").sim.sign(message_xml(text_fields("o_alice", "帮助")))
+    assert post(stack, req.body, req.params).status_code == 400
+
+
+def test_compatible_mode_accepts_encrypted_and_plain_pushes(make_stack):
+    stack = make_stack(wechat_mode="compatible")
+    encrypted = stack.client("compatible")
+    req = encrypted.sim.sign(message_xml(text_fields("o_alice", "帮助")))
+    assert b"<Encrypt>" in req.body and b"FromUserName" in req.body
+    resp = post(stack, req.body, req.params)
+    assert "<Encrypt>" in resp.text
+    assert "反映问题" in parse_reply(encrypted.sim.open_reply(resp.content))["Content"]
+    assert "反映问题" in stack.client("plain").say("o_bob", "帮助")["Content"]
+
+
+# --- bodies --------------------------------------------------------------------------------------
+
+def test_a_body_over_64_kib_is_refused_with_413(app_stack):
+    body = message_xml(text_fields("o_alice", "长" * 30000))
+    assert len(body.encode()) > 64 * 1024
+    req = signed(app_stack, body)
+    assert post(app_stack, req.body, req.params).status_code == 413
+
+
+def test_a_chunked_body_over_64_kib_is_refused_with_413(app_stack):
+    req = signed(app_stack, message_xml(text_fields("o_alice", "长" * 30000)))
+
+    def chunks():
+        for i in range(0, len(req.body), 4096):
+            yield req.body[i:i + 4096]
+
+    resp = requests.post(app_stack.webhook, params=req.params, data=chunks(), timeout=10)
+    assert resp.status_code == 413
+
+
+@pytest.mark.parametrize("body", [
+    b"<xml><ToUserName>gh_nanhu</ToUserName><MsgType>text",                       # truncated
+    b"this is not xml",
+    b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
+    b"<xml><FromUserName>o_x</FromUserName><MsgType>text</MsgType><Content>&b;</Content></xml>",  # entities
+    b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+    b"<xml><Content>&x;</Content></xml>",                                          # external entity
+    "<xml><FromUserName>o_x</FromUserName><MsgType>text</MsgType><Content>报名</Content></xml>".encode("gbk"),
+    b"<other><MsgType>text</MsgType></other>",
+], ids=["truncated", "not-xml", "entities", "external-entity", "gbk", "wrong-root"])
+def test_malformed_bodies_are_refused_with_400(app_stack, body):
+    req = signed(app_stack, "")
+    assert post(app_stack, body, req.params).status_code == 400
+
+
+def test_an_unknown_message_type_gets_success(app_stack):
+    fields = text_fields("o_alice", "x")
+    fields["MsgType"] = "miniprogrampage"
+    resp = app_stack.client().post_fields(fields)
+    assert resp.status_code == 200 and resp.text == "success"
+
+
+def test_an_unknown_event_gets_success(app_stack):
+    resp = app_stack.client().post_fields(event_fields("o_alice", "user_get_card"))
+    assert resp.status_code == 200 and resp.text == "success"
+
+
+# --- reply limits --------------------------------------------------------------------------------
+
+def test_a_reply_longer_than_the_limit_is_truncated():
+    from bot import replies
+
+    xml = replies.render(Text("很长的回复。" * 500), "o_a", "gh_nanhu", 0)
+    content = parse_reply(xml)["Content"]
+    assert len(content.encode("utf-8")) <= 2048 and content.endswith(replies.TRUNCATION_MARK)
+    news = replies.render(replies.News(replies.Article("标" * 100, "描" * 300, "http://x")), "o_a", "gh", 0)
+    parsed = parse_reply(news)
+    assert parsed["ArticleCount"] == "1" and len(parsed["Articles"]) == 1
+    assert len(parsed["Articles"][0]["Title"]) <= replies.TITLE_LIMIT
