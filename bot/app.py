@@ -15,10 +15,24 @@ from bot.webhook import MAX_BODY, bp as webhook_bp
 log = logging.getLogger("nanhu")
 
 
+def _check_schema(rt: Runtime) -> None:
+    """Refuse to start on an unmigrated database; start anyway (and say so) if it is unreachable."""
+    from storage import migrate
+
+    try:
+        migrate.require_current(rt.db)
+    except migrate.SchemaOutdated:
+        raise
+    except Exception as exc:
+        log.error("database unreachable at start-up (%s); residents get an apology until it is back",
+                  type(exc).__name__)
+
+
 def create_app(config: Config | None = None, rt: Runtime | None = None, router: Router | None = None) -> Flask:
     config = config or (rt.config if rt else config_module.load())
     logs.setup(config.app.log_level, config.app.lexicon_log)
     rt = rt or runtime_module.build(config)
+    _check_schema(rt)
     runtime_module.set_process_default(rt)
     if router is None:
         from handlers import build_router

@@ -18,6 +18,22 @@ def _config() -> Config:
         raise click.ClickException(f"configuration error: {exc}") from None
 
 
+def _runtime(cfg: Config):
+    """The runtime for a command that uses the database; refuses an unmigrated one clearly."""
+    from bot import runtime
+    from storage import migrate
+
+    rt = runtime.build(cfg)
+    try:
+        migrate.require_current(rt.db)
+    except migrate.SchemaOutdated as exc:
+        raise click.ClickException(str(exc)) from None
+    except Exception as exc:
+        raise click.ClickException(f"cannot reach the database at database.url: {type(exc).__name__}") from None
+    runtime.set_process_default(rt)
+    return rt
+
+
 @click.group()
 def main() -> None:
     """nanhu: the Nanhu sub-district's WeChat bot. Configuration from NANHU_CONFIG (default ./nanhu.toml)."""
@@ -75,14 +91,13 @@ def worker(burst: bool) -> None:
     """Run an RQ worker (with the scheduler) on the configured queue."""
     from rq import Worker
 
-    from bot import logs, runtime
+    from bot import logs
 
     cfg = _config()
     if not cfg.redis_enabled:
         raise click.ClickException("redis.url is not set: without Redis, jobs run inside the web process and no worker is needed")
     logs.setup(cfg.app.log_level, "")
-    rt = runtime.build(cfg)
-    runtime.set_process_default(rt)
+    rt = _runtime(cfg)
     try:
         rt.redis.ping()
     except Exception as exc:
@@ -120,7 +135,6 @@ def menu() -> None:
 @click.option("--file", "path", type=click.Path(exists=True, dir_okay=False), default=None)
 def menu_push(path: str | None) -> None:
     """Create the menu from the JSON file in the repo (or wechat.menu_file)."""
-    from bot import runtime
     from handlers import build_router
 
     cfg = _config()
@@ -133,7 +147,7 @@ def menu_push(path: str | None) -> None:
     missing = [k for k in menu_keys(spec) if k not in router.menu_keys]
     if missing:
         raise click.ClickException(f"{file}: no handler for click key(s) {', '.join(missing)}")
-    rt = runtime.build(cfg)
+    rt = _runtime(cfg)
     try:
         rt.wechat.menu.create(spec)
     except Exception as exc:
@@ -185,11 +199,9 @@ def nlp_eval(file: str | None) -> None:
 @click.argument("text")
 def send_text_cmd(openid: str, text: str) -> None:
     """Queue a customer-service text message to one resident (through the worker)."""
-    from bot import runtime
     from jobs.sending import send_text
 
-    rt = runtime.build(_config())
-    runtime.set_process_default(rt)
+    rt = _runtime(_config())
     job = rt.jobs.enqueue(send_text, openid, text)
     if rt.jobs.kind == "in-process":
         rt.jobs.shutdown()

@@ -154,6 +154,10 @@ class Config:
         return bool(self.redis.url)
 
 
+def _secret(key_name: str) -> bool:
+    return any(word in key_name for word in ("secret", "token", "key", "password", "url"))  # URLs may hold passwords
+
+
 def _coerce(name: str, key: Key, value: Any, from_env: bool) -> Any:
     if from_env and isinstance(value, str):
         try:
@@ -194,7 +198,8 @@ def build(raw: Mapping[str, Any], env: Mapping[str, str], source: str) -> Config
             else:
                 value = key.default
             if key.check and (problem := key.check(value)):
-                raise ConfigError(f"{name} {problem} (got {value!r})")
+                shown = "" if _secret(key_name) else f" (got {value!r})"
+                raise ConfigError(f"{name} {problem}{shown}")
             values[section][key_name] = value
     if values["wechat"]["mode"] != "plain" and not values["wechat"]["encoding_aes_key"]:
         raise ConfigError("wechat.encoding_aes_key is missing: it is required when wechat.mode is "

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from storage.kv import KV
 
 if TYPE_CHECKING:
-    from bot.router import Context, Handler
+    from bot.router import Handler
 
 
 @dataclass

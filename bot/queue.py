@@ -29,13 +29,13 @@ class RQJobs:
 
     def enqueue(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
         try:
-            return self.queue.enqueue(func, *args, kwargs=kwargs, retry=Retry(max=3, interval=[5, 30, 120])).id
+            return self.queue.enqueue(func, args=args, kwargs=kwargs, retry=Retry(max=3, interval=[5, 30, 120])).id
         except redis.RedisError as exc:
             raise QueueUnavailable(str(exc)) from exc
 
     def enqueue_in(self, delay: timedelta, func: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
         try:
-            return self.queue.enqueue_in(delay, func, *args, **kwargs).id
+            return self.queue.enqueue_in(delay, func, args=args, kwargs=kwargs).id
         except redis.RedisError as exc:
             raise QueueUnavailable(str(exc)) from exc
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from xml.sax.saxutils import escape
 
 TEXT_LIMIT_BYTES = 2048          # passive text replies longer than this are rejected by WeChat
 TITLE_LIMIT = 64

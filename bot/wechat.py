@@ -5,6 +5,7 @@ import json
 import time
 
 from wechatpy import WeChatClient
+from wechatpy.exceptions import WeChatClientException
 from wechatpy.session import SessionStorage
 
 from storage.kv import KV
@@ -29,12 +30,35 @@ class KVSessionStorage(SessionStorage):
         self.kv.delete(self.prefix + key)
 
 
+TOKEN_ERRORS = {40001, 40014, 42001}  # invalid, malformed or expired access token
+
+
 class NanhuWeChatClient(WeChatClient):
-    """WeChatClient whose every call, token fetch included, goes to `api_base_url` with a timeout."""
+    """WeChatClient whose every call, token fetch included, goes to `api_base_url` with a timeout.
+
+    wechatpy's own auto-retry refetches the token on every 40001/42001 without limit; here a token
+    error refetches once, and only if the stored token is still the one that failed (another
+    process may already have replaced it).
+    """
 
     def __init__(self, appid: str, secret: str, api_base_url: str, session: SessionStorage, timeout: float):
-        super().__init__(appid, secret, session=session, timeout=timeout)
+        super().__init__(appid, secret, session=session, timeout=timeout, auto_retry=False)
         self.API_BASE_URL = api_base_url if api_base_url.endswith("/") else api_base_url + "/"
+
+    def _request(self, method, url_or_endpoint, **kwargs):
+        params = dict(kwargs.pop("params", None) or {})
+        if "access_token" in params:  # an explicit token (or the token call itself): no retry logic
+            return super()._request(method, url_or_endpoint, params=params, **kwargs)
+        token = self.access_token
+        try:
+            return super()._request(method, url_or_endpoint, params={**params, "access_token": token}, **kwargs)
+        except WeChatClientException as exc:
+            if exc.errcode not in TOKEN_ERRORS:
+                raise
+        if self.session.get(self.access_token_key) == token:
+            self.session.delete(self.access_token_key)
+        return super()._request(method, url_or_endpoint, params={**params, "access_token": self.access_token},
+                                **kwargs)
 
     def fetch_access_token(self):
         res = self._http.get(self.API_BASE_URL + "token", timeout=self.timeout,
@@ -42,7 +66,6 @@ class NanhuWeChatClient(WeChatClient):
         res.raise_for_status()
         result = res.json()
         if result.get("errcode"):
-            from wechatpy.exceptions import WeChatClientException
             raise WeChatClientException(result["errcode"], result.get("errmsg"), client=self,
                                         request=res.request, response=res)
         expires_in = int(result.get("expires_in", 7200))

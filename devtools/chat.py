@@ -20,6 +20,7 @@ import requests
 from devtools.simulator import Simulator, WebhookClient, event_fields, new_msg_id, parse_reply, text_fields
 
 DEFAULT_OPENID = "o_demo_resident_1"
+PROMPT = "> "
 POLL_SECONDS = 2.0
 WECHAT_GIVES_UP = 5.0  # WeChat drops the push after 5 s (and would retry it; the chat does not)
 
@@ -46,7 +47,9 @@ class Chat:
         self.account = cfg.wechat.account
         self.webhook = f"http://{cfg.dev.host}:{cfg.dev.port}/wechat"
         parts = urlsplit(cfg.wechat.api_base_url)
-        self.control = f"{parts.scheme}://{parts.netloc}/_fake/"
+        # Only the stand-in has a control API; never poke the real api.weixin.qq.com.
+        self.control = "" if parts.hostname and parts.hostname.endswith("weixin.qq.com") else \
+            f"{parts.scheme}://{parts.netloc}/_fake/"
         sim = Simulator(token=cfg.wechat.token, app_id=cfg.wechat.app_id,
                         encoding_aes_key=cfg.wechat.encoding_aes_key, mode=mode or cfg.wechat.mode)
         self.http = requests.Session()
@@ -65,28 +68,34 @@ class Chat:
             self.out.flush()
 
     # ---- the stand-in's control API ---------------------------------------------------------------------------
-    def _control(self, method: str, path: str, **kwargs: Any) -> requests.Response | None:
+    def _control(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The stand-in's JSON answer, or None when it is not there (pushes then simply are not shown)."""
+        if not self.control:
+            return None
         try:
-            return self.http.request(method, self.control + path, timeout=3, **kwargs)
-        except requests.RequestException:
+            resp = self.http.request(method, self.control + path, timeout=3, **kwargs)
+            return resp.json() if resp.status_code == 200 else None
+        except (requests.RequestException, ValueError):
             if not self.control_warned:
                 self.control_warned = True
                 self.say(f"(无法连接到微信模拟服务 {self.control}: 推送消息不会显示。请先运行 make run 或 nanhu fake-wechat)")
             return None
 
     def _pushes(self) -> list[dict[str, Any]]:
-        resp = self._control("GET", "messages", params={"openid": self.openid, "after": self.seen.get(self.openid, 0)})
-        if resp is None or resp.status_code != 200:
-            return []
-        messages = resp.json()
+        messages = self._control("GET", "messages", params={"openid": self.openid,
+                                                            "after": self.seen.get(self.openid, 0)}) or []
         if messages:
             self.seen[self.openid] = max(m["seq"] for m in messages)
         return messages
 
-    def show_pushes(self) -> None:
+    def show_pushes(self, prompt: str = "") -> None:
         with self.poll_lock:
-            for message in self._pushes():
-                self.say(format_push(message))
+            messages = self._pushes()
+            for message in messages:
+                self.say(("\n" if prompt else "") + format_push(message))
+            if messages and prompt:
+                self.out.write(prompt)
+                self.out.flush()
 
     def switch(self, openid: str) -> None:
         """Become this resident: skip old pushes, and subscribe the first time (or after an unsubscribe)."""
@@ -94,8 +103,7 @@ class Chat:
         self.subscribed = False
         self.seen.pop(openid, None)
         self._pushes()
-        resp = self._control("GET", "users", params={"openid": openid})
-        if resp is not None and resp.status_code == 200 and resp.json().get(openid, {}).get("subscribe"):
+        if ((self._control("GET", "users", params={"openid": openid}) or {}).get(openid) or {}).get("subscribe"):
             self.subscribed = True
             self.say(f"(居民 {openid})")
         else:
@@ -144,8 +152,7 @@ class Chat:
         self.subscribed = True
 
     def ticket(self, scene: str) -> str:
-        resp = self._control("GET", "qrcodes")
-        for code in (resp.json() if resp is not None and resp.status_code == 200 else []):
+        for code in self._control("GET", "qrcodes") or []:
             if str(code.get("scene")) == scene:
                 return code["ticket"]
         return "gQ" + "".join(random.choices(string.ascii_letters + string.digits, k=40))
@@ -290,7 +297,13 @@ def run_chat(cfg: Any, openid: str | None = None, mode: str | None = None,
         chat.show_pushes()
         if interactive:  # pushes that arrive while the resident is reading
             threading.Thread(target=_poll, args=(chat, stop), daemon=True).start()
-        for raw in stdin:
+        while True:
+            if interactive:
+                stdout.write(PROMPT)
+                stdout.flush()
+            raw = stdin.readline()
+            if not raw:
+                break
             line = raw.strip()
             if not line:
                 continue
@@ -316,6 +329,6 @@ def run_chat(cfg: Any, openid: str | None = None, mode: str | None = None,
 def _poll(chat: Chat, stop: threading.Event) -> None:
     while not stop.wait(POLL_SECONDS):
         try:
-            chat.show_pushes()
+            chat.show_pushes(prompt=PROMPT)
         except Exception:  # never kill the terminal over a polling hiccup
             pass

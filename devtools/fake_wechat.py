@@ -415,7 +415,7 @@ def api_mass_sendall(fake: FakeWeChat, args: dict[str, str], body: dict[str, Any
 
 
 def api_tags_create(fake: FakeWeChat, args: dict[str, str], body: dict[str, Any], escaped: bool) -> dict[str, Any]:
-    name = (body.get("tag") or {}).get("name") if isinstance(body.get("tag"), dict) else None
+    name = body["tag"].get("name") if isinstance(body.get("tag"), dict) else None
     if not isinstance(name, str) or not name.strip():
         raise WxError(45157)
     if _nbytes(name) > 30:
@@ -534,7 +534,7 @@ def api_menu_delete(fake: FakeWeChat, args: dict[str, str], body: dict[str, Any]
 
 def api_qrcode_create(fake: FakeWeChat, args: dict[str, str], body: dict[str, Any], escaped: bool) -> dict[str, Any]:
     action = body.get("action_name")
-    scene = (body.get("action_info") or {}).get("scene") if isinstance(body.get("action_info"), dict) else None
+    scene = body["action_info"].get("scene") if isinstance(body.get("action_info"), dict) else None
     if action not in ("QR_SCENE", "QR_STR_SCENE", "QR_LIMIT_SCENE", "QR_LIMIT_STR_SCENE") or not isinstance(scene, dict):
         raise WxError(40053)
     temporary = action in ("QR_SCENE", "QR_STR_SCENE")
@@ -588,8 +588,8 @@ ENDPOINTS: dict[str, Endpoint] = {
 
 # ---- the Flask app ------------------------------------------------------------------------------------------
 def _json(data: Any, status: int = 200) -> Response:
-    # WeChat answers text/plain JSON with unescaped UTF-8.
-    return Response(json.dumps(data, ensure_ascii=False), status=status, content_type="text/plain; charset=utf-8")
+    return Response(json.dumps(data, ensure_ascii=False), status=status,
+                    content_type="application/json; encoding=utf-8")  # sic: WeChat's header says encoding=
 
 
 def create_app(app_id: str, app_secret: str, *, clock: Callable[[], float] = time.time) -> Flask:
@@ -707,8 +707,8 @@ def _add_control_api(app: Flask, fake: FakeWeChat) -> None:
     def users() -> Response:
         openid = request.args.get("openid")
         with fake.lock:
-            found = {o: dict(u) for o, u in fake.users.items() if openid is None or o == openid}
-        return _json(found, 200 if found or openid is None else 404)
+            found = {o: u for o, u in fake.users.items() if openid is None or o == openid}
+            return _json(found, 200 if found or openid is None else 404)
 
     @app.get("/_fake/qrcodes")
     def qrcodes() -> Response:

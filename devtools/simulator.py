@@ -11,7 +11,6 @@ import random
 import string
 import time
 from dataclasses import dataclass, field
-from xml.sax.saxutils import escape
 
 import requests
 from wechatpy.crypto import PrpCrypto

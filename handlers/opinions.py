@@ -5,7 +5,7 @@ import re
 
 from bot.conversation import Flow
 from bot.replies import Text
-from bot.router import PASS, Context, Router
+from bot.router import Context, Router
 from handlers.common import answer, day, list_number
 from storage import communities, opinions, residents
 from storage.audit import resident_actor

@@ -5,6 +5,7 @@ once per process by load(); classify() is then pure (no I/O, same text → same 
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import threading
@@ -140,6 +141,14 @@ def _build(data: dict[str, Any]) -> _Model:
         for word, weight in words.items():
             keywords.setdefault(word, []).append((intent, _check_weight(weight, f"[keywords.{intent!r}] {word!r}")))
 
+    for i, compound in enumerate(data.get("compound", [])):
+        intent = _check_intent(compound["intent"], f"[[compound]] #{i + 1}")
+        weight = _check_weight(compound["weight"], f"[[compound]] #{i + 1}")
+        for parts in itertools.product(*compound["parts"]):
+            entries = keywords.setdefault("".join(parts), [])
+            if all(name != intent for name, _ in entries):  # an explicit keyword keeps its own weight
+                entries.append((intent, weight))
+
     group_of: dict[str, set[str]] = {}
     for group, words in data.get("groups", {}).items():
         for word in words:
@@ -216,15 +225,33 @@ def load() -> None:
 # ---------------------------------------------------------------- classification
 
 
+_ASCII_WORD = re.compile(r"(?<![a-z])[a-z]+(?![a-z])")
+# jieba segments only this many characters either side of a single-character keyword; whether
+# 吵 stands alone (好吵) or is part of a word (吵架) is decided that close, and segmenting
+# whole 300-character complaints would cost milliseconds.
+_WINDOW = 4
+
+
+def _stands_alone(m: _Model, text: str, i: int) -> bool:
+    pos = max(0, i - _WINDOW)
+    for token in m.tokenizer.cut(text[pos:i + _WINDOW + 1]):
+        if pos >= i:
+            return pos == i and len(token) == 1
+        pos += len(token)
+    return False
+
+
 def _hits(m: _Model, text: str) -> list[tuple[str, int, int]]:
-    """Lexicon words in text as (word, start, end): phrases by substring, single chars/ASCII by token."""
+    """Lexicon words in text as (word, start, end): phrases by substring (leftmost, longest first),
+    single characters and ASCII words only as whole tokens."""
     hits = [(x.group(), x.start(), x.end()) for x in m.phrase_re.finditer(text)] if m.phrase_re else []
     covered = {i for _, s, e in hits for i in range(s, e)}
-    pos = 0
-    for token in m.tokenizer.cut(text):
-        if token in m.token_words and pos not in covered:
-            hits.append((token, pos, pos + len(token)))
-        pos += len(token)
+    for i, char in enumerate(text):
+        if char in m.token_words and i not in covered and _stands_alone(m, text, i):
+            hits.append((char, i, i + 1))
+    for x in _ASCII_WORD.finditer(text):
+        if x.group() in m.token_words and x.start() not in covered:
+            hits.append((x.group(), x.start(), x.end()))
     return hits
 
 
@@ -270,7 +297,7 @@ def _score(m: _Model, text: str, slots: dict[str, Any]) -> dict[str, float]:
             scores[intent] += weight
     if m.sentence_bonus:
         intent, min_chars, bonus = m.sentence_bonus
-        if scores[intent] and sum(c.isalnum() for c in text) >= min_chars:
+        if scores[intent] and sum(map(str.isalnum, text)) >= min_chars:
             scores[intent] += bonus
     for when, source, target in m.redirects:
         if scores[source] and when & fired:
@@ -280,17 +307,19 @@ def _score(m: _Model, text: str, slots: dict[str, Any]) -> dict[str, float]:
     return scores
 
 
-def classify(text: str) -> Intent:
-    """The intent of a resident's raw message, with its slots (number, code, ticket_no)."""
+def _prepare(text: str) -> tuple[_Model, str, dict[str, Any]]:
     if _model is None:
         load()
-    m = _model
-    assert m is not None
+    assert _model is not None
     norm = normalize(text)
-    for wrong, right in m.typos:
+    for wrong, right in _model.typos:
         norm = norm.replace(wrong, right)
-    slots = extract_slots(norm)
+    return _model, norm, extract_slots(norm)
 
+
+def classify(text: str) -> Intent:
+    """The intent of a resident's raw message, with its slots (number, code, ticket_no)."""
+    m, norm, slots = _prepare(text)
     exact = m.whole_message.get(_whole_message_key(norm))
     if exact:
         return Intent(exact, 1.0, slots)
@@ -306,13 +335,7 @@ def classify(text: str) -> Intent:
 
 def explain(text: str) -> str:
     """Why classify() decided as it did: normalized text, words found, non-zero scores. For tuning."""
-    load()
-    m = _model
-    assert m is not None
-    norm = normalize(text)
-    for wrong, right in m.typos:
-        norm = norm.replace(wrong, right)
-    slots = extract_slots(norm)
+    m, norm, slots = _prepare(text)
     words = " ".join(w for w, _, _ in sorted(_hits(m, norm), key=lambda h: h[1]))
     scores = {k: v for k, v in _score(m, norm, slots).items() if v}
     return f"{norm!r} words=[{words}] scores={scores} slots={slots} → {classify(text)}"

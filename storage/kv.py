@@ -125,7 +125,8 @@ class SqlKV:
                 else:
                     s.execute(delete(KeyValue).where(KeyValue.key == key, KeyValue.expires_at <= now))
                 stmt = self._insert(KeyValue).values(key=key, value=value, expires_at=now + ttl)
-                return s.execute(stmt.on_conflict_do_nothing(index_elements=[KeyValue.key])).rowcount == 1
+                stmt = stmt.on_conflict_do_nothing(index_elements=[KeyValue.key]).returning(KeyValue.key)
+                return s.execute(stmt).scalar() is not None
         return self._run(op)
 
     def delete(self, key: str) -> None:

@@ -38,3 +38,22 @@ def current(db: Database) -> str | None:
     from alembic.runtime.migration import MigrationContext
     with db.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def head() -> str:
+    from alembic.script import ScriptDirectory
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+class SchemaOutdated(Exception):
+    """The database schema is not the one this code expects."""
+
+
+def require_current(db: Database) -> None:
+    """Raise SchemaOutdated, with the command that fixes it, unless the schema is at head."""
+    at, want = current(db), head()
+    if at != want:
+        state = "has no nanhu schema yet" if at is None else f"is at revision {at}, this code needs {want}"
+        raise SchemaOutdated(f"the database {state}: run `nanhu db upgrade`")

@@ -544,3 +544,46 @@ def test_chat_reports_a_bot_that_is_not_running(wx: StandIn) -> None:
     assert "Traceback" not in out
     # The failed subscribe is undone, so the next run subscribes again.
     assert wx.control("GET", "users", params={"openid": "o_demo_resident_1"})["o_demo_resident_1"]["subscribe"] == 0
+
+
+class SlowTerminal(io.StringIO):
+    """A terminal whose resident types an openid, then reads for a while before quitting."""
+
+    def __init__(self, wx: StandIn):
+        super().__init__()
+        self.wx = wx
+        self.lines = iter(["o_tty\n", None, "/quit\n"])
+
+    def isatty(self) -> bool:
+        return True
+
+    def readline(self, *args: Any) -> str:
+        line = next(self.lines)
+        if line is None:  # the resident reads; meanwhile the bot pushes something
+            self.wx.call("message/custom/send", text_body("o_tty", "后台推送"), token=self.wx.token())
+            time.sleep(0.6)
+            line = next(self.lines)
+        return line
+
+
+def test_chat_in_a_terminal_polls_pushes_while_idle(chat_setup: Callable[..., Any], wx: StandIn,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import devtools.chat
+
+    monkeypatch.setattr(devtools.chat, "POLL_SECONDS", 0.1)
+    cfg, received = chat_setup("plain")
+    out = io.StringIO()
+    assert run_chat(cfg, stdin=SlowTerminal(wx), stdout=out) == 0
+    assert "居民 openid [o_demo_resident_1]: " in out.getvalue()
+    assert "[推送] 后台推送\n> " in out.getvalue()
+    assert received[0]["FromUserName"] == "o_tty"
+
+
+def test_chat_works_without_the_stand_in(chat_setup: Callable[..., Any]) -> None:
+    cfg, received = chat_setup("plain")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    code, out = chat(cfg.replace(wechat_api_base_url=f"http://127.0.0.1:{port}/cgi-bin/"), "你好\n")
+    assert code == 0 and "[回复] 收到: 你好" in out
+    assert out.count(f"无法连接到微信模拟服务 http://127.0.0.1:{port}/_fake/") == 1

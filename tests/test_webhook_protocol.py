@@ -7,8 +7,7 @@ import pytest
 import requests
 
 from bot.replies import Text
-from bot.router import Router
-from devtools.simulator import Simulator, WebhookClient, event_fields, message_xml, parse_reply, sha1_signature, text_fields
+from devtools.simulator import Simulator, event_fields, message_xml, parse_reply, sha1_signature, text_fields
 
 
 def post(stack, body: bytes | str, params: dict, **kwargs) -> requests.Response:

@@ -1,0 +1,85 @@
+"""The `nanhu` command as staff and developers use it: clear errors, migrations, menu, chat, nlp-eval."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import requests
+from click.testing import CliRunner
+
+from bot.cli import main, menu_keys
+from devtools import chat as chat_tool
+from handlers import build_router
+from tests.conftest import ROOT, make_config
+
+
+def run(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=60)
+
+
+def test_a_bad_setting_stops_the_command_with_a_message_naming_the_key(tmp_path):
+    out = run("db", "upgrade", env={"NANHU_CONFIG": str(ROOT / "config.example.toml"),
+                                    "NANHU_WECHAT_MAX_CLOCK_SKEW": "soon"})
+    assert out.returncode != 0 and "wechat.max_clock_skew" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_db_upgrade_creates_a_fresh_sqlite_database_and_demo_loads_once(tmp_path):
+    env = {"NANHU_CONFIG": str(ROOT / "config.example.toml"), "NANHU_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    up = run("db", "upgrade", env=env)
+    assert up.returncode == 0 and "revision 0001" in up.stdout
+    first, second = run("demo", env=env), run("demo", env=env)
+    assert "demo data loaded" in first.stdout and "836215" in first.stdout
+    assert "already present" in second.stdout
+
+
+def test_worker_without_redis_explains_that_jobs_run_in_process():
+    out = run("worker", env={"NANHU_CONFIG": str(ROOT / "config.example.toml"), "NANHU_REDIS_URL": ""})
+    assert out.returncode != 0 and "jobs run inside the web process" in out.stderr
+
+
+def test_every_menu_click_key_has_a_handler():
+    spec = json.loads((ROOT / "bot" / "menu.json").read_text(encoding="utf-8"))
+    router = build_router()
+    assert menu_keys(spec) and all(k in router.menu_keys for k in menu_keys(spec))
+
+
+def test_menu_push_creates_the_menu_at_the_stand_in(wechat_api, tmp_path, monkeypatch):
+    cfg_file = tmp_path / "nanhu.toml"
+    cfg_file.write_text((ROOT / "config.example.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    from tests.conftest import APP_ID, APP_SECRET
+    monkeypatch.setenv("NANHU_CONFIG", str(cfg_file))
+    monkeypatch.setenv("NANHU_WECHAT_APP_ID", APP_ID)
+    monkeypatch.setenv("NANHU_WECHAT_APP_SECRET", APP_SECRET)
+    monkeypatch.setenv("NANHU_WECHAT_API_BASE_URL", wechat_api.api_base)
+    monkeypatch.setenv("NANHU_DATABASE_URL", f"sqlite:///{tmp_path}/m.db")
+    result = CliRunner().invoke(main, ["menu", "push"])
+    assert result.exit_code != 0 and "nanhu db upgrade" in result.output
+    assert CliRunner().invoke(main, ["db", "upgrade"]).exit_code == 0
+    result = CliRunner().invoke(main, ["menu", "push"])
+    assert result.exit_code == 0, result.output
+    pushed = requests.get(wechat_api.url + "/_fake/menu", timeout=5).json()
+    assert [b["name"] for b in pushed["button"]] == ["居民服务", "党员服务", "使用帮助"]
+
+    bad = tmp_path / "menu.json"
+    bad.write_text(json.dumps({"button": [{"type": "click", "name": "乱点", "key": "NO_SUCH_KEY"}]}), encoding="utf-8")
+    result = CliRunner().invoke(main, ["menu", "push", "--file", str(bad)])
+    assert result.exit_code != 0 and "NO_SUCH_KEY" in result.output
+
+
+def test_nlp_eval_prints_accuracy_for_the_corpus():
+    out = run("nlp-eval", str(ROOT / "tests" / "data" / "intents.tsv"))
+    assert out.returncode == 0 and "accuracy" in out.stdout.lower()
+
+
+def test_chat_talks_to_the_running_bot(demo):
+    port = int(demo.url.rsplit(":", 1)[1])
+    cfg = make_config(dev_port=port, wechat_api_base_url=demo.rt.config.wechat.api_base_url)
+    out = io.StringIO()
+    code = chat_tool.run_chat(cfg, openid="o_terminal", stdin=io.StringIO("活动\n/click PROJECTS\n/quit\n"), stdout=out)
+    text = out.getvalue()
+    assert code == 0
+    assert "欢迎关注" in text and "社区党群嘉年华" in text and "可认领的社区项目" in text

@@ -1,0 +1,83 @@
+"""Jobs: a customer-service message goes out through wechatpy to the stand-in, via RQ or in-process,
+with one access token shared by every process."""
+from __future__ import annotations
+
+import requests
+from rq import Queue, SimpleWorker
+
+from bot import runtime
+from jobs.sending import send_text
+from storage import residents
+
+
+def _follower(rt, openid: str) -> None:
+    residents.subscribe(rt.db, openid, rt.now())
+
+
+def test_an_rq_job_sends_a_customer_service_text(make_stack, wechat_api):
+    stack = make_stack("sqlite+redis")
+    _follower(stack.rt, "o_alice")
+    stack.rt.jobs.enqueue(send_text, "o_alice", "您报名的活动明天开始")
+    assert wechat_api.messages("o_alice") == []          # queued, not sent by the web process
+    with runtime.use(stack.rt):
+        SimpleWorker([Queue(stack.rt.config.redis.queue, connection=stack.rt.redis)],
+                     connection=stack.rt.redis).work(burst=True)
+    sent = wechat_api.messages("o_alice")
+    assert [m["content"] for m in sent] == ["您报名的活动明天开始"]
+
+
+def test_without_redis_jobs_run_inside_the_process(make_stack, wechat_api):
+    stack = make_stack("sqlite+sqlkv")
+    assert stack.rt.jobs.kind == "in-process"
+    _follower(stack.rt, "o_bob")
+    stack.rt.jobs.enqueue(send_text, "o_bob", "您好")
+    assert [m["content"] for m in wechat_api.wait_messages("o_bob")] == ["您好"]
+
+
+def test_every_process_shares_one_access_token(make_stack, wechat_api):
+    first, second = make_stack("sqlite+redis"), make_stack("sqlite+redis")
+    for stack, openid in ((first, "o_a"), (second, "o_b"), (first, "o_c")):
+        _follower(stack.rt, openid)
+        with runtime.use(stack.rt):
+            assert send_text(openid, "通知") == "sent"
+    token_calls = requests.get(wechat_api.url + "/_fake/calls", params={"path": "token"}, timeout=5).json()
+    assert len(token_calls) == 1
+
+
+def test_an_expired_token_is_refreshed_and_the_message_still_goes_out(make_stack, wechat_api):
+    stack = make_stack("sqlite+redis")
+    _follower(stack.rt, "o_dan")
+    with runtime.use(stack.rt):
+        send_text("o_dan", "第一条")
+        wechat_api.control("expire-tokens")
+        send_text("o_dan", "第二条")
+    assert [m["content"] for m in wechat_api.messages("o_dan")] == ["第一条", "第二条"]
+
+
+def test_wechat_api_calls_have_a_timeout(make_stack, wechat_api):
+    import pytest
+    from requests.exceptions import Timeout
+
+    stack = make_stack("sqlite+redis", wechat_http_timeout=0.3)
+    _follower(stack.rt, "o_eve")
+    with runtime.use(stack.rt):
+        send_text("o_eve", "先拿到令牌")
+        wechat_api.control("stall", path="message/custom/send", seconds=2, times=1)
+        with pytest.raises(Timeout):
+            send_text("o_eve", "这条会超时")
+
+
+def test_a_token_error_refetches_once_and_gives_up_if_it_persists(make_stack, wechat_api):
+    import pytest
+    from wechatpy.exceptions import WeChatClientException
+
+    stack = make_stack("sqlite+redis")
+    _follower(stack.rt, "o_fay")
+    with runtime.use(stack.rt):
+        send_text("o_fay", "拿到令牌")
+        wechat_api.control("fail", path="message/custom/send", errcode=40001, times=5)
+        with pytest.raises(WeChatClientException) as err:
+            send_text("o_fay", "令牌一直无效")
+    assert err.value.errcode == 40001
+    token_calls = requests.get(wechat_api.url + "/_fake/calls", params={"path": "token"}, timeout=5).json()
+    assert len(token_calls) == 2  # the first fetch, and exactly one refetch

@@ -1,0 +1,80 @@
+"""The shared store behaves the same on Redis and on the database table, and its lock excludes."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from storage.kv import KVUnavailable, RedisKV, SqlKV
+from storage.locks import LockTimeout, lease
+
+
+@pytest.fixture(params=["redis", "sql-sqlite", "sql-postgresql"])
+def kv(request, make_stack):
+    if request.param == "redis":
+        return make_stack("sqlite+redis").rt.kv
+    if request.param == "sql-sqlite":
+        return make_stack("sqlite+sqlkv").rt.kv
+    return SqlKV(make_stack("postgresql+redis").rt.db)
+
+
+def test_set_get_delete_and_expiry(kv):
+    assert kv.get("a") is None
+    kv.set("a", "一")
+    assert kv.get("a") == "一"
+    kv.set("b", "short", ttl=0.2)
+    time.sleep(0.3)
+    assert kv.get("b") is None
+    kv.delete("a")
+    assert kv.get("a") is None
+
+
+def test_set_nx_takes_a_free_or_expired_key_only(kv):
+    assert kv.set_nx("k", "first", 0.3)
+    assert not kv.set_nx("k", "second", 10)
+    assert kv.get("k") == "first"
+    time.sleep(0.4)
+    assert kv.set_nx("k", "third", 10) and kv.get("k") == "third"
+
+
+def test_delete_if_removes_only_the_holders_value(kv):
+    kv.set("lock", "mine")
+    assert not kv.delete_if("lock", "yours") and kv.get("lock") == "mine"
+    assert kv.delete_if("lock", "mine") and kv.get("lock") is None
+
+
+def test_set_nx_has_exactly_one_winner_under_contention(kv):
+    winners = []
+    barrier = threading.Barrier(8)
+
+    def race(i):
+        barrier.wait()
+        if kv.set_nx("contested", str(i), 10):
+            winners.append(i)
+
+    threads = [threading.Thread(target=race, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1
+
+
+def test_the_lease_excludes_and_times_out(kv):
+    inside = []
+    with lease(kv, "resident:x", ttl=5, wait=0.1):
+        inside.append(1)
+        with pytest.raises(LockTimeout):
+            with lease(kv, "resident:x", ttl=5, wait=0.2):
+                inside.append(2)
+    with lease(kv, "resident:x", ttl=5, wait=0.1):  # released on exit
+        inside.append(3)
+    assert inside == [1, 3]
+
+
+def test_an_unreachable_redis_raises_kv_unavailable():
+    import redis
+    kv = RedisKV(redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2, socket_timeout=0.2))
+    with pytest.raises(KVUnavailable):
+        kv.get("x")

@@ -1,0 +1,140 @@
+"""Each push handled once; every accepted push answered in time, with an apology when something fails."""
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from bot.replies import Text
+from bot.router import Router
+from bot.webhook import APOLOGY, BUSY
+from devtools.simulator import parse_reply, text_fields
+
+
+class Counting:
+    """A router whose one handler counts calls, takes its time and can run concurrently."""
+
+    def __init__(self, delay: float = 0.0):
+        self.calls = 0
+        self.active: dict[str, int] = {}
+        self.overlaps = 0
+        self.delay = delay
+        self.lock = threading.Lock()
+        self.router = Router("counting")
+        self.router.fallback(self.handle)
+
+    def handle(self, ctx):
+        openid = ctx.message.openid
+        with self.lock:
+            self.calls += 1
+            n = self.calls
+            self.active[openid] = self.active.get(openid, 0) + 1
+            if self.active[openid] > 1:
+                self.overlaps += 1
+        time.sleep(self.delay)
+        with self.lock:
+            self.active[openid] -= 1
+        return Text(f"第{n}次处理")
+
+
+def test_concurrent_retries_of_one_msgid_are_handled_once_and_share_the_reply(stack_with_router):
+    counting = Counting(delay=0.3)
+    stack = stack_with_router(counting.router)
+    fields = text_fields("o_alice", "随便说点什么")
+    client = stack.client()
+    with ThreadPoolExecutor(4) as pool:
+        replies = list(pool.map(lambda _: client.sim.open_reply(client.post_fields(fields).content), range(4)))
+    assert counting.calls == 1
+    assert {parse_reply(r)["Content"] for r in replies} == {"第1次处理"}
+
+
+def test_a_msgid_is_handled_once_across_two_processes_sharing_the_store(make_stack):
+    counting = Counting(delay=0.2)
+    first = make_stack("sqlite+redis", router=counting.router)
+    second = make_stack("sqlite+redis", router=counting.router)  # another app, same database and Redis
+    fields = text_fields("o_alice", "重复的消息")
+    with ThreadPoolExecutor(2) as pool:
+        a, b = pool.map(lambda s: parse_reply(s.client().post_fields(fields).text), [first, second])
+    assert counting.calls == 1 and a["Content"] == b["Content"] == "第1次处理"
+
+
+def test_events_are_deduplicated_by_sender_time_event_and_key(stack_with_router):
+    counting = Counting()
+    counting.router.event("click")(counting.handle)
+    stack = stack_with_router(counting.router)
+    client = stack.client()
+    from devtools.simulator import event_fields
+    click = event_fields("o_alice", "CLICK", "HELP", create_time=1795000000)
+    client.post_fields(click)
+    client.post_fields(click)
+    assert counting.calls == 1
+    client.post_fields(event_fields("o_alice", "CLICK", "EVENTS", create_time=1795000000))
+    assert counting.calls == 2
+
+
+def test_same_resident_never_overlaps(stack_with_router):
+    counting = Counting(delay=0.2)
+    stack = stack_with_router(counting.router)
+    client = stack.client()
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(lambda i: client.say("o_alice", f"第{i}条"), range(3)))
+    assert counting.calls == 3 and counting.overlaps == 0
+
+
+def test_a_slow_handler_gets_an_apology_in_time_and_the_real_reply_follows(make_stack, wechat_api):
+    counting = Counting(delay=1.5)
+    stack = make_stack("sqlite+sqlkv", router=counting.router, app_reply_deadline=0.5)
+    started = time.monotonic()
+    reply = stack.client().say("o_alice", "慢慢来")
+    assert time.monotonic() - started < 1.4
+    assert reply["Content"] == APOLOGY
+    pushed = wechat_api.wait_messages("o_alice", 1)
+    assert pushed and pushed[0]["body"]["text"]["content"] == "第1次处理"
+
+
+def test_a_locked_database_gives_the_resident_an_apology_not_a_500(make_stack):
+    stack = make_stack("sqlite+redis", database_timeout=0.3, app_reply_deadline=2.0)
+    path = stack.rt.config.database.url.removeprefix("sqlite:///")
+    blocker = sqlite3.connect(path, timeout=0.1, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        resp = stack.client().post_fields(text_fields("o_newcomer", "活动"))
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert resp.status_code == 200
+    assert parse_reply(resp.text)["Content"] in (APOLOGY, BUSY)
+
+
+def test_redis_down_gives_an_apology_and_healthz_says_degraded(make_stack):
+    stack = make_stack("sqlite+redis", redis_url="redis://127.0.0.1:1/0", redis_timeout=0.2)
+    resp = stack.client().post_fields(text_fields("o_alice", "活动"))
+    assert resp.status_code == 200 and parse_reply(resp.text)["Content"] == APOLOGY
+    health = requests.get(stack.url + "/healthz", timeout=5)
+    assert health.status_code == 503 and health.json()["redis"].startswith("unreachable")
+
+
+def test_a_crashing_handler_gets_an_apology(stack_with_router):
+    router = Router("crashing")
+
+    @router.fallback
+    def boom(ctx):
+        raise RuntimeError("bug")
+
+    stack = stack_with_router(router)
+    assert stack.client().say("o_alice", "你好")["Content"] == APOLOGY
+
+
+def test_healthz_reports_database_and_redis(stack):
+    body = requests.get(stack.url + "/healthz", timeout=5).json()
+    assert body["status"] == "ok" and body["database"] == "ok"
+    assert body["redis"] == ("ok" if stack.rt.redis is not None else "not configured (jobs run in the web process)")
+
+
+@pytest.fixture
+def stack_with_router(make_stack):
+    return lambda router: make_stack("sqlite+redis", router=router)
