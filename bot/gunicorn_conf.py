@@ -7,7 +7,9 @@ timeout = 30
 graceful_timeout = 10
 keepalive = 5
 bind = os.environ.get("NANHU_BIND", "127.0.0.1:8000")
-accesslog = "-" if os.environ.get("NANHU_ACCESS_LOG") else None
+accesslog = "-" if os.environ.get("NANHU_ACCESS_LOG") else None  # off: query strings carry openids
+# one control socket per user by default: two deployments (or a test beside `make run`) would collide
+control_socket_disable = True
 
 
 def post_fork(server, worker):

@@ -31,12 +31,7 @@ def answer(text: str) -> bool | None:
     return None
 
 
-_CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
-
-
 def list_number(text: str) -> int | None:
-    """A bare list number such as 3, ３, 3号 or 三; None for anything else."""
-    t = nlp.normalize(text).strip().removeprefix("第").rstrip("号个.、 ")
-    if t.isdigit() and len(t) <= 3:
-        return int(t)
-    return _CN_DIGITS.get(t)
+    """A reply that is just a list number (3, ３, 3号, 第三个, 三); None for anything longer."""
+    t = nlp.normalize(text)
+    return nlp.extract_number(t) if len(t) <= 4 else None

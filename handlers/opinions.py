@@ -107,9 +107,20 @@ STATUS_NAMES = {"submitted": "已提交", "accepted": "已受理", "in_progress"
 @router.intent("opinion.status")
 @router.menu("MY_OPINIONS")
 def my_opinions(ctx: Context) -> Text:
+    ticket_no = ctx.intent.slots.get("ticket_no") if ctx.intent else None
+    if ticket_no:
+        return _one_ticket(ctx, ticket_no)
     mine = opinions.of_resident(ctx.rt.db, ctx.resident.id)
     if not mine:
         return Text("您还没有反映过问题。直接把遇到的情况发给我就可以。")
     lines = [f"{o.ticket_no}｜{STATUS_NAMES.get(o.status, o.status)}｜{day(o.created_at, ctx.rt.tz)}\n  {o.content[:30]}"
              for o in mine]
     return Text("您反映的问题：\n" + "\n".join(lines))
+
+
+def _one_ticket(ctx: Context, ticket_no: str) -> Text:
+    found = opinions.find_own(ctx.rt.db, ctx.resident.id, ticket_no)
+    if found is None:
+        return Text(f"没有找到您名下的工单 {ticket_no}。请核对工单号，或发「我的意见」查看您反映过的全部问题。")
+    return Text(f"工单 {found.ticket_no}\n状态：{STATUS_NAMES.get(found.status, found.status)}\n"
+                f"提交时间：{day(found.created_at, ctx.rt.tz)}\n内容：{found.content}")

@@ -6,7 +6,7 @@
 
 Pure Python over a data lexicon (lexicon.toml); no Flask, database or network.
 """
-from nlp.classifier import INTENTS, Intent, LexiconError, classify, load
+from nlp.classifier import INTENTS, Intent, LexiconError, classify, extract_number, extract_slots, load
 from nlp.normalize import normalize
 
-__all__ = ["INTENTS", "Intent", "LexiconError", "classify", "load", "normalize"]
+__all__ = ["INTENTS", "Intent", "LexiconError", "classify", "extract_number", "extract_slots", "load", "normalize"]

@@ -1,6 +1,7 @@
 """`nanhu db upgrade`: Alembic migrations run from code, on nanhu's own engine."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -19,6 +20,7 @@ def _alembic(connection) -> AlembicConfig:
 
 
 def upgrade(db: Database, revision: str = "head") -> None:
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin chatter buries the useful lines
     with db.engine.begin() as conn:
         command.upgrade(_alembic(conn), revision)
 

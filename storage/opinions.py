@@ -51,3 +51,10 @@ def of_resident(db: Database, resident_id: int, limit: int = 10) -> list[Opinion
         rows = s.scalars(select(Opinion).where(Opinion.resident_id == resident_id)
                          .order_by(Opinion.created_at.desc(), Opinion.id.desc()).limit(limit))
         return [OpinionView(o.ticket_no, o.content, o.status, o.created_at) for o in rows]
+
+
+def find_own(db: Database, resident_id: int, ticket_no: str) -> OpinionView | None:
+    """The resident's own opinion with this ticket number; None for anyone else's, so none is revealed."""
+    with db.transaction() as s:
+        o = s.scalar(select(Opinion).where(Opinion.ticket_no == ticket_no.upper(), Opinion.resident_id == resident_id))
+        return OpinionView(o.ticket_no, o.content, o.status, o.created_at) if o else None

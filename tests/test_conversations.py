@@ -28,6 +28,10 @@ def test_raising_an_opinion_asks_only_what_is_missing_and_gives_a_ticket_number(
     ticket = re.search(r"MY\d{8}\d{3}", done["Content"]).group(0)
     mine = chat.say("o_alice", "我的意见")
     assert ticket in mine["Content"] and "已提交" in mine["Content"]
+    assert "楼下垃圾三天没人清理" in chat.say("o_alice", ticket.lower())["Content"]
+    # nobody else can see it, not even by its number
+    other = chat.say("o_stranger", f"查一下{ticket}")["Content"]
+    assert "没有找到您名下的工单" in other and "垃圾" not in other
     # the community is remembered: a second opinion goes straight to the summary
     again = chat.say("o_alice", "小区门口路灯坏了一个星期")
     assert "请确认" in again["Content"] and "文华社区" in again["Content"]
@@ -139,7 +143,8 @@ def test_unsubscribe_marks_the_resident_and_no_notice_is_sent(demo, wechat_api):
     from bot import runtime
     chat = demo.client()
     chat.event("o_mia", "subscribe")
-    resp = chat.post_fields(__import__("devtools.simulator", fromlist=["x"]).event_fields("o_mia", "unsubscribe"))
+    from devtools.simulator import event_fields
+    resp = chat.post_fields(event_fields("o_mia", "unsubscribe"))
     assert resp.text == "success"
     with runtime.use(demo.rt):
         assert send_text("o_mia", "活动提醒") == "skipped: unsubscribed"
@@ -159,3 +164,7 @@ def test_what_the_bot_does_not_understand_gets_a_helpful_answer(demo):
 def _kind(stack) -> str:
     db = "postgresql" if stack.rt.db.dialect == "postgresql" else "sqlite"
     return f"{db}+{'redis' if stack.rt.redis is not None else 'sqlkv'}"
+
+
+def test_scanning_a_qr_code_as_a_follower_gets_a_welcome_back(demo):
+    assert "欢迎回来" in demo.client().event("o_pat", "SCAN", "poster_2026", Ticket="gQH47joAAAAAAAAAASxodHRw")["Content"]
