@@ -3,10 +3,32 @@
     import nlp
     nlp.load()                     # once per process, e.g. at gunicorn preload
     nlp.classify("報名２")          # Intent(name='event.signup', confidence=1.0, slots={'number': 2})
+    nlp.head_count("我带两个小孩")   # 3
 
-Pure Python over a data lexicon (lexicon.toml); no Flask, database or network.
+Pure Python over a data lexicon (lexicon.toml, described in LEXICON.md); no Flask, database or network.
 """
-from nlp.classifier import INTENTS, Intent, LexiconError, classify, extract_number, extract_slots, load
+from nlp.classifier import classify, explain, load
+from nlp.intent import INTENTS, Intent
+from nlp.lexicon import Lexicon, LexiconError, read_lexicon
 from nlp.normalize import normalize
+from nlp.slots import (
+    Rating,
+    When,
+    code,
+    extract_number,
+    extract_slots,
+    head_count,
+    mask_mobile,
+    mask_mobiles,
+    mobile,
+    pick,
+    rating,
+    ticket_no,
+    when,
+)
 
-__all__ = ["INTENTS", "Intent", "LexiconError", "classify", "extract_number", "extract_slots", "load", "normalize"]
+__all__ = [
+    "INTENTS", "Intent", "Lexicon", "LexiconError", "Rating", "When", "classify", "code", "explain", "extract_number",
+    "extract_slots", "head_count", "load", "mask_mobile", "mask_mobiles", "mobile", "normalize", "pick", "rating",
+    "read_lexicon", "ticket_no", "when",
+]

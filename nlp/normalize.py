@@ -27,11 +27,17 @@ def load() -> None:
                 _converter = opencc.OpenCC("t2s")
 
 
+# both in one pass: Ｍ → m as well as M → m (OpenCC leaves ASCII alone)
+_HALF_WIDTH_LOWER = {cp: (chr(to).lower() if isinstance(to, int) else to) for cp, to in _HALF_WIDTH.items()}
+_HALF_WIDTH_LOWER.update(_ASCII_LOWER)
+
+
 def normalize(text: str) -> str:
     """Full-width → half-width, traditional → simplified, trim, collapse whitespace, lowercase ASCII."""
     if _converter is None:
         load()
     assert _converter is not None
-    text = text.translate(_HALF_WIDTH)
-    text = _converter.convert(text)
-    return _SPACES.sub(" ", text).strip().translate(_ASCII_LOWER)
+    text = text.translate(_HALF_WIDTH_LOWER)
+    if not text.isascii():
+        text = _converter.convert(text)
+    return _SPACES.sub(" ", text).strip()

@@ -8,15 +8,20 @@ import subprocess
 import sys
 import time
 import tomllib
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import opencc
 import pytest
 
 import nlp
-from nlp import classifier, evaluate
+from nlp import classifier, evaluate, lexicon
 
 CORPUS = Path(__file__).parent / "data" / "intents.tsv"
+LEXICON = Path(nlp.__file__).parent / "lexicon.toml"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def intent_of(text: str) -> str:
@@ -60,8 +65,10 @@ def test_intents_are_the_agreed_names() -> None:
 def test_intent_is_a_frozen_dataclass_with_empty_slots_by_default() -> None:
     intent = nlp.Intent("help", 1.0)
     assert intent.slots == {}
+    assert intent.alternatives == () and intent.via_pinyin is False
     with pytest.raises(dataclasses.FrozenInstanceError):
         intent.name = "unknown"  # type: ignore[misc]
+    assert nlp.Intent("help", 1.0, {"number": 2}) == nlp.Intent("help", 1.0)  # slots do not take part in ==
 
 
 # ---------------------------------------------------------------- what residents mean
@@ -221,7 +228,7 @@ def test_the_lexicon_is_data_naming_only_known_intents() -> None:
     assert set(data["keywords"]) <= set(nlp.INTENTS)
     assert set(nlp.INTENTS) - {"unknown"} <= set(data["keywords"])
     with pytest.raises(nlp.LexiconError, match="event.sign"):
-        classifier._build({"keywords": {"event.sign": {"报名": 3}}})
+        lexicon.compile_lexicon('[keywords."event.sign"]\n"报名" = 3\n')
 
 
 # ---------------------------------------------------------------- evaluation
@@ -229,15 +236,33 @@ def test_the_lexicon_is_data_naming_only_known_intents() -> None:
 def test_corpus_has_enough_varied_messages_per_intent() -> None:
     rows = evaluate.read_corpus(CORPUS)
     for name in nlp.INTENTS:
-        assert sum(1 for _, want in rows if want == name) >= 25, name
+        assert sum(1 for _, want in rows if want == name) >= 40, name
     assert len({text for text, _ in rows}) == len(rows), "duplicate messages"
 
 
-def test_accuracy_on_the_corpus_is_at_least_90_percent() -> None:
+def test_accuracy_on_the_corpus_is_at_least_95_percent_with_every_intent_recalled() -> None:
     report = evaluate.evaluate(CORPUS)
-    assert report.accuracy >= 0.90, evaluate.format_report(report)
+    assert report.accuracy >= 0.95, evaluate.format_report(report)
     assert set(report.per_intent) == set(nlp.INTENTS)
-    assert all(s.support >= 25 for s in report.per_intent.values())
+    assert all(s.support >= 40 for s in report.per_intent.values())
+    low = {name: round(s.recall, 3) for name, s in report.per_intent.items() if s.recall < 0.85}
+    assert not low, evaluate.format_report(report)
+
+
+def test_off_topic_messages_rarely_start_an_action() -> None:
+    report = evaluate.evaluate(CORPUS)
+    assert report.off_topic >= 40
+    assert report.off_topic_action_rate <= 0.10, evaluate.format_report(report)
+
+
+def test_traditional_script_scores_as_well_as_simplified(tmp_path: Path) -> None:
+    to_traditional = opencc.OpenCC("s2t")
+    rows = evaluate.read_corpus(CORPUS)
+    traditional = tmp_path / "traditional.tsv"
+    traditional.write_text("text\tintent\n" + "".join(f"{to_traditional.convert(t)}\t{i}\n" for t, i in rows),
+                           encoding="utf-8")
+    simplified, converted = evaluate.evaluate(CORPUS), evaluate.evaluate(traditional)
+    assert converted.accuracy >= simplified.accuracy - 0.005, evaluate.format_report(converted)
 
 
 def test_main_passes_on_the_corpus(capsys: pytest.CaptureFixture[str]) -> None:
@@ -269,3 +294,285 @@ def test_a_broken_corpus_is_reported_not_scored(tmp_path: Path) -> None:
         evaluate.read_corpus(bad)
     assert evaluate.main(str(bad)) == 2
     assert evaluate.main(str(tmp_path / "missing.tsv")) == 2
+
+
+# ---------------------------------------------------------------- close calls decided by rules
+
+@pytest.mark.parametrize("text, expected", [
+    ("我不想参加嘉年华了", "event.cancel"),       # a negated sign-up closed by 了 withdraws one
+    ("不参加嘉年华了吧", "event.cancel"),
+    ("我去不了了", "event.cancel"),               # 去不了 outranks the shorter 我去 it overlaps
+    ("不想报名", "unknown"),
+    ("我不想报名了解一下", "unknown"),            # 了解 does not close the clause
+    ("查看我的投诉", "opinion.status"),           # the query word outranks the noun
+    ("投诉了半个月了，到底有没有人处理", "opinion.status"),
+    ("楼下垃圾三天没人清理", "opinion.submit"),   # a complaint without 投诉
+    ("我明天要去驾校报名", "unknown"),            # somebody else's sign-up
+    ("网购的订单怎么取消", "unknown"),
+    ("有插花课吗", "event.list"),                 # a question and an event word, apart
+])
+def test_rules_decide_close_calls(text: str, expected: str) -> None:
+    assert intent_of(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "楼上天天晚上蹦迪，能不能管一下", "隔壁邻居天天在走廊里烧纸", "对面楼的人老是往下泼水",
+])
+def test_a_neighbourhood_problem_in_unknown_words_falls_back_to_a_report_at_low_confidence(text: str) -> None:
+    intent = nlp.classify(text)
+    assert intent.name == "opinion.submit"
+    assert intent.confidence < 0.5
+
+
+@pytest.mark.parametrize("text", ["小区的花开得真好看", "我家孩子考上大学了", "周末天气不错，出去走走"])
+def test_a_pleasant_sentence_about_the_neighbourhood_is_not_a_report(text: str) -> None:
+    assert intent_of(text) == "unknown"
+
+
+# ---------------------------------------------------------------- clarification
+
+@pytest.mark.parametrize("text, first, also", [
+    ("报名 投诉", "event.signup", "opinion.submit"),
+    ("活动 项目", "project.list", "event.list"),
+    ("我报名认领3号", "project.claim", "event.signup"),
+])
+def test_a_genuinely_mixed_message_offers_alternatives(text: str, first: str, also: str) -> None:
+    intent = nlp.classify(text)
+    assert intent.name == first
+    assert also in intent.alternatives
+    assert "unknown" not in intent.alternatives and first not in intent.alternatives
+
+
+@pytest.mark.parametrize("text", [
+    "报名 2", "我要报名嘉年华", "取消报名", "楼下垃圾三天没人清理", "查看我的投诉", "有什么活动", "认领 3", "项目",
+    "亮身份", "绑定 836215", "我的积分", "谢谢，我要报名嘉年华", "有什么项目可以认领", "帮助", "今天天气怎么样",
+])
+def test_a_clear_message_is_acted_on_without_asking(text: str) -> None:
+    intent = nlp.classify(text)
+    assert intent.alternatives == ()
+    assert intent.via_pinyin is False
+
+
+def test_almost_no_corpus_message_needs_a_question() -> None:
+    rows = evaluate.read_corpus(CORPUS)
+    asked = [t for t, _ in rows if nlp.classify(t).alternatives]
+    assert len(asked) <= len(rows) * 0.02, asked
+
+
+def test_help_and_unknown_never_ask_or_confirm() -> None:
+    for text, _ in evaluate.read_corpus(CORPUS):
+        intent = nlp.classify(text)
+        if intent.name in ("help", "unknown"):
+            assert intent.alternatives == () and intent.via_pinyin is False, text
+
+
+# ---------------------------------------------------------------- typos by sound
+
+@pytest.mark.parametrize("text, expected", [
+    ("报铭嘉年华", "event.signup"),   # bao ming
+    ("暴名 2", "event.signup"),
+    ("榜定党员", "identity.bind"),    # bang ding
+    ("人领项目3", "project.claim"),   # ren ling: 项目 alone scores too little to silence the sound-alike
+])
+def test_sound_alikes_are_weak_evidence_confirmed_before_acting(text: str, expected: str) -> None:
+    intent = nlp.classify(text)
+    assert intent.name == expected
+    assert intent.via_pinyin is True
+    assert intent.confidence <= 0.7
+
+
+def test_a_sound_alike_never_overrides_exact_words() -> None:
+    # 取不了 sounds like 去不了 (cancel), 锦渡 like 进度 (status); the exact words decide
+    assert nlp.classify("楼下的快递柜坏了取不了件").name == "opinion.submit"
+    assert nlp.classify("建议在文锦渡口岸附近多放几个垃圾桶").name == "opinion.submit"
+    nlp.load()
+    deaf = dataclasses.replace(classifier._model, soundalike=None)
+    for text, want in evaluate.read_corpus(CORPUS):
+        if nlp.classify(text, deaf).name == want:  # right from exact words alone: sound-alikes change nothing
+            intent = nlp.classify(text)
+            assert intent.name == want and not intent.via_pinyin, text
+
+
+# ---------------------------------------------------------------- the lexicon file
+
+def _error(text: str) -> nlp.LexiconError:
+    with pytest.raises(nlp.LexiconError) as caught:
+        lexicon.compile_lexicon(text, "candidate.toml")
+    return caught.value
+
+
+@pytest.mark.parametrize("text, line, problem", [
+    ('[settings]\nmin_score = 2\n\n[keywords."event.sign"]\n"报名" = 3\n', 4, "'event.sign' is not an intent"),
+    ('[keywords."event.signup"]\n"报名" = 3\n"参加" = -1\n', 3, "weight of '参加' must be a number > 0"),
+    ('[keywords."event.signup"]\n"报名" = "三"\n', 2, "weight of '报名'"),
+    ('[settings]\nmin_score = 2\nmin_scor = 3\n', 3, "unknown key 'min_scor' in [settings]"),
+    ('[settings]\nmin_score = 2\n[keyword.help]\n"帮助" = 3\n', 3, "unknown section [keyword]"),
+    (('[groups]\nquery = ["查"]\n\n[[redirect]]\nwhen = ["query"]\nfrom = "event.signup"\nto = "event.list"\n\n'
+      '[[redirect]]\nwhen = ["quer"]\nfrom = "event.signup"\nto = "event.list"\n'), 10, "'quer' in 'when'"),
+    ('[settings]\ntie_break = [\n    "help",\n    "event.lst",\n]\n', 4, "'event.lst' is not an intent"),
+    ('[keywords."event.signup"]\n"報名" = 3\n', 2, "write '報名' as '报名'"),
+    ('[keywords."event.signup"]\n"报名" = 3\n"报名" = 2\n', 3, "not valid TOML"),
+    ('[pinyin]\nfactor = 1.5\n', 2, "'factor' must be a number > 0 and <= 1"),
+    ('[[compound]]\nintent = "help"\nweight = 2\nparts = "怎么用"\n', 4, "'parts' must be a list"),
+    ('[slot_boost]\nmobile = { "help" = 1 }\n', 2, "'mobile' is not a slot"),
+])
+def test_a_bad_lexicon_entry_is_named_by_its_line(text: str, line: int, problem: str) -> None:
+    error = _error(text)
+    assert error.line == line, str(error)
+    assert problem in str(error)
+    assert str(error).startswith(f"candidate.toml:{line}: ")
+
+
+def test_the_packaged_lexicon_passes_its_own_checks() -> None:
+    compiled = lexicon.read_lexicon()
+    assert compiled.soundalike is not None and compiled.fallback is not None
+    assert lexicon.read_lexicon(LEXICON).keywords == compiled.keywords
+
+
+def test_a_candidate_lexicon_is_evaluated_without_replacing_the_loaded_one(tmp_path: Path,
+                                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    nlp.load()
+    before = classifier._model
+    candidate = tmp_path / "candidate.toml"
+    candidate.write_text(LEXICON.read_text(encoding="utf-8").replace('"报名" = 3\n', '"报名" = 3\n"嘉年华" = 5\n', 1),
+                         encoding="utf-8")
+    candidate_lexicon = nlp.read_lexicon(candidate)
+    assert nlp.classify("嘉年华", candidate_lexicon).name == "event.signup"
+    assert nlp.classify("嘉年华").name != "event.signup"
+    assert evaluate.main(str(CORPUS), str(candidate)) in (0, 1)
+    out = capsys.readouterr().out
+    assert str(candidate) in out and "accuracy" in out
+    assert classifier._model is before
+
+    broken = tmp_path / "broken.tsv.toml"
+    broken.write_text('[keywords.help]\n"帮助" = 0\n', encoding="utf-8")
+    assert evaluate.main(str(CORPUS), str(broken)) == 2
+    assert f"{broken}:2:" in capsys.readouterr().err
+
+
+def test_load_with_a_path_replaces_the_process_lexicon(tmp_path: Path) -> None:
+    candidate = tmp_path / "tiny.toml"
+    candidate.write_text('[settings]\nmin_score = 2\n\n[keywords."event.signup"]\n"报名" = 3\n', encoding="utf-8")
+    try:
+        nlp.load(candidate)
+        assert nlp.classify("报名").name == "event.signup"
+        assert nlp.classify("路灯坏了").name == "unknown"
+    finally:
+        nlp.load(lexicon.default_path())
+    assert nlp.classify("路灯坏了").name == "opinion.submit"
+
+
+# ---------------------------------------------------------------- slots as pure functions
+
+NAMES = ["南湖社区亲子嘉年华", "读书月分享会", "长者义诊", "太极班"]
+
+
+@pytest.mark.parametrize("text, number", [
+    ("报名2", 2), ("第三个", 3), ("認領３", 3), ("报名 第一个", 1), ("嘉年华", 1), ("報名嘉年華", 1),
+    ("我想参加读书月那个", 2), ("义诊那个", 3), ("报名太极", 4), ("报名嘉年华，两个人", 1),
+    ("报名活动", None),            # 活动 names none of them
+    ("嘉年华 读书月", None),        # two of them
+    ("报名6", None),               # no sixth
+    ("6月20号的活动", None),        # a date is not a list number
+    ("", None), (None, None),
+])
+def test_pick_an_item_by_number_or_name_fragment(text: str | None, number: int | None) -> None:
+    assert nlp.pick(text, NAMES) == number
+
+
+def test_pick_from_nothing_is_nothing() -> None:
+    assert nlp.pick("报名 1", []) is None
+
+
+@pytest.mark.parametrize("text, count", [
+    ("两个人", 2), ("3人", 3), ("三位", 3), ("兩個人", 2), ("报名2人", 2), ("我和老婆", 2), ("我跟我妈", 2),
+    ("带两个小孩", 3), ("我带两个小孩", 3), ("我和老婆带一个孩子", 3), ("一家三口", 3), ("一家四口", 4),
+    ("两大一小", 3), ("2个大人1个小孩", 3), ("我们俩", 2), ("就我自己", 1), ("报名，就我一个人", 1),
+    ("帮我妈报个名", 1), ("我和老婆两个人", 2), ("报名嘉年华，两个人", 2),
+    ("报名嘉年华", None), ("报名2", None), ("我们一家", None), ("0人", None), ("", None), (None, None),
+])
+def test_head_count(text: str | None, count: int | None) -> None:
+    assert nlp.head_count(text) == count
+
+
+@pytest.mark.parametrize("text, number", [
+    ("13800138000", "13800138000"), ("手机 138 0013 8000", "13800138000"), ("138-0013-8000", "13800138000"),
+    ("+86 13912345678", "13912345678"), ("１３８００１３８０００", "13800138000"), ("电话是13912345678谢谢", "13912345678"),
+    ("12800138000", None), ("1380013800", None), ("138001380001", None), ("MY20261129001", None), ("", None), (None, None),
+])
+def test_mobile(text: str | None, number: str | None) -> None:
+    assert nlp.mobile(text) == number
+
+
+def test_mask_mobile() -> None:
+    assert nlp.mask_mobile("13800138001") == "138****8001"
+    assert nlp.mask_mobile("138 0013 8001") == "138****8001"
+    assert nlp.mask_mobile("123") == "***"
+    assert nlp.slots.mask_mobiles("报名，手机13800138001") == "报名，手机138****8001"
+
+
+NOW = datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI)  # a Thursday morning
+
+
+def _at(*args: int) -> datetime:
+    return datetime(*args, tzinfo=SHANGHAI)
+
+
+@pytest.mark.parametrize("text, at, has_time", [
+    ("明天下午三点", _at(2026, 11, 27, 15, 0), True),
+    ("后天上午10点", _at(2026, 11, 28, 10, 0), True),
+    ("下周六", _at(2026, 12, 5), False),
+    ("本周日", _at(2026, 11, 29), False),
+    ("周六", _at(2026, 11, 28), False),
+    ("6月20日", _at(2027, 6, 20), False),            # already past this year: next year's
+    ("6月20号晚上7点半", _at(2027, 6, 20, 19, 30), True),
+    ("12/5", _at(2026, 12, 5), False),
+    ("今晚八点", _at(2026, 11, 26, 20, 0), True),
+    ("明晚8點", _at(2026, 11, 27, 20, 0), True),
+    ("十二月二十五日下午2:30", _at(2026, 12, 25, 14, 30), True),
+    ("2027年1月3日", _at(2027, 1, 3), False),
+    ("下个月5号", _at(2026, 12, 5), False),
+    ("三点", _at(2026, 11, 26, 15, 0), True),          # no 上午/下午: 1–6 o'clock is afternoon
+    ("八点", _at(2026, 11, 27, 8, 0), True),           # 8:00 has passed today
+    ("明天中午12点", _at(2026, 11, 27, 12, 0), True),
+    ("后天晚上八点一刻", _at(2026, 11, 28, 20, 15), True),
+])
+def test_when(text: str, at: datetime, has_time: bool) -> None:
+    assert nlp.when(text, NOW) == nlp.When(at, has_time)
+
+
+@pytest.mark.parametrize("text", ["报名2", "我要报名嘉年华", "2月30日", "25点", "", None])
+def test_when_without_a_date_or_time_is_none(text: str | None) -> None:
+    assert nlp.when(text, NOW) is None
+
+
+def test_when_answers_in_the_time_zone_of_now() -> None:
+    utc_now = NOW.astimezone(UTC)  # 02:00 UTC on the same day
+    result = nlp.when("明天下午三点", utc_now)
+    assert result is not None and result.at == datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
+    assert result.at.utcoffset() == timedelta(0)
+    with pytest.raises(ValueError):
+        nlp.when("明天", datetime(2026, 11, 26, 10, 0))  # a naive now is a programming error
+
+
+@pytest.mark.parametrize("text, verdict, stars", [
+    ("满意", "satisfied", None), ("非常满意", "satisfied", None), ("还行", "satisfied", None), ("不错", "satisfied", None),
+    ("不满意", "unsatisfied", None), ("不太满意", "unsatisfied", None), ("很不满意", "unsatisfied", None),
+    ("差评", "unsatisfied", None),
+    ("5星", "satisfied", 5), ("五星好评", "satisfied", 5), ("⭐⭐⭐", "satisfied", 3), ("打4分", "satisfied", 4),
+    ("一星", "unsatisfied", 1), ("给2分", "unsatisfied", 2), ("3", "satisfied", 3), ("★★★★★", "satisfied", 5),
+])
+def test_rating(text: str, verdict: str, stars: int | None) -> None:
+    assert nlp.rating(text) == nlp.Rating(verdict, stars)
+
+
+@pytest.mark.parametrize("text", ["哈哈", "10分", "报名2", "", None])
+def test_rating_of_something_that_rates_nothing_is_none(text: str | None) -> None:
+    assert nlp.rating(text) is None
+
+
+def test_ticket_number_and_code_from_raw_text() -> None:
+    assert nlp.ticket_no("查一下 ｍｙ２０２６１１２９００１") == "MY20261129001"
+    assert nlp.code("綁定 ８３６２１５") == "836215"
+    assert nlp.code("MY20261129001") is None
+    assert nlp.ticket_no("") is None and nlp.code(None) is None  # type: ignore[arg-type]
