@@ -40,7 +40,8 @@ def create_app(config: Config | None = None, rt: Runtime | None = None, router: 
     nlp.load()  # jieba, OpenCC and the lexicon load here, at import (gunicorn preload), not on a first message
 
     app = Flask(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY, SECRET_KEY=config.app.secret_key, JSON_AS_ASCII=False)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY + 1,  # +1: see webhook._read_body
+                       SECRET_KEY=config.app.secret_key, JSON_AS_ASCII=False)
     app.extensions["nanhu"] = {"runtime": rt, "router": router}
     app.register_blueprint(webhook_bp)
 

@@ -80,9 +80,12 @@ def _print_demo(summary) -> None:
     from storage import demo as demo_data
 
     click.echo("demo data " + ("loaded" if summary.created else "already present"))
-    click.echo("  party-member binding codes (send 「绑定 <code>」 in chat): "
-               + ", ".join(f"{name} {code}" for name, code in summary.codes))
-    click.echo(f"  staff login: {demo_data.STAFF_USERNAME} / {demo_data.STAFF_PASSWORD}")
+    if summary.codes:
+        click.echo("  unused party-member binding codes (send 「绑定 <code>」 in chat): "
+                   + ", ".join(f"{name} {code}" for name, code in summary.codes))
+    else:
+        click.echo("  every demo binding code has been used (`make clean` starts afresh)")
+    click.echo(f"  staff login for the admin web (not built yet): {demo_data.STAFF_USERNAME} / {demo_data.STAFF_PASSWORD}")
 
 
 @main.command()
@@ -102,7 +105,7 @@ def worker(burst: bool) -> None:
         rt.redis.ping()
     except Exception as exc:
         raise click.ClickException(f"cannot reach Redis at redis.url: {exc}")
-    Worker([cfg.redis.queue], connection=rt.redis).work(burst=burst, with_scheduler=True)
+    Worker([cfg.redis.queue], connection=rt.redis, log_job_description=False).work(burst=burst, with_scheduler=True)
 
 
 @main.command()
@@ -151,7 +154,7 @@ def menu_push(path: str | None) -> None:
     try:
         rt.wechat.menu.create(spec)
     except Exception as exc:
-        raise click.ClickException(f"WeChat refused the menu: {exc}")
+        raise click.ClickException(f"menu not pushed: {wechat_error(exc)}") from None
     click.echo(f"menu pushed from {file}")
 
 
@@ -187,25 +190,69 @@ def chat(openid: str | None, mode: str | None) -> None:
 
 @main.command("nlp-eval")
 @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
-def nlp_eval(file: str | None) -> None:
+@click.option("--lexicon", "lexicon", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="evaluate with this lexicon file instead of the deployed one (try a change before deploying it)")
+def nlp_eval(file: str | None, lexicon: str | None) -> None:
     """Accuracy, per-intent precision/recall/F1 and misclassified lines of a labelled TSV."""
     from nlp import evaluate
 
-    sys.exit(evaluate.main(file))
+    sys.exit(evaluate.main(file, lexicon_path=lexicon))
+
+
+@main.command("nlp-misses")
+@click.option("--days", type=int, default=30, show_default=True, help="only messages from the last N days")
+@click.option("--top", type=int, default=50, show_default=True)
+def nlp_misses(days: int, top: int) -> None:
+    """Messages the bot did not understand, most frequent first, with what it makes of them now."""
+    from datetime import datetime, timedelta
+
+    import nlp
+    from bot.logs import read_misses
+
+    cfg = _config()
+    if not cfg.app.lexicon_log:
+        raise click.ClickException("app.lexicon_log is empty: not-understood messages are not being kept")
+    misses = read_misses(cfg.app.lexicon_log, datetime.now() - timedelta(days=days))[:top]
+    if not misses:
+        click.echo(f"no not-understood messages in {cfg.app.lexicon_log} from the last {days} days")
+        return
+    nlp.load()
+    click.echo("count  last seen         now understood as   message")
+    for m in misses:
+        now = nlp.classify(m.text).name
+        click.echo(f"{m.count:5d}  {m.last_seen:%Y-%m-%d %H:%M}  {now:<18}  {m.text}")
 
 
 @main.command("send-text")
 @click.argument("openid")
 @click.argument("text")
 def send_text_cmd(openid: str, text: str) -> None:
-    """Queue a customer-service text message to one resident (through the worker)."""
+    """Send a customer-service text message to one resident (through the worker when Redis is configured)."""
     from jobs.sending import send_text
 
+    if not text.strip():
+        raise click.ClickException("the message is empty")
     rt = _runtime(_config())
-    job = rt.jobs.enqueue(send_text, openid, text)
-    if rt.jobs.kind == "in-process":
-        rt.jobs.shutdown()
-    click.echo(f"queued ({rt.jobs.kind}): {job}")
+    if rt.jobs.kind == "rq":
+        click.echo(f"queued for the worker: job {rt.jobs.enqueue(send_text, openid, text)}")
+        return
+    try:  # no worker without Redis: send now and say how it went
+        outcome = send_text(openid, text)
+    except Exception as exc:
+        raise click.ClickException(f"not sent: {wechat_error(exc)}") from None
+    click.echo(outcome)
+
+
+def wechat_error(exc: Exception) -> str:
+    """A WeChat API failure in one line, without the URL (it carries the access token)."""
+    import requests
+    from wechatpy.exceptions import WeChatClientException
+
+    if isinstance(exc, WeChatClientException):
+        return f"WeChat answered errcode {exc.errcode} ({exc.errmsg})"
+    if isinstance(exc, requests.RequestException):
+        return f"cannot reach the WeChat API at wechat.api_base_url ({type(exc).__name__})"
+    return f"{type(exc).__name__}"
 
 
 if __name__ == "__main__":

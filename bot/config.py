@@ -175,7 +175,24 @@ def _coerce(name: str, key: Key, value: Any, from_env: bool) -> Any:
     return value
 
 
+# NANHU_* variables that are not settings
+_OTHER_VARIABLES = {"NANHU_CONFIG", "NANHU_BIND", "NANHU_ACCESS_LOG", "NANHU_THREADS"}
+
+
+def _check_env_names(env: Mapping[str, str]) -> None:
+    """A misspelt override must not be ignored silently."""
+    import difflib
+
+    known = {f"NANHU_{s.upper()}_{k.upper()}" for s, keys in SCHEMA.items() for k in keys}
+    for name in env:
+        if name.startswith("NANHU_") and not name.startswith("NANHU_TEST_") and name not in known | _OTHER_VARIABLES:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ConfigError(f"unknown setting {name} in the environment{hint}")
+
+
 def build(raw: Mapping[str, Any], env: Mapping[str, str], source: str) -> Config:
+    _check_env_names(env)
     unknown = [f"{s}" for s in raw if s not in SCHEMA]
     unknown += [f"{s}.{k}" for s, ks in raw.items() if s in SCHEMA and isinstance(ks, dict) for k in ks if k not in SCHEMA[s]]
     if unknown:

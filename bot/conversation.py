@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from bot.router import Handler
 
 
+PASS = object()  # a step's answer meaning "not for me": the flow ends and the message is routed afresh
+
+
 @dataclass
 class Conversation:
     flow: str

@@ -17,13 +17,15 @@ REPLY_TTL = 600  # WeChat's retries end within ~15 s; ten minutes covers any slo
 
 
 class Dedup:
-    def __init__(self, kv: KV, ttl: int = REPLY_TTL):
+    def __init__(self, kv: KV, pending_ttl: float, ttl: int = REPLY_TTL):
         self.kv = kv
+        # short, so that a process killed mid-message does not block WeChat's later retries of it
+        self.pending_ttl = pending_ttl
         self.ttl = ttl
 
     def claim(self, key: str) -> bool:
         """True if this request is the first for `key` and must handle it."""
-        return self.kv.set_nx(f"dedup:{key}", _PENDING, self.ttl)
+        return self.kv.set_nx(f"dedup:{key}", _PENDING, self.pending_ttl)
 
     def remember(self, key: str, reply: str) -> None:
         self.kv.set(f"dedup:{key}", _DONE + reply, self.ttl)
@@ -43,10 +45,11 @@ class Dedup:
 
 
 class NonceGuard:
-    """Refuses a (timestamp, nonce) pair seen before with a different body.
+    """Refuses a signature seen before with a different body.
 
     In plain mode WeChat's signature covers only token, timestamp and nonce, not the body, so a
-    captured signature could otherwise be replayed with a forged message.
+    captured signature could otherwise be replayed with a forged message. The key is the signature
+    itself: however timestamp and nonce are re-split, the same signature is the same key.
     """
 
     def __init__(self, kv: KV, max_clock_skew: int):
@@ -54,9 +57,9 @@ class NonceGuard:
         # beyond the skew window old timestamps are refused anyway; with the check off, keep a day
         self.ttl = 2 * max_clock_skew if max_clock_skew else 86400
 
-    def accept(self, timestamp: str, nonce: str, body: bytes) -> bool:
+    def accept(self, signature: str, body: bytes) -> bool:
         digest = hashlib.sha256(body).hexdigest()
-        key = f"nonce:{timestamp}:{nonce}"
+        key = f"nonce:{signature}"
         if self.kv.set_nx(key, digest, self.ttl):
             return True
         seen = self.kv.get(key)

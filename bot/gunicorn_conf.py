@@ -3,6 +3,10 @@ import os
 
 preload_app = True          # jieba, OpenCC and the lexicon load once, before the workers fork
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# threads, not sync workers: a client that opens a connection and sends its body slowly holds one
+# thread, not a whole worker. In production put a buffering reverse proxy (nginx) in front as well.
+worker_class = "gthread"
+threads = int(os.environ.get("NANHU_THREADS", "16"))
 timeout = 30
 graceful_timeout = 10
 keepalive = 5

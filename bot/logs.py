@@ -3,13 +3,21 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
-_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+# an ID card number (15 or 18 characters) before mobiles, so that its digits are not half-masked
+_ID_NUMBER = re.compile(r"(?<![\dA-Za-z])(\d{6})\d{8,11}([\dXx])(?![\dA-Za-z])")
+# mainland mobiles, with or without +86 / 86, and with spaces or dashes between the groups
+_MOBILE = re.compile(r"(?<!\d)((?:\+?86[\s-]?)?1[3-9]\d)[\s-]?\d{4}[\s-]?(\d{4})(?!\d)")
 
 
 def mask_phones(text: str) -> str:
-    """13800138001 → 138****8001."""
+    """13800138001 → 138****8001; +86 138-0013-8001 → +86 138****8001; ID numbers → 440303********123X."""
+    text = text.translate(_FULL_WIDTH_DIGITS)
+    text = _ID_NUMBER.sub(lambda m: m.group(1) + "*" * (len(m.group(0)) - 7) + m.group(2), text)
     return _MOBILE.sub(r"\1****\2", text)
 
 
@@ -19,23 +27,55 @@ class MaskingFormatter(logging.Formatter):
 
 
 def setup(level: str = "INFO", lexicon_log: str = "") -> None:
+    """Console logging for the process (once), and the lexicon log at `lexicon_log` ("" turns it off)."""
     root = logging.getLogger()
-    if getattr(root, "_nanhu_configured", False):
-        return
-    handler = logging.StreamHandler()
-    handler.setFormatter(MaskingFormatter("%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"))
-    root.addHandler(handler)
+    if not getattr(root, "_nanhu_configured", False):
+        handler = logging.StreamHandler()
+        handler.setFormatter(MaskingFormatter("%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"))
+        root.addHandler(handler)
+        root._nanhu_configured = True  # type: ignore[attr-defined]
     root.setLevel(level)
     lexicon = logging.getLogger("nanhu.lexicon")
     lexicon.propagate = False
-    if lexicon_log:
+    lexicon.setLevel(logging.INFO)
+    for old in list(lexicon.handlers):
+        if getattr(old, "baseFilename", None) != (str(Path(lexicon_log).resolve()) if lexicon_log else None):
+            lexicon.removeHandler(old)
+            old.close()
+    if lexicon_log and not lexicon.handlers:
         Path(lexicon_log).parent.mkdir(parents=True, exist_ok=True)
         file_handler = logging.FileHandler(lexicon_log, encoding="utf-8")
         file_handler.setFormatter(MaskingFormatter("%(asctime)s\t%(message)s"))
         lexicon.addHandler(file_handler)
-    root._nanhu_configured = True  # type: ignore[attr-defined]
 
 
 def log_unknown(text: str) -> None:
     """Keep a message the bot did not understand, for lexicon work (phones masked, no openid)."""
     logging.getLogger("nanhu.lexicon").info("%s", mask_phones(text.replace("\t", " ").replace("\n", " ")))
+
+
+@dataclass(frozen=True)
+class Miss:
+    text: str
+    count: int
+    last_seen: datetime
+
+
+def read_misses(path: str | Path, since: datetime | None = None) -> list[Miss]:
+    """The not-understood messages in the lexicon log, most frequent first (same text counted once)."""
+    counts: dict[str, list] = {}
+    file = Path(path)
+    if not file.exists():
+        return []
+    for line in file.read_text(encoding="utf-8", errors="replace").splitlines():
+        stamp, _, text = line.partition("\t")
+        try:
+            seen = datetime.strptime(stamp.split(",")[0], "%Y-%m-%d %H:%M:%S")
+        except ValueError:
+            continue  # a line that is not ours
+        if not text.strip() or (since and seen < since):
+            continue
+        entry = counts.setdefault(text.strip(), [0, seen])
+        entry[0] += 1
+        entry[1] = max(entry[1], seen)
+    return sorted((Miss(t, n, last) for t, (n, last) in counts.items()), key=lambda m: (-m.count, m.text))

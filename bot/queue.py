@@ -21,6 +21,11 @@ class QueueUnavailable(Exception):
     """The job could not be queued (Redis down)."""
 
 
+def _name(func: Callable[..., Any]) -> str:
+    # RQ logs a job's description; the default repeats the arguments (openids, residents' words)
+    return f"{func.__module__}.{func.__qualname__}"
+
+
 class RQJobs:
     kind = "rq"
 
@@ -29,13 +34,14 @@ class RQJobs:
 
     def enqueue(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
         try:
-            return self.queue.enqueue(func, args=args, kwargs=kwargs, retry=Retry(max=3, interval=[5, 30, 120])).id
+            return self.queue.enqueue(func, args=args, kwargs=kwargs, retry=Retry(max=3, interval=[5, 30, 120]),
+                                      description=_name(func)).id
         except redis.RedisError as exc:
             raise QueueUnavailable(str(exc)) from exc
 
     def enqueue_in(self, delay: timedelta, func: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
         try:
-            return self.queue.enqueue_in(delay, func, args=args, kwargs=kwargs).id
+            return self.queue.enqueue_in(delay, func, args=args, kwargs=kwargs, description=_name(func)).id
         except redis.RedisError as exc:
             raise QueueUnavailable(str(exc)) from exc
 

@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable
 
 import nlp
-from bot.conversation import Conversation, Flow
+from bot import clarify
+from bot.conversation import PASS, Conversation, Flow
 from bot.messages import Inbound
 from bot.replies import Reply
 
@@ -23,8 +24,6 @@ if TYPE_CHECKING:
     from storage.residents import ResidentView
 
 log = logging.getLogger("nanhu.router")
-
-PASS = object()  # a step's answer meaning "not for me": the flow ends and the message is routed afresh
 
 _PUNCT = re.compile(r"[\s\.,!?;:~。，！？；：、…·\-—_\"'“”‘’()（）【】\[\]]+")
 
@@ -38,12 +37,13 @@ def bare(text: str) -> str:
 class Context:
     rt: "Runtime"
     message: Inbound
-    resident: "ResidentView"
+    resident: "ResidentView | None"                # None for events that are not the resident talking
     now: datetime
     text: str = ""                                  # normalised text of the message
     intent: nlp.Intent | None = None
     conversation: Conversation | None = None
     flows: dict[str, Flow] = field(default_factory=dict)
+    router: "Router | None" = None
     _changed: bool = False
 
     @property
@@ -147,7 +147,8 @@ class Router:
     # --- dispatch -------------------------------------------------------------------------------
 
     def dispatch(self, ctx: Context) -> Reply | None:
-        ctx.flows = self.flows
+        ctx.flows = {clarify.flow.name: clarify.flow, **self.flows}
+        ctx.router = self
         msg = ctx.message
         if msg.type == "event":
             if msg.event == "click":
@@ -165,7 +166,7 @@ class Router:
             return self._call(handler, ctx)
 
         if ctx.conversation is not None:
-            flow = self.flows.get(ctx.conversation.flow)
+            flow = ctx.flows.get(ctx.conversation.flow)
             step = flow.steps.get(ctx.conversation.state) if flow else None
             if step is None:  # the flow or state no longer exists (code changed under a stored conversation)
                 ctx.end()
@@ -180,6 +181,12 @@ class Router:
             return self._call(handler, ctx) if handler else self._fallback(ctx)
 
         ctx.intent = nlp.classify(msg.text)
+        if clarify.needs_question(ctx.intent):
+            return clarify.ask(ctx)
+        return self.run_intent(ctx)
+
+    def run_intent(self, ctx: Context) -> Reply | None:
+        """The handler of `ctx.intent`, or the fallback."""
         handler = self.intents.get(ctx.intent.name)
         return self._call(handler, ctx) if handler else self._fallback(ctx)
 

@@ -3,14 +3,22 @@
 Refusals carry no detail in the body: 403 for a bad signature, stale timestamp, replayed nonce or
 wrong appid; 400 for malformed, non-UTF-8 or undecryptable bodies; 413 for bodies over 64 KiB.
 Every accepted push is answered with reply XML or `success`, never a 500.
+
+Time: the request thread does only CPU work (signature, clock, XML, AES). Everything that touches
+the shared store or the database — the replay check, the dedup claim, the handler, remembering the
+reply — runs as one job on a per-process pool, and the request thread waits for it only until
+`app.reply_deadline` seconds after the request arrived. A slow Redis or database therefore costs
+the resident an apology, never WeChat's "该公众号暂时无法提供服务".
 """
 from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
+from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
+from dataclasses import dataclass
 
 from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -20,15 +28,23 @@ from bot.dedup import Dedup, NonceGuard
 from bot.messages import Inbound, MalformedMessage, parse_xml, to_inbound
 from bot.pipeline import handle
 from bot.router import Router
-from bot.runtime import Runtime
+from bot.runtime import Runtime, use
 from jobs.sending import send_text
 from storage.kv import KVUnavailable
+from storage.locks import LockTimeout
 
 log = logging.getLogger("nanhu.webhook")
 
 MAX_BODY = 64 * 1024
+POOL_THREADS = 8
+MAX_IN_FLIGHT = 32          # beyond this many unfinished jobs, answer at once instead of queueing
 APOLOGY = "抱歉，系统暂时有点忙，请稍后再发一次。给您带来不便，敬请谅解。"
 BUSY = "您的上一条消息还在处理中，请稍等几秒再发。"
+LATER = "您的消息已收到，正在处理，结果稍后发给您，不用重复发送。"
+
+# WeChat sends a Unix time in seconds and a short alphanumeric nonce; anything else is not WeChat.
+_TIMESTAMP = re.compile(r"[1-9][0-9]{0,11}")
+_NONCE = re.compile(r"[0-9A-Za-z]{1,64}")
 
 bp = Blueprint("wechat", __name__)
 
@@ -39,24 +55,50 @@ class Refused(Exception):
         self.reason = reason
 
 
-class _Workers:
-    """A per-process pool that runs handlers, so the request thread can stop waiting at the deadline."""
+@dataclass(frozen=True)
+class Push:
+    """An authenticated push: what the job needs to check for replays and answer it."""
+
+    message: Inbound
+    signature: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Answer:
+    xml: str                            # rendered reply, "" for `success`
+    reply: replies.Reply | None = None  # what the handler said, when this request ran it
+    refused: Refused | None = None
+
+
+class _Pool:
+    """Per-process handler threads, created after gunicorn forks, never inherited."""
 
     def __init__(self) -> None:
         self._pid = -1
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        self.in_flight = 0
 
-    def get(self) -> ThreadPoolExecutor:
-        if self._pid != os.getpid():  # created after gunicorn forks, never inherited
-            with self._lock:
-                if self._pid != os.getpid():
-                    self._pool = ThreadPoolExecutor(8, thread_name_prefix="nanhu-handler")
-                    self._pid = os.getpid()
-        return self._pool
+    def submit(self, fn, *args) -> Future | None:
+        with self._lock:
+            if self._pid != os.getpid():
+                self._pool = ThreadPoolExecutor(POOL_THREADS, thread_name_prefix="nanhu-handler")
+                self._pid = os.getpid()
+                self.in_flight = 0
+            if self.in_flight >= MAX_IN_FLIGHT:
+                return None
+            self.in_flight += 1
+        future = self._pool.submit(fn, *args)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _future: Future) -> None:
+        with self._lock:
+            self.in_flight -= 1
 
 
-_workers = _Workers()
+_pool = _Pool()
 
 
 def _state() -> tuple[Runtime, Router]:
@@ -82,6 +124,7 @@ def verify() -> Response:
 @bp.post("/wechat")
 def receive() -> Response:
     rt, router = _state()
+    give_up_at = time.monotonic() + rt.config.app.reply_deadline
     try:
         body = _read_body()
         fields, encrypted = _authenticate(rt, body)
@@ -93,13 +136,16 @@ def receive() -> Response:
     if message is None:
         return Response("success", mimetype="text/plain")
     try:
-        xml = _reply_once(rt, router, message)
+        answer = _answer_in_time(rt, router, Push(message, request.args.get("signature", ""), body), give_up_at)
     except Exception:  # the last line of defence: WeChat must never see a 500
         log.exception("unexpected failure while answering a push")
-        xml = replies.render(replies.Text(APOLOGY), message.openid, message.account or rt.config.wechat.account,
-                             int(time.time()))
-    if not xml:
+        answer = Answer(_render(rt, message, replies.Text(APOLOGY)))
+    if answer.refused:
+        log.warning("push refused (%s): %s", answer.refused.status, answer.refused.reason)
+        return _empty(answer.refused.status)
+    if not answer.xml:
         return Response("success", mimetype="text/plain")
+    xml = answer.xml
     if encrypted:
         xml = signing.Cipher(rt.config.wechat.encoding_aes_key, rt.config.wechat.app_id).encrypt_reply(
             xml, rt.config.wechat.token, str(int(time.time())))
@@ -108,46 +154,40 @@ def receive() -> Response:
 
 def _read_body() -> bytes:
     try:
+        # the app's limit is MAX_BODY + 1, so a chunked body cut at the limit shows it went on
         body = request.get_data(cache=False)
-        # a chunked body is cut at the limit rather than refused; one more byte tells whether it went on
-        if len(body) >= MAX_BODY and request.stream.read(1):
-            raise RequestEntityTooLarge()
     except RequestEntityTooLarge:
         raise Refused(413, "body over 64 KiB") from None
+    if len(body) > MAX_BODY:
+        raise Refused(413, "body over 64 KiB")
     return body
 
 
 def _authenticate(rt: Runtime, body: bytes) -> tuple[dict[str, str], bool]:
-    """The push's fields once signature, clock, replay and encryption checks pass."""
+    """The push's fields once signature, clock and encryption checks pass (replays are checked in the job)."""
     cfg = rt.config.wechat
     args = request.args
     timestamp, nonce = args.get("timestamp", ""), args.get("nonce", "")
     if not signing.check((cfg.token, timestamp, nonce), args.get("signature", "")):
         raise Refused(403, "bad signature")
-    try:
-        sent_at = int(timestamp)
-    except ValueError:
-        raise Refused(403, "timestamp is not a number") from None
-    if cfg.max_clock_skew and abs(time.time() - sent_at) > cfg.max_clock_skew:
+    # canonical forms only: the signature is over the sorted, concatenated parts, so "0"+timestamp or a
+    # character moved from nonce to timestamp would keep it valid while looking like a new pair
+    if not _TIMESTAMP.fullmatch(timestamp) or not _NONCE.fullmatch(nonce):
+        raise Refused(403, "timestamp or nonce not in WeChat's form")
+    if cfg.max_clock_skew and abs(time.time() - int(timestamp)) > cfg.max_clock_skew:
         raise Refused(403, "timestamp outside the allowed clock skew")
     try:
         fields = parse_xml(body)
     except MalformedMessage as exc:
         raise Refused(400, str(exc)) from None
 
-    encrypted = args.get("encrypt_type") == "aes" and cfg.mode != "plain"
+    encrypted = args.get("encrypt_type") == "aes"
+    if encrypted and cfg.mode == "plain":
+        raise Refused(400, "encrypted push, but wechat.mode is plain: set the mode chosen in the WeChat console")
     if cfg.mode == "safe" and not encrypted:
         raise Refused(400, "safe mode expects an encrypted push")
     if encrypted:
         fields = _decrypt(rt, fields, timestamp, nonce, args.get("msg_signature", ""))
-
-    try:
-        fresh = NonceGuard(rt.kv, cfg.max_clock_skew).accept(timestamp, nonce, body)
-    except KVUnavailable:
-        fresh = True  # cannot check now; the signature and clock checks above still hold
-        log.error("replay check skipped: shared store unavailable")
-    if not fresh:
-        raise Refused(403, "timestamp and nonce reused with a different body")
     return fields, encrypted
 
 
@@ -170,69 +210,75 @@ def _decrypt(rt: Runtime, outer: dict[str, str], timestamp: str, nonce: str, msg
         raise Refused(400, f"decrypted body: {exc}") from None
 
 
-def _reply_once(rt: Runtime, router: Router, message: Inbound) -> str:
-    """The rendered reply XML ('' for `success`), computed once per message across all processes."""
-    deadline = rt.config.app.reply_deadline
-    dedup = Dedup(rt.kv)
+def _answer_in_time(rt: Runtime, router: Router, push: Push, give_up_at: float) -> Answer:
+    future = _pool.submit(_answer, rt, router, push, give_up_at)
+    if future is None:
+        log.error("too many pushes in flight: answering at once with an apology")
+        return Answer(_render(rt, push.message, replies.Text(APOLOGY)))
     try:
-        first = dedup.claim(message.dedup_key)
-    except KVUnavailable:
-        log.error("shared store unavailable: answering with an apology")
-        return _render(rt, message, replies.Text(APOLOGY))
-    if not first:
-        earlier = dedup.wait_for(message.dedup_key, deadline)
-        return earlier if earlier is not None else ""
-
-    future = _workers.get().submit(_handle_in_runtime, rt, router, message)
-    try:
-        reply = future.result(timeout=deadline)
+        return future.result(timeout=max(0.0, give_up_at - time.monotonic()))
     except FutureTimeout:
-        log.error("handler exceeded %.1fs: apology now, the real reply follows as a customer-service message", deadline)
-        future.add_done_callback(lambda f: _send_late(rt, message, f))
-        reply = replies.Text(APOLOGY)
+        pass
+    if future.cancel():  # never started: nothing happened, so asking to send again is right
+        log.error("no handler thread free before the deadline: apology")
+        return Answer(_render(rt, push.message, replies.Text(APOLOGY)))
+    log.error("handler still running at the deadline: the real reply follows as a customer-service message")
+    future.add_done_callback(lambda f: _send_late(rt, push.message, f))
+    return Answer(_render(rt, push.message, replies.Text(LATER)))
+
+
+def _answer(rt: Runtime, router: Router, push: Push, give_up_at: float) -> Answer:
+    """Replay check, then the reply XML computed once per message across all processes."""
+    message = push.message
+    try:
+        if not NonceGuard(rt.kv, rt.config.wechat.max_clock_skew).accept(push.signature, push.body):
+            return Answer("", refused=Refused(403, "signature reused with a different body"))
+        dedup = Dedup(rt.kv, pending_ttl=rt.config.app.reply_deadline * 2)
+        if not dedup.claim(message.dedup_key):
+            earlier = dedup.wait_for(message.dedup_key, max(0.0, give_up_at - time.monotonic()))
+            return Answer(earlier or "")
+    except KVUnavailable:
+        log.error("shared store unavailable: apology, message not handled")
+        return Answer(_render(rt, message, replies.Text(APOLOGY)))
+
+    try:
+        with use(rt):
+            reply = handle(rt, router, message)
+        xml = _render(rt, message, reply) if reply is not None else ""
     except Exception as exc:
-        log.error("handler failed (%s): answering with an apology", _describe(exc), exc_info=not _is_outage(exc))
-        reply = replies.Text(BUSY if _is_lock_timeout(exc) else APOLOGY)
-    xml = _render(rt, message, reply) if reply is not None else ""
+        log.error("handler failed (%s): apology", _describe(exc), exc_info=not _is_outage(exc))
+        reply = None  # an apology is for this answer only, never sent on later
+        xml = _render(rt, message, replies.Text(BUSY if isinstance(exc, LockTimeout) else APOLOGY))
     try:
         dedup.remember(message.dedup_key, xml)
     except KVUnavailable:
-        log.error("could not store the reply for retries: shared store unavailable")
-    return xml
-
-
-def _handle_in_runtime(rt: Runtime, router: Router, message: Inbound):
-    from bot.runtime import use
-    with use(rt):
-        return handle(rt, router, message)
+        log.error("could not keep the reply for WeChat's retries: shared store unavailable")
+    return Answer(xml, reply)
 
 
 def _render(rt: Runtime, message: Inbound, reply: replies.Reply) -> str:
     return replies.render(reply, message.openid, message.account or rt.config.wechat.account, int(time.time()))
 
 
-def _send_late(rt: Runtime, message: Inbound, future) -> None:
+def _send_late(rt: Runtime, message: Inbound, future: Future) -> None:
     try:
-        reply = future.result()
+        answer = future.result()
     except Exception as exc:
         log.error("late handler failed too (%s)", _describe(exc))
         return
-    if reply is not None:
-        try:
-            rt.jobs.enqueue(send_text, message.openid, replies.as_text(reply))
-        except Exception as exc:
-            log.error("could not queue the late reply (%s)", _describe(exc))
-
-
-def _is_lock_timeout(exc: Exception) -> bool:
-    from storage.locks import LockTimeout
-    return isinstance(exc, LockTimeout)
+    if answer.reply is None:  # a retry's wait, a refusal: nothing new to tell the resident
+        return
+    try:
+        rt.jobs.enqueue(send_text, message.openid, replies.as_text(answer.reply))
+    except Exception as exc:
+        log.error("could not queue the late reply (%s)", _describe(exc))
 
 
 def _is_outage(exc: Exception) -> bool:
     from sqlalchemy.exc import OperationalError, TimeoutError as PoolTimeout
-    return isinstance(exc, (KVUnavailable, OperationalError, PoolTimeout)) or _is_lock_timeout(exc)
+    return isinstance(exc, (KVUnavailable, OperationalError, PoolTimeout, LockTimeout))
 
 
 def _describe(exc: Exception) -> str:
+    # the first line only: SQLAlchemy appends the statement and its parameters on later lines
     return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import time
 
+import requests
+
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.session import SessionStorage
@@ -30,6 +32,14 @@ class KVSessionStorage(SessionStorage):
         self.kv.delete(self.prefix + key)
 
 
+class WeChatUnreachable(requests.ConnectionError):
+    """The WeChat API could not be reached in time (connection refused, timeout, HTTP error)."""
+
+    def __init__(self, message: str, cause: str = ""):
+        super().__init__(message)
+        self.cause = cause  # e.g. "ReadTimeout", for deciding whether to retry
+
+
 TOKEN_ERRORS = {40001, 40014, 42001}  # invalid, malformed or expired access token
 
 
@@ -46,6 +56,15 @@ class NanhuWeChatClient(WeChatClient):
         self.API_BASE_URL = api_base_url if api_base_url.endswith("/") else api_base_url + "/"
 
     def _request(self, method, url_or_endpoint, **kwargs):
+        try:
+            return self._request_with_token(method, url_or_endpoint, **kwargs)
+        except requests.RequestException as exc:
+            if isinstance(exc, WeChatUnreachable):
+                raise
+            # requests' messages repeat the URL, and API URLs carry the access token
+            raise WeChatUnreachable(f"{url_or_endpoint}: {type(exc).__name__}", cause=type(exc).__name__) from None
+
+    def _request_with_token(self, method, url_or_endpoint, **kwargs):
         params = dict(kwargs.pop("params", None) or {})
         if "access_token" in params:  # an explicit token (or the token call itself): no retry logic
             return super()._request(method, url_or_endpoint, params=params, **kwargs)
@@ -61,10 +80,14 @@ class NanhuWeChatClient(WeChatClient):
                                 **kwargs)
 
     def fetch_access_token(self):
-        res = self._http.get(self.API_BASE_URL + "token", timeout=self.timeout,
-                             params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret})
-        res.raise_for_status()
-        result = res.json()
+        try:
+            res = self._http.get(self.API_BASE_URL + "token", timeout=self.timeout,
+                                 params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret})
+            res.raise_for_status()
+            result = res.json()
+        except (requests.RequestException, ValueError) as exc:
+            # requests' messages repeat the URL, and this URL carries the app secret
+            raise WeChatUnreachable(f"token: {type(exc).__name__}", cause=type(exc).__name__) from None
         if result.get("errcode"):
             raise WeChatClientException(result["errcode"], result.get("errmsg"), client=self,
                                         request=res.request, response=res)

@@ -718,8 +718,12 @@ def _add_control_api(app: Flask, fake: FakeWeChat) -> None:
 
 def serve(host: str, port: int, app_id: str, app_secret: str) -> None:
     """Run the stand-in until interrupted (threaded, so stalled calls do not block the others)."""
+    import logging
+
     from werkzeug.serving import make_server
 
+    # werkzeug's request log would print app secrets and access tokens (they travel in query strings)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = make_server(host, port, create_app(app_id, app_secret), threaded=True)
     print(f"WeChat stand-in listening on http://{host}:{server.server_port}/cgi-bin/ "
           f"(control API: http://{host}:{server.server_port}/_fake/)", flush=True)

@@ -1,4 +1,4 @@
-"""Small helpers shared by handlers: dates as residents read them, yes/no answers, list numbers."""
+"""Small helpers shared by handlers: dates as residents read them, list numbers."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,8 +7,6 @@ from zoneinfo import ZoneInfo
 import nlp
 
 WEEKDAYS = "一二三四五六日"
-YES = {"是", "是的", "对", "对的", "好", "好的", "确认", "提交", "确定", "可以", "嗯", "ok", "y", "yes", "1"}
-NO = {"否", "不", "不是", "不要", "不用", "算了", "no", "n", "2"}
 
 
 def when(dt: datetime, tz: ZoneInfo) -> str:
@@ -19,16 +17,6 @@ def when(dt: datetime, tz: ZoneInfo) -> str:
 def day(dt: datetime, tz: ZoneInfo) -> str:
     local = dt.astimezone(tz)
     return f"{local.year}年{local.month}月{local.day}日"
-
-
-def answer(text: str) -> bool | None:
-    """True for yes, False for no, None when the text is neither."""
-    t = text.strip().rstrip("!！。.").lower()
-    if t in YES:
-        return True
-    if t in NO:
-        return False
-    return None
 
 
 def list_number(text: str) -> int | None:

@@ -20,7 +20,7 @@ def upcoming(ctx: Context) -> Text:
         where = f"{e.community_name}·{e.place}" if e.community_name else e.place
         left = f"剩余{e.places_left}个名额" if e.places_left else "名额已满"
         lines.append(f"{i}. {e.title}\n   {when(e.starts_at, ctx.rt.tz)}｜{where}｜{left}")
-    return Text("近期活动：\n" + "\n".join(lines))
+    return Text("近期活动：\n" + "\n".join(lines) + "\n\n在线报名即将开通，现在请联系活动所在社区工作站报名。")
 
 
 @router.intent("event.signup", "event.cancel")

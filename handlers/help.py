@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from bot.logs import log_unknown
 from bot.replies import Text
-from bot.router import Context, Router
+from bot.router import Context, Router, bare
 from storage import residents
 
 router = Router("help")
@@ -12,10 +12,19 @@ CAPABILITIES = (
     "您可以直接发消息给我：\n"
     "1. 反映问题：如「楼下垃圾三天没人清理」\n"
     "2. 查进度：发「我的意见」或工单号\n"
-    "3. 社区活动：发「活动」查看并报名\n"
-    "4. 党员服务：发「绑定 + 绑定码」认证，发「亮身份」出示党员证，发「项目」认领项目\n"
+    "3. 社区活动：发「活动」查看近期活动\n"
+    "4. 党员服务：发「绑定 + 绑定码」认证，发「亮身份」出示党员证，发「项目」查看可认领项目\n"
     "随时发「取消」退出当前操作，发「帮助」看本说明。"
 )
+
+THANKS = {"谢谢", "谢谢你", "谢谢您", "多谢", "感谢", "辛苦了", "好的", "好", "ok", "收到", "嗯", "嗯嗯", "知道了", "明白"}
+HUMAN = ("人工", "客服", "真人")
+NO_HUMAN = ("这里暂时没有人工客服在线。急事请直接联系所在社区工作站；"
+            "想反映问题，直接把情况发给我，工作人员会跟进处理。")
+
+
+def _asks_for_a_person(ctx: Context) -> bool:
+    return any(word in ctx.text for word in HUMAN)
 
 WELCOME = "欢迎关注南湖街道！这里是居民议事和社区服务的线上窗口。\n\n" + CAPABILITIES
 
@@ -47,6 +56,8 @@ def acknowledged(ctx: Context) -> None:
 @router.intent("help")
 @router.menu("HELP")
 def show_help(ctx: Context) -> Text:
+    if _asks_for_a_person(ctx):
+        return Text(NO_HUMAN)
     if ctx.flow is not None:
         return Text(f"您正在「{ctx.flow.title}」，可以接着回答上一个问题，或发「取消」退出。\n\n" + CAPABILITIES)
     return Text(CAPABILITIES)
@@ -63,12 +74,17 @@ def cancel(ctx: Context) -> Text:
 
 @router.message_type("image", "location", "link", "video", "shortvideo", "voice")
 def media_outside_flow(ctx: Context) -> Text:
-    return Text("收到。如果想反映问题，请先用文字简单说说情况，之后可以补充照片和位置。\n发「帮助」看看我能做什么。")
+    return Text("收到。如果想反映问题，请用文字或语音简单说说情况：在哪里、什么情况。\n发「帮助」看看我能做什么。")
 
 
 @router.intent("unknown")
 @router.fallback
 def not_understood(ctx: Context) -> Text:
+    said = bare(ctx.text)
+    if said in THANKS:
+        return Text("不客气！有需要随时发消息给我。")
+    if _asks_for_a_person(ctx):
+        return Text(NO_HUMAN)
     if ctx.message.text:
         log_unknown(ctx.message.text)
     return Text("抱歉，我没有看懂。\n\n" + CAPABILITIES)

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import re
 
+import nlp
+
 from bot.conversation import Flow
 from bot.replies import Text
-from bot.router import Context, Router
-from handlers.common import answer, day, list_number
+from bot.answers import yes_no
+from bot.router import PASS, Context, Router
+from handlers.common import day, list_number
 from storage import communities, opinions, residents
 from storage.audit import resident_actor
 
@@ -18,11 +21,20 @@ _TRIGGERS = re.compile(r"(我要|我想|想要|要)?(投诉|投拆|举报|反映
 MIN_SUBSTANCE = 4
 
 
-def _substance(text: str) -> str:
-    """What the resident said about the problem, without the announcing words."""
-    rest = _TRIGGERS.sub("", text)
+def _substance(ctx: Context) -> str:
+    """The resident's words about the problem, or "" when they only announced one ("我要投訴")."""
+    rest = _TRIGGERS.sub("", ctx.text)  # matched on the normalised text: 投訴 and 投诉 alike
     rest = re.sub(r"[\s,.!?，。！？:：]+", "", rest)
-    return text.strip() if len(rest) >= MIN_SUBSTANCE else ""
+    return ctx.message.text.strip() if len(rest) >= MIN_SUBSTANCE else ""
+
+
+# a reply that is plainly another request ("活动", "我的意见") leaves the flow instead of being taken as an answer
+_ELSEWHERE = set(nlp.INTENTS) - {"opinion.submit", "unknown"}
+
+
+def _means_something_else(ctx: Context) -> bool:
+    intent = nlp.classify(ctx.message.text)
+    return intent.name in _ELSEWHERE and not intent.alternatives and not intent.via_pinyin
 
 
 def _community_question(ctx: Context) -> Text:
@@ -53,16 +65,18 @@ def _next_question(ctx: Context) -> Text:
 @router.intent("opinion.submit")
 @router.menu("OPINION")
 def start(ctx: Context) -> Text:
-    content = _substance(ctx.message.text) if ctx.message.type == "text" else ""
+    content = _substance(ctx) if ctx.message.text else ""
     ctx.begin(submit_flow, "describe", content=content, community_id=ctx.resident.community_id,
               community_name=ctx.resident.community_name)
     return _next_question(ctx)
 
 
 @submit_flow.step("describe")
-def describe(ctx: Context) -> Text:
-    if ctx.message.type != "text" or not ctx.message.text.strip():
-        return Text("请先用文字说说遇到的问题，照片和位置可以稍后补充。")
+def describe(ctx: Context):
+    if not ctx.message.text.strip():  # a photo or a location on its own
+        return Text("请用文字或语音说说遇到的问题：在哪里、什么情况。")
+    if _means_something_else(ctx):
+        return PASS
     if len(ctx.message.text.strip()) < MIN_SUBSTANCE:
         return Text("能再具体一点吗？比如「3栋楼道灯坏了一个星期」。")
     ctx.conversation.data["content"] = ctx.message.text.strip()
@@ -75,6 +89,8 @@ def choose_community(ctx: Context):
     number = list_number(ctx.message.text)
     chosen = options[number - 1] if number and 1 <= number <= len(options) else communities.match(options, ctx.text)
     if chosen is None:
+        if _means_something_else(ctx):
+            return PASS
         return Text(f"没有找到这个社区，请回复 1 到 {len(options)} 之间的数字，或发「取消」退出。")
     residents.set_community(ctx.rt.db, ctx.resident.id, chosen.id, resident_actor(ctx.resident.id))
     ctx.conversation.data.update(community_id=chosen.id, community_name=chosen.name)
@@ -83,13 +99,20 @@ def choose_community(ctx: Context):
 
 @submit_flow.step("confirm")
 def confirm(ctx: Context):
-    said = answer(ctx.text)
+    said = yes_no(ctx.text)
     if said is None:
+        if _means_something_else(ctx):
+            return PASS
         return Text("请回复「是」提交，或「否」重新描述；发「取消」放弃。")
     if said is False:
         ctx.conversation.data["content"] = ""
         return _next_question(ctx)
     data = ctx.conversation.data
+    earlier = opinions.recent_same(ctx.rt.db, ctx.resident.id, data["content"], ctx.now)
+    if earlier is not None:
+        ctx.end()
+        return Text(f"这个问题您已经反映过了（工单号 {earlier.ticket_no}），我们正在处理，不用重复提交。"
+                    "发「我的意见」可查看进度。")
     try:
         opinion = opinions.submit(ctx.rt.db, ctx.resident.id, data["community_id"], data["content"], ctx.now, ctx.rt.tz)
     except opinions.OpinionRejected as reason:

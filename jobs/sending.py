@@ -13,7 +13,7 @@ def send_text(openid: str, content: str) -> str:
     """Send a customer-service text message, unless the resident has unfollowed us."""
     rt = runtime.current()
     if not residents.is_subscribed(rt.db, openid):
-        log.info("not sending to an unsubscribed resident")
+        log.info("not sending to a resident who does not follow the account")
         return "skipped: unsubscribed"
     rt.wechat.message.send_text(openid, content)
     return "sent"

@@ -33,6 +33,7 @@ def make_engine(url: str, timeout: float = 2.0) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
+            hide_parameters=True,  # errors end up in logs; parameters can hold residents' words and phones
             connect_args={"timeout": timeout, "check_same_thread": False},
             pool_size=8,
             max_overflow=8,
@@ -49,6 +50,7 @@ def make_engine(url: str, timeout: float = 2.0) -> Engine:
     ms = int(timeout * 1000)
     return create_engine(
         parsed,
+        hide_parameters=True,
         connect_args={"connect_timeout": max(1, int(timeout + 0.999)),
                       "options": f"-c statement_timeout={ms * 2} -c lock_timeout={ms}"},
         pool_size=5,

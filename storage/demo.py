@@ -57,7 +57,9 @@ class DemoSummary:
 def load(db: Database, now: datetime, secret: str) -> DemoSummary:
     with db.transaction() as s:
         if s.scalar(select(Community.id).limit(1)) is not None:
-            return DemoSummary(False, [(m[0], m[4]) for m in MEMBERS])
+            unbound = set(s.scalars(select(PartyMember.name).where(PartyMember.openid.is_(None),
+                                                                   PartyMember.binding_code_hash.is_not(None))))
+            return DemoSummary(False, [(m[0], m[4]) for m in MEMBERS if m[0] in unbound])
         ids = {}
         for code, name in COMMUNITIES:
             c = Community(code=code, name=name)

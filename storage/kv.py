@@ -6,6 +6,7 @@ Both backends offer the same five operations and pass the same tests.
 """
 from __future__ import annotations
 
+import logging
 import random
 import time
 from typing import Protocol
@@ -19,6 +20,9 @@ from storage.db import Database
 from storage.models import KeyValue
 
 
+log = logging.getLogger("nanhu.kv")
+
+
 class KVUnavailable(Exception):
     """The shared store did not answer (Redis down or slow, database locked)."""
 
@@ -27,6 +31,17 @@ class KV(Protocol):
     def get(self, key: str) -> str | None: ...
     def set(self, key: str, value: str, ttl: float | None = None) -> None: ...
     def set_nx(self, key: str, value: str, ttl: float) -> bool: ...
+    def _sweep(self, batch: int = 200) -> None:
+        """Drop a batch of expired rows. Best effort, and skipping rows another sweep holds, so two
+        sweeps never deadlock each other or fail the caller."""
+        try:
+            with self.db.transaction() as s:
+                expired = (select(KeyValue.key).where(KeyValue.expires_at < time.time()).limit(batch)
+                           .with_for_update(skip_locked=True))
+                s.execute(delete(KeyValue).where(KeyValue.key.in_(expired.scalar_subquery())))
+        except SQLAlchemyError as exc:
+            log.warning("kv sweep skipped: %s", type(exc).__name__)
+
     def delete(self, key: str) -> None: ...
     def delete_if(self, key: str, value: str) -> bool: ...
     def ping(self) -> None: ...
@@ -64,6 +79,17 @@ class RedisKV:
             return bool(self.redis.set(self._k(key), value, px=int(ttl * 1000), nx=True))
         except redis.RedisError as exc:
             raise KVUnavailable(str(exc)) from exc
+
+    def _sweep(self, batch: int = 200) -> None:
+        """Drop a batch of expired rows. Best effort, and skipping rows another sweep holds, so two
+        sweeps never deadlock each other or fail the caller."""
+        try:
+            with self.db.transaction() as s:
+                expired = (select(KeyValue.key).where(KeyValue.expires_at < time.time()).limit(batch)
+                           .with_for_update(skip_locked=True))
+                s.execute(delete(KeyValue).where(KeyValue.key.in_(expired.scalar_subquery())))
+        except SQLAlchemyError as exc:
+            log.warning("kv sweep skipped: %s", type(exc).__name__)
 
     def delete(self, key: str) -> None:
         try:
@@ -117,17 +143,27 @@ class SqlKV:
         self._run(op)
 
     def set_nx(self, key: str, value: str, ttl: float) -> bool:
+        if random.random() < 0.01:
+            self._sweep()
         def op():
             now = time.time()
             with self.db.transaction() as s:
-                if random.random() < 0.01:
-                    s.execute(delete(KeyValue).where(KeyValue.expires_at < now))
-                else:
-                    s.execute(delete(KeyValue).where(KeyValue.key == key, KeyValue.expires_at <= now))
+                s.execute(delete(KeyValue).where(KeyValue.key == key, KeyValue.expires_at <= now))
                 stmt = self._insert(KeyValue).values(key=key, value=value, expires_at=now + ttl)
                 stmt = stmt.on_conflict_do_nothing(index_elements=[KeyValue.key]).returning(KeyValue.key)
                 return s.execute(stmt).scalar() is not None
         return self._run(op)
+
+    def _sweep(self, batch: int = 200) -> None:
+        """Drop a batch of expired rows. Best effort, and skipping rows another sweep holds, so two
+        sweeps never deadlock each other or fail the caller."""
+        try:
+            with self.db.transaction() as s:
+                expired = (select(KeyValue.key).where(KeyValue.expires_at < time.time()).limit(batch)
+                           .with_for_update(skip_locked=True))
+                s.execute(delete(KeyValue).where(KeyValue.key.in_(expired.scalar_subquery())))
+        except SQLAlchemyError as exc:
+            log.warning("kv sweep skipped: %s", type(exc).__name__)
 
     def delete(self, key: str) -> None:
         def op():

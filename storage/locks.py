@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 import time
 from typing import Iterator
 
-from storage.kv import KV
+from storage.kv import KV, KVUnavailable
+
+log = logging.getLogger("nanhu.locks")
 
 
 class LockTimeout(Exception):
@@ -26,4 +29,7 @@ def lease(kv: KV, name: str, *, ttl: float = 10.0, wait: float = 3.0, poll: floa
     try:
         yield
     finally:
-        kv.delete_if(key, token)
+        try:
+            kv.delete_if(key, token)
+        except KVUnavailable as exc:  # the lease expires by itself after ttl; the work inside is done
+            log.error("lock %s not released (%s); it expires in %.0fs", name, exc, ttl)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -57,4 +57,16 @@ def find_own(db: Database, resident_id: int, ticket_no: str) -> OpinionView | No
     """The resident's own opinion with this ticket number; None for anyone else's, so none is revealed."""
     with db.transaction() as s:
         o = s.scalar(select(Opinion).where(Opinion.ticket_no == ticket_no.upper(), Opinion.resident_id == resident_id))
+        return OpinionView(o.ticket_no, o.content, o.status, o.created_at) if o else None
+
+
+SAME_OPINION_WINDOW = timedelta(hours=24)
+
+
+def recent_same(db: Database, resident_id: int, content: str, now: datetime) -> OpinionView | None:
+    """The resident's opinion with exactly this content from the last day, if any (a re-send, not a new issue)."""
+    with db.transaction() as s:
+        o = s.scalar(select(Opinion).where(Opinion.resident_id == resident_id, Opinion.content == content.strip(),
+                                           Opinion.created_at >= now - SAME_OPINION_WINDOW)
+                     .order_by(Opinion.id.desc()).limit(1))
         return OpinionView(o.ticket_no, o.content, o.status, o.created_at) if o else None

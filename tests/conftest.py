@@ -93,9 +93,10 @@ def sqlite_template(tmp_path_factory) -> Path:
 def postgres_url():
     base = os.environ.get("NANHU_TEST_POSTGRES_URL")
     if not base:
-        return None
+        yield None
+        return
     url = make_url(base)
-    name = "nanhu_test"
+    name = f"nanhu_test_{os.getpid()}"  # two suites on one server must not share a database
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -105,7 +106,11 @@ def postgres_url():
     db = Database(test_url)
     migrate.upgrade(db)
     db.dispose()
-    return test_url
+    yield test_url
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
 
 
 def _fresh_database_url(kind: str, tmp_path: Path, sqlite_template: Path, postgres_url: str | None) -> str:
@@ -201,7 +206,7 @@ class Stack:
         return WebhookClient(self.webhook, sim)
 
 
-STACKS = ["sqlite+redis", "sqlite+sqlkv", "postgresql+redis"]
+STACKS = ["sqlite+redis", "sqlite+sqlkv", "postgresql+redis", "postgresql+sqlkv"]
 
 
 @pytest.fixture
@@ -234,7 +239,7 @@ def make_stack(tmp_path, sqlite_template, postgres_url, redis_url, wechat_api):
 
 @pytest.fixture(params=STACKS)
 def stack(request, make_stack) -> Stack:
-    """The app on each database and shared store: SQLite+Redis, SQLite alone, PostgreSQL+Redis."""
+    """The app on each database and shared store: SQLite or PostgreSQL, with Redis or without."""
     return make_stack(request.param)
 
 

@@ -83,3 +83,17 @@ def test_chat_talks_to_the_running_bot(demo):
     text = out.getvalue()
     assert code == 0
     assert "欢迎关注" in text and "社区党群嘉年华" in text and "可认领的社区项目" in text
+
+
+def test_nlp_misses_lists_what_residents_said_that_the_bot_did_not_understand(make_stack, tmp_path):
+    log = tmp_path / "unknown.log"
+    stack = make_stack("sqlite+redis", app_lexicon_log=str(log))
+    chat = stack.client()
+    for text in ("今天天气怎么样", "今天天气怎么样", "帮我叫个外卖 13800138001"):
+        assert "没有看懂" in chat.say("o_alice", text)["Content"]
+    assert "13800138001" not in log.read_text(encoding="utf-8")
+    out = run("nlp-misses", env={"NANHU_CONFIG": str(ROOT / "config.example.toml"), "NANHU_APP_LEXICON_LOG": str(log)})
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert "今天天气怎么样" in lines[1] and lines[1].split()[0] == "2"
+    assert "138****8001" in out.stdout and "o_alice" not in out.stdout

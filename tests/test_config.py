@@ -82,3 +82,8 @@ def test_nanhu_config_names_the_file_and_a_missing_file_is_an_error(tmp_path):
     with pytest.raises(config.ConfigError, match="does not exist"):
         config.load(env={"NANHU_CONFIG": str(tmp_path / "absent.toml")})
     assert config.load(env={"NANHU_CONFIG": str(EXAMPLE)}).source == str(EXAMPLE)
+
+
+def test_a_misspelt_environment_override_is_an_error_not_ignored():
+    with pytest.raises(config.ConfigError, match="NANHU_WECHAT_MAXCLOCKSKEW.*did you mean NANHU_WECHAT_MAX_CLOCK_SKEW"):
+        config.load(EXAMPLE, env={"NANHU_WECHAT_MAXCLOCKSKEW": "5"})

@@ -125,7 +125,7 @@ def test_an_image_outside_a_flow_gets_guidance(demo):
     fields = {"ToUserName": "gh_nanhu", "FromUserName": "o_kim", "CreateTime": int(time.time()),
               "MsgType": "image", "PicUrl": "http://example.invalid/p.jpg", "MediaId": "m2", "MsgId": 7002}
     from devtools.simulator import parse_reply
-    assert "用文字简单说说" in parse_reply(demo.client().post_fields(fields).text)["Content"]
+    assert "用文字或语音简单说说" in parse_reply(demo.client().post_fields(fields).text)["Content"]
 
 
 def test_location_link_and_video_messages_are_parsed_and_answered(demo):
@@ -135,7 +135,7 @@ def test_location_link_and_video_messages_are_parsed_and_answered(demo):
                   {"MsgType": "link", "Title": "t", "Description": "d", "Url": "http://example.invalid"},
                   {"MsgType": "video", "MediaId": "m", "ThumbMediaId": "t"}):
         reply = parse_reply(demo.client().post_fields({**base, **extra, "MsgId": time.time_ns()}).text)
-        assert reply["MsgType"] == "text"
+        assert "用文字或语音简单说说" in reply["Content"]
 
 
 def test_unsubscribe_marks_the_resident_and_no_notice_is_sent(demo, wechat_api):
@@ -151,10 +151,15 @@ def test_unsubscribe_marks_the_resident_and_no_notice_is_sent(demo, wechat_api):
     assert wechat_api.messages("o_mia") == []
 
 
-def test_events_without_a_reply_get_success(demo):
+def test_events_without_a_reply_get_success_and_are_not_counted_as_interactions(demo):
     from devtools.simulator import event_fields
+    from handlers import build_router
+    router = build_router()
     for event in ("VIEW", "LOCATION", "TEMPLATESENDJOBFINISH", "MASSSENDJOBFINISH"):
+        assert event.lower() in router.events  # handled on purpose, not dropped as unknown
         assert demo.client().post_fields(event_fields("o_nina", event, "x")).text == "success"
+    with demo.rt.db.transaction() as s:  # none of them is the resident talking to us
+        assert s.scalar(select(Resident).where(Resident.openid == "o_nina")) is None
 
 
 def test_what_the_bot_does_not_understand_gets_a_helpful_answer(demo):
@@ -168,3 +173,50 @@ def _kind(stack) -> str:
 
 def test_scanning_a_qr_code_as_a_follower_gets_a_welcome_back(demo):
     assert "欢迎回来" in demo.client().event("o_pat", "SCAN", "poster_2026", Ticket="gQH47joAAAAAAAAAASxodHRw")["Content"]
+
+
+def test_announcing_a_complaint_in_traditional_script_asks_what_happened(demo):
+    assert "遇到的问题" in demo.client().say("o_tw", "我要投訴")["Content"]
+
+
+def test_asking_for_something_else_while_describing_leaves_the_flow(demo):
+    chat = demo.client()
+    chat.say("o_switch", "我要投诉")
+    assert "近期活动" in chat.say("o_switch", "活动")["Content"]
+    assert "没有进行中的操作" in chat.say("o_switch", "取消")["Content"]
+
+
+def test_a_voice_description_is_taken_like_text(demo):
+    chat = demo.client()
+    chat.say("o_voice", "我要投诉")
+    fields = {"ToUserName": "gh_nanhu", "FromUserName": "o_voice", "CreateTime": int(time.time()),
+              "MsgType": "voice", "MediaId": "m", "Format": "amr", "Recognition": "小区门口的垃圾桶满了没人收",
+              "MsgId": time.time_ns()}
+    from devtools.simulator import parse_reply
+    assert "哪个社区" in parse_reply(chat.post_fields(fields).text)["Content"]
+
+
+def test_the_same_opinion_sent_twice_is_not_a_second_ticket(demo):
+    chat = demo.client()
+    assert "哪个社区" in chat.say("o_twice", "井盖丢了很危险")["Content"]
+    chat.say("o_twice", "2")
+    first = chat.say("o_twice", "是")["Content"]
+    assert "工单号" in first
+    chat.say("o_twice", "井盖丢了很危险")
+    second = chat.say("o_twice", "是")["Content"]
+    assert "已经反映过了" in second
+    with demo.rt.db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(Opinion)) == 1
+
+
+def test_thanks_gets_a_thank_you_and_asking_for_a_person_is_answered_honestly(demo):
+    chat = demo.client()
+    assert "不客气" in chat.say("o_polite", "谢谢")["Content"]
+    assert "没有人工客服" in chat.say("o_polite", "转人工客服")["Content"]
+
+
+def test_no_at_the_confirmation_can_be_said_as_residents_say_it(demo):
+    chat = demo.client()
+    chat.say("o_no", "路灯坏了很久了")
+    chat.say("o_no", "1")
+    assert "遇到的问题" in chat.say("o_no", "不对")["Content"]

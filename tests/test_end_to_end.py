@@ -82,7 +82,7 @@ def test_a_queued_message_is_delivered_by_the_worker(deployment):
     WebhookClient(deployment["base"] + "/wechat", sim).event("o_push", "subscribe")
     out = subprocess.run([sys.executable, "-m", "bot.cli", "send-text", "o_push", "嘉年华明天上午九点开始"],
                          env=deployment["env"], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert "queued (rq)" in out.stdout
+    assert "queued for the worker" in out.stdout
     for _ in range(100):
         sent = requests.get(deployment["api"] + "/_fake/messages", params={"openid": "o_push"}, timeout=5).json()
         if sent:

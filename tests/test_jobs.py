@@ -56,15 +56,28 @@ def test_an_expired_token_is_refreshed_and_the_message_still_goes_out(make_stack
 
 def test_wechat_api_calls_have_a_timeout(make_stack, wechat_api):
     import pytest
-    from requests.exceptions import Timeout
+    from bot.wechat import WeChatUnreachable
 
     stack = make_stack("sqlite+redis", wechat_http_timeout=0.3)
     _follower(stack.rt, "o_eve")
     with runtime.use(stack.rt):
         send_text("o_eve", "先拿到令牌")
         wechat_api.control("stall", path="message/custom/send", seconds=2, times=1)
-        with pytest.raises(Timeout):
+        with pytest.raises(WeChatUnreachable) as err:
             send_text("o_eve", "这条会超时")
+    assert err.value.cause == "ReadTimeout" and "access_token" not in str(err.value)
+
+
+def test_an_unreachable_api_is_reported_without_the_secret_or_token(make_stack):
+    import pytest
+    from bot.wechat import WeChatUnreachable
+
+    stack = make_stack("sqlite+redis", wechat_api_base_url="http://127.0.0.1:1/cgi-bin/")
+    _follower(stack.rt, "o_gus")
+    with runtime.use(stack.rt):
+        with pytest.raises(WeChatUnreachable) as err:
+            send_text("o_gus", "发不出去")
+    assert "secret" not in str(err.value) and stack.rt.config.wechat.app_secret not in str(err.value)
 
 
 def test_a_token_error_refetches_once_and_gives_up_if_it_persists(make_stack, wechat_api):

@@ -131,6 +131,12 @@ def test_safe_mode_refuses_a_plaintext_push(make_stack):
     assert post(stack, req.body, req.params).status_code == 400
 
 
+def test_plain_mode_refuses_an_encrypted_push_instead_of_ignoring_it(app_stack):
+    req = Simulator(app_stack.sim.token, app_stack.sim.app_id, app_stack.sim.encoding_aes_key, "safe").sign(
+        message_xml(text_fields("o_alice", "帮助")))
+    assert post(app_stack, req.body, req.params).status_code == 400
+
+
 def test_compatible_mode_accepts_encrypted_and_plain_pushes(make_stack):
     stack = make_stack(wechat_mode="compatible")
     encrypted = stack.client("compatible")
@@ -201,3 +207,74 @@ def test_a_reply_longer_than_the_limit_is_truncated():
     parsed = parse_reply(news)
     assert parsed["ArticleCount"] == "1" and len(parsed["Articles"]) == 1
     assert len(parsed["Articles"][0]["Title"]) <= replies.TITLE_LIMIT
+
+
+# --- replays with the signature re-split, and the edges of the rules ------------------------------
+
+def _resplit(params: dict) -> dict:
+    """Move the nonce's first character to the end of the timestamp. While the parts keep their sorted
+    order, their concatenation, and so the signature, stays the same."""
+    ts, nonce = params["timestamp"], params["nonce"]
+    return {**params, "timestamp": ts + nonce[0], "nonce": nonce[1:]}
+
+
+def test_a_captured_signature_cannot_be_replayed_by_re_splitting_timestamp_and_nonce(make_stack):
+    stack = make_stack(wechat_max_clock_skew=0)
+    req = signed(stack, message_xml(text_fields("o_alice", "帮助")), nonce_="99123456")  # "9..." sorts after "17..."
+    moved = _resplit(req.params)
+    assert moved and sha1_signature(stack.sim.token, moved["timestamp"], moved["nonce"]) == req.params["signature"]
+    assert post(stack, req.body, req.params).status_code == 200
+    forged = message_xml(text_fields("o_alice", "我要投诉 伪造的内容"))
+    assert post(stack, forged, moved).status_code == 403
+
+
+def test_a_padded_timestamp_is_not_wechats_and_is_refused(app_stack):
+    req = signed(app_stack, message_xml(text_fields("o_alice", "帮助")), nonce_="0123450")
+    padded = {**req.params, "timestamp": "0" + req.params["timestamp"], "nonce": "012345"}
+    assert sha1_signature(app_stack.sim.token, padded["timestamp"], padded["nonce"]) == req.params["signature"]
+    assert post(app_stack, req.body, padded).status_code == 403
+
+
+def test_a_replay_is_refused_even_with_the_clock_check_off(make_stack):
+    stack = make_stack(wechat_max_clock_skew=0)
+    req = signed(stack, message_xml(text_fields("o_alice", "帮助")), timestamp=int(time.time()) - 86400)
+    assert post(stack, req.body, req.params).status_code == 200
+    assert post(stack, message_xml(text_fields("o_alice", "伪造")), req.params).status_code == 403
+
+
+def test_compatible_mode_refuses_a_forged_plain_body_under_a_captured_signature(make_stack):
+    stack = make_stack(wechat_mode="compatible")
+    req = stack.client("plain").sim.sign(message_xml(text_fields("o_alice", "帮助")))
+    assert post(stack, req.body, req.params).status_code == 200
+    assert post(stack, message_xml(text_fields("o_alice", "伪造")), req.params).status_code == 403
+
+
+def test_a_body_of_exactly_64_kib_is_accepted(app_stack):
+    fields = text_fields("o_alice", "")
+    empty = len(message_xml(fields).encode())
+    fields["Content"] = "a" * (64 * 1024 - empty)
+    req = signed(app_stack, message_xml(fields))
+    assert len(req.body) == 64 * 1024
+    assert post(app_stack, req.body, req.params).status_code == 200
+    fields["Content"] += "a"
+    req = signed(app_stack, message_xml(fields))
+    assert post(app_stack, req.body, req.params).status_code == 413
+
+
+@pytest.mark.parametrize("inner", [
+    b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaa">]><xml><FromUserName>o_x</FromUserName>'
+    b"<MsgType>text</MsgType><Content>&a;</Content></xml>",
+    "<xml><FromUserName>o_x</FromUserName><MsgType>text</MsgType><Content>报名</Content></xml>".encode("gbk"),
+], ids=["entities", "gbk"])
+def test_safe_mode_refuses_a_decrypted_body_that_is_malformed(make_stack, inner):
+    import base64
+    from wechatpy.crypto import PrpCrypto
+
+    stack = make_stack(wechat_mode="safe")
+    crypto = PrpCrypto(base64.b64decode(stack.sim.encoding_aes_key + "="))
+    encrypt = crypto.encrypt(inner, stack.sim.app_id).decode()
+    ts, nonce = str(int(time.time())), "24681357"
+    params = {"signature": sha1_signature(stack.sim.token, ts, nonce), "timestamp": ts, "nonce": nonce,
+              "encrypt_type": "aes", "msg_signature": sha1_signature(stack.sim.token, ts, nonce, encrypt)}
+    resp = post(stack, f"<xml><ToUserName>gh_nanhu</ToUserName><Encrypt>{encrypt}</Encrypt></xml>", params)
+    assert resp.status_code == 400 and resp.content == b""

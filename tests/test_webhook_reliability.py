@@ -11,7 +11,7 @@ import requests
 
 from bot.replies import Text
 from bot.router import Router
-from bot.webhook import APOLOGY, BUSY
+from bot.webhook import APOLOGY, BUSY, LATER
 from devtools.simulator import parse_reply, text_fields
 
 
@@ -52,7 +52,8 @@ def test_concurrent_retries_of_one_msgid_are_handled_once_and_share_the_reply(st
     assert {parse_reply(r)["Content"] for r in replies} == {"第1次处理"}
 
 
-def test_a_msgid_is_handled_once_across_two_processes_sharing_the_store(make_stack):
+def test_a_msgid_is_handled_once_across_two_app_instances_sharing_the_store(make_stack):
+    # (real processes: see test_end_to_end, where gunicorn's two workers get concurrent retries)
     counting = Counting(delay=0.2)
     first = make_stack("sqlite+redis", router=counting.router)
     second = make_stack("sqlite+redis", router=counting.router)  # another app, same database and Redis
@@ -85,13 +86,13 @@ def test_same_resident_never_overlaps(stack_with_router):
     assert counting.calls == 3 and counting.overlaps == 0
 
 
-def test_a_slow_handler_gets_an_apology_in_time_and_the_real_reply_follows(make_stack, wechat_api):
+def test_a_slow_handler_is_answered_in_time_and_the_real_reply_follows(make_stack, wechat_api):
     counting = Counting(delay=1.5)
     stack = make_stack("sqlite+sqlkv", router=counting.router, app_reply_deadline=0.5)
     started = time.monotonic()
     reply = stack.client().say("o_alice", "慢慢来")
     assert time.monotonic() - started < 1.4
-    assert reply["Content"] == APOLOGY
+    assert reply["Content"] == LATER  # not "send again": the message is being handled
     pushed = wechat_api.wait_messages("o_alice", 1)
     assert pushed and pushed[0]["body"]["text"]["content"] == "第1次处理"
 
@@ -133,6 +134,32 @@ def test_healthz_reports_database_and_redis(stack):
     body = requests.get(stack.url + "/healthz", timeout=5).json()
     assert body["status"] == "ok" and body["database"] == "ok"
     assert body["redis"] == ("ok" if stack.rt.redis is not None else "not configured (jobs run in the web process)")
+
+
+def test_a_slow_but_alive_redis_still_gets_an_answer_within_five_seconds(make_stack, redis_url):
+    from tests.slowproxy import SlowProxy
+
+    host_port = redis_url.split("//")[1].split("/")[0]
+    with SlowProxy(host_port, delay=0.9) as proxy:
+        stack = make_stack("sqlite+redis", redis_url=f"redis://127.0.0.1:{proxy.port}/15", redis_timeout=1.0)
+        for text in ("活动", "帮助", "楼下垃圾没人清理"):
+            started = time.monotonic()
+            resp = stack.client().post_fields(text_fields("o_slow", text))
+            assert resp.status_code == 200 and time.monotonic() - started < 5.0
+            assert parse_reply(resp.text)["MsgType"] == "text"
+
+
+def test_ticket_numbers_stay_unique_and_gap_free_under_concurrent_submissions(stack):
+    from datetime import datetime, timezone
+    from storage import demo as demo_data, opinions, residents
+
+    demo_data.load(stack.rt.db, datetime.now(timezone.utc), stack.rt.config.app.secret_key)
+    ids = [residents.touch(stack.rt.db, f"o_{i}", stack.rt.now()).id for i in range(12)]
+    with ThreadPoolExecutor(6) as pool:
+        views = list(pool.map(lambda rid: opinions.submit(stack.rt.db, rid, None, f"问题{rid}", stack.rt.now(),
+                                                          stack.rt.tz), ids))
+    numbers = sorted(int(v.ticket_no[-3:]) for v in views)
+    assert numbers == list(range(1, 13))
 
 
 @pytest.fixture
