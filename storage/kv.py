@@ -31,17 +31,6 @@ class KV(Protocol):
     def get(self, key: str) -> str | None: ...
     def set(self, key: str, value: str, ttl: float | None = None) -> None: ...
     def set_nx(self, key: str, value: str, ttl: float) -> bool: ...
-    def _sweep(self, batch: int = 200) -> None:
-        """Drop a batch of expired rows. Best effort, and skipping rows another sweep holds, so two
-        sweeps never deadlock each other or fail the caller."""
-        try:
-            with self.db.transaction() as s:
-                expired = (select(KeyValue.key).where(KeyValue.expires_at < time.time()).limit(batch)
-                           .with_for_update(skip_locked=True))
-                s.execute(delete(KeyValue).where(KeyValue.key.in_(expired.scalar_subquery())))
-        except SQLAlchemyError as exc:
-            log.warning("kv sweep skipped: %s", type(exc).__name__)
-
     def delete(self, key: str) -> None: ...
     def delete_if(self, key: str, value: str) -> bool: ...
     def ping(self) -> None: ...
@@ -61,53 +50,31 @@ class RedisKV:
     def _k(self, key: str) -> str:
         return self.prefix + key
 
-    def get(self, key: str) -> str | None:
+    @staticmethod
+    def _run(fn, *args, **kwargs):
         try:
-            value = self.redis.get(self._k(key))
-        except redis.RedisError as exc:
+            return fn(*args, **kwargs)
+        except redis.RedisError as exc:  # down, slow, refused: the store is unavailable
             raise KVUnavailable(str(exc)) from exc
+
+    def get(self, key: str) -> str | None:
+        value = self._run(self.redis.get, self._k(key))
         return value.decode("utf-8") if isinstance(value, bytes) else value
 
     def set(self, key: str, value: str, ttl: float | None = None) -> None:
-        try:
-            self.redis.set(self._k(key), value, px=int(ttl * 1000) if ttl else None)
-        except redis.RedisError as exc:
-            raise KVUnavailable(str(exc)) from exc
+        self._run(self.redis.set, self._k(key), value, px=int(ttl * 1000) if ttl else None)
 
     def set_nx(self, key: str, value: str, ttl: float) -> bool:
-        try:
-            return bool(self.redis.set(self._k(key), value, px=int(ttl * 1000), nx=True))
-        except redis.RedisError as exc:
-            raise KVUnavailable(str(exc)) from exc
-
-    def _sweep(self, batch: int = 200) -> None:
-        """Drop a batch of expired rows. Best effort, and skipping rows another sweep holds, so two
-        sweeps never deadlock each other or fail the caller."""
-        try:
-            with self.db.transaction() as s:
-                expired = (select(KeyValue.key).where(KeyValue.expires_at < time.time()).limit(batch)
-                           .with_for_update(skip_locked=True))
-                s.execute(delete(KeyValue).where(KeyValue.key.in_(expired.scalar_subquery())))
-        except SQLAlchemyError as exc:
-            log.warning("kv sweep skipped: %s", type(exc).__name__)
+        return bool(self._run(self.redis.set, self._k(key), value, px=int(ttl * 1000), nx=True))
 
     def delete(self, key: str) -> None:
-        try:
-            self.redis.delete(self._k(key))
-        except redis.RedisError as exc:
-            raise KVUnavailable(str(exc)) from exc
+        self._run(self.redis.delete, self._k(key))
 
     def delete_if(self, key: str, value: str) -> bool:
-        try:
-            return bool(self._delete_if(keys=[self._k(key)], args=[value]))
-        except redis.RedisError as exc:
-            raise KVUnavailable(str(exc)) from exc
+        return bool(self._run(self._delete_if, keys=[self._k(key)], args=[value]))
 
     def ping(self) -> None:
-        try:
-            self.redis.ping()
-        except redis.RedisError as exc:
-            raise KVUnavailable(str(exc)) from exc
+        self._run(self.redis.ping)
 
 
 class SqlKV:

@@ -78,3 +78,22 @@ def test_an_unreachable_redis_raises_kv_unavailable():
     kv = RedisKV(redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2, socket_timeout=0.2))
     with pytest.raises(KVUnavailable):
         kv.get("x")
+
+
+def test_the_sql_store_sweeps_expired_rows_without_failing_concurrent_callers(make_stack):
+    from sqlalchemy import func, select
+    from storage.models import KeyValue
+
+    kv = make_stack("sqlite+sqlkv").rt.kv
+    for i in range(50):
+        kv.set(f"old{i}", "x", ttl=0.05)
+    kv.set("keep", "y")
+    time.sleep(0.1)
+    threads = [threading.Thread(target=kv._sweep) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with kv.db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(KeyValue)) == 1
+    assert kv.get("keep") == "y"
