@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import os
 import tomllib
 from dataclasses import dataclass
@@ -64,6 +65,11 @@ def _aes_key(v: str) -> str | None:
     return None
 
 
+def _template_ids(v: dict) -> str | None:
+    bad = [k for k, t in v.items() if not isinstance(t, str) or not t.strip()]
+    return f"each template id must be a non-empty string (bad: {', '.join(map(str, bad))})" if bad else None
+
+
 def _database_url(v: str) -> str | None:
     if not (v.startswith("sqlite:") or v.startswith("postgresql")):
         return "must be a sqlite:/// or postgresql+psycopg:// URL"
@@ -104,6 +110,14 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "conversation": {
         "idle_timeout": Key(int, 1800, _at_least(1)),
     },
+    "notices": {
+        "cs_window_hours": Key(float, 48.0, lambda v: None if 0 <= v <= 48 else "must be between 0 and 48 (WeChat's window)"),
+        "templates": Key(dict, {}, _template_ids),
+        "max_attempts": Key(int, 5, _at_least(1)),
+        "batch_size": Key(int, 100, lambda v: None if 1 <= v <= 1000 else "must be between 1 and 1000"),
+        "sending_timeout": Key(int, 120, lambda v: None if 10 <= v <= 540 else "must be between 10 and 540 seconds (under WeChat's 10-minute client_msg_id window)"),
+        "sweep_interval": Key(int, 30, _at_least(1)),
+    },
     "dev": {
         "host": Key(str, "127.0.0.1", _nonempty),
         "port": Key(int, 8000, lambda v: None if 1 <= v <= 65535 else "must be a TCP port"),
@@ -130,6 +144,7 @@ class Config:
     database: Section
     redis: Section
     conversation: Section
+    notices: Section
     dev: Section
 
     def __init__(self, values: dict[str, dict[str, Any]], source: str):
@@ -165,6 +180,11 @@ def _coerce(name: str, key: Key, value: Any, from_env: bool) -> Any:
                 if value.lower() not in ("1", "0", "true", "false", "yes", "no"):
                     raise ValueError
                 return value.lower() in ("1", "true", "yes")
+            if key.type is dict:  # a table from the environment is written as JSON
+                parsed = json.loads(value)
+                if not isinstance(parsed, dict):
+                    raise ValueError
+                return parsed
             return key.type(value)
         except ValueError:
             raise ConfigError(f"{name}: expected {key.type.__name__}, got {value!r}") from None

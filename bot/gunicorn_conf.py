@@ -17,5 +17,9 @@ control_socket_disable = True
 
 
 def post_fork(server, worker):
-    from bot import runtime
-    runtime.current().after_fork()
+    from bot import runtime, sweeper
+
+    rt = runtime.current()
+    rt.after_fork()
+    if rt.jobs.kind == "in-process":  # no worker process: the web workers sweep the outbox themselves
+        sweeper.start(rt)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text)
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -176,3 +176,42 @@ class KeyValue(Base):
     key: Mapped[str] = mapped_column(String(191), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[float | None] = mapped_column(Float, index=True)  # unix seconds; None: no expiry
+
+
+class Notice(Base):
+    """A message the system pushes to residents (通知), or a staff announcement (公告) to an audience."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))          # announcement | opinion_update | event_reminder | ...
+    title: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(String(512), default="")
+    audience: Mapped[dict] = mapped_column(JSON, default=dict)  # how the recipients were chosen, for the report
+    created_by: Mapped[str] = mapped_column(String(96))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    send_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class Delivery(Base):
+    """One notice to one resident: the outbox row, written in the transaction that caused the notice."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id"), index=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"))
+    openid: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sending | sent | failed | skipped
+    channel: Mapped[str | None] = mapped_column(String(16))           # custom | template
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    errcode: Mapped[int | None] = mapped_column(Integer)
+    errmsg: Mapped[str | None] = mapped_column(String(256))
+    msgid: Mapped[str | None] = mapped_column(String(64))  # WeChat's id of a template message, for job reports
+
+    __table_args__ = (UniqueConstraint("notice_id", "resident_id"),
+                      Index("ix_deliveries_due", "state", "next_attempt_at"))

@@ -1,0 +1,127 @@
+"""Delivering notices: the relay queues due deliveries in batches, `deliver` sends them, the sweeper
+picks up what a dead worker or a Redis outage left behind.
+
+WeChat's answers decide what happens next:
+- 45015 on a customer-service message (outside the 48-hour window): the template message instead.
+- 45009, 45011, -1, HTTP errors and timeouts: tried again later, with exponential backoff and full
+  jitter, up to notices.max_attempts.
+- 43004, 40003, 43101: the resident cannot receive it; no retry.
+- 40001 / 42001 are handled inside the client (one token refetch).
+Every failure keeps its errcode.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from wechatpy.exceptions import WeChatClientException
+
+from bot import runtime
+from bot.queue import QueueUnavailable
+from bot.runtime import Runtime
+from bot.wechat import WeChatUnreachable
+from storage import notices, residents
+from storage.notices import DeliveryTask, Outcome
+
+log = logging.getLogger("nanhu.delivery")
+
+TRANSIENT = {45009, 45011, -1}
+OUT_OF_WINDOW = 45015
+CS_TEXT_LIMIT = 600  # characters; longer notices are cut with a pointer to the rest
+
+
+def relay(notice_id: int | None = None) -> int:
+    """Queue the due deliveries (of one notice, or all) in batches; returns how many were queued."""
+    rt = runtime.current()
+    ids = notices.due(rt.db, rt.now(), notice_id)
+    size = rt.config.notices.batch_size
+    queued = 0
+    for start in range(0, len(ids), size):
+        try:
+            rt.jobs.enqueue(deliver, ids[start:start + size])
+        except QueueUnavailable as exc:
+            log.error("queue unavailable (%s): %d deliveries wait for the sweeper", exc, len(ids) - queued)
+            break
+        queued += len(ids[start:start + size])
+    return queued
+
+
+def sweep() -> int:
+    """Recover deliveries stranded in `sending`, then queue everything due."""
+    rt = runtime.current()
+    notices.recover_stale(rt.db, rt.now(), timedelta(seconds=rt.config.notices.sending_timeout))
+    return relay()
+
+
+def deliver(delivery_ids: list[int]) -> dict[str, int]:
+    """Send a batch. Safe to run twice: only deliveries this run takes from pending are sent."""
+    rt = runtime.current()
+    window = timedelta(hours=rt.config.notices.cs_window_hours)
+    tasks = notices.claim(rt.db, delivery_ids, rt.now(), window)
+    tally: dict[str, int] = {}
+    for task in tasks:
+        outcome = _send(rt, task)
+        notices.finish(rt.db, task.id, outcome, rt.now())
+        if outcome.errcode == 43004:
+            residents.unsubscribe(rt.db, task.openid, rt.now())  # WeChat says they no longer follow us
+        if outcome.state == "retry":
+            _retry_later(rt, task.id, outcome)
+        tally[outcome.state] = tally.get(outcome.state, 0) + 1
+    return tally
+
+
+def _retry_later(rt: Runtime, delivery_id: int, outcome: Outcome) -> None:
+    try:
+        rt.jobs.enqueue_in(max(timedelta(0), outcome.retry_at - rt.now()), deliver, [delivery_id])
+    except QueueUnavailable:
+        pass  # still pending: the sweeper queues it when its time has come
+
+
+def _send(rt: Runtime, task: DeliveryTask) -> Outcome:
+    channel = task.channel
+    try:
+        if channel == "custom":
+            try:
+                rt.wechat.message.send_text(task.openid, _as_text(task))
+                return Outcome("sent", "custom")
+            except WeChatClientException as exc:
+                if exc.errcode != OUT_OF_WINDOW:
+                    raise
+                channel = "template"  # the 48-hour window closed or its quota is used up
+        return _send_template(rt, task)
+    except WeChatClientException as exc:
+        return _failure(rt, task, channel, exc.errcode, str(exc.errmsg or ""), retry=exc.errcode in TRANSIENT
+                        or exc.errcode is None)  # errcode None: an HTTP error status from WeChat
+    except WeChatUnreachable as exc:
+        return _failure(rt, task, channel, None, exc.cause or "unreachable", retry=True)
+
+
+def _send_template(rt: Runtime, task: DeliveryTask) -> Outcome:
+    template_id = rt.config.notices.templates.get(task.kind)
+    if not template_id:
+        return Outcome("failed", "template", None, f"no template configured for {task.kind}")
+    payload = {
+        "touser": task.openid,
+        "template_id": template_id,
+        "client_msg_id": f"nanhu-d{task.id}",  # a resend after a crash is dropped by WeChat
+        "data": {"title": {"value": task.title}, "content": {"value": task.body}},
+    }
+    if task.url:
+        payload["url"] = task.url
+    result = rt.wechat.post("message/template/send", data=payload)
+    return Outcome("sent", "template", msgid=str(result.get("msgid", "")))
+
+
+def _failure(rt: Runtime, task: DeliveryTask, channel: str, errcode: int | None, errmsg: str,
+             retry: bool) -> Outcome:
+    if retry and task.attempts < rt.config.notices.max_attempts:
+        wait = notices.backoff(task.attempts)
+        log.warning("delivery %d: errcode %s, trying again in %.0fs", task.id, errcode, wait)
+        return Outcome("retry", channel, errcode, errmsg[:200], retry_at=rt.now() + timedelta(seconds=wait))
+    return Outcome("failed", channel, errcode, errmsg[:200])
+
+
+def _as_text(task: DeliveryTask) -> str:
+    body = task.body if len(task.body) <= CS_TEXT_LIMIT else task.body[:CS_TEXT_LIMIT] + "…"
+    text = f"【{task.title}】\n{body}"
+    return f"{text}\n{task.url}" if task.url else text

@@ -1,0 +1,210 @@
+"""Notices and their outbox: one delivery row per recipient, written in the transaction that caused it.
+
+A delivery moves pending → sending → sent | failed | skipped. Taking it from pending to sending is
+a conditional update, so however often a delivery job runs, only one run sends. A delivery whose
+worker died while sending is found by the sweeper: a template message goes out again under the
+same client_msg_id (WeChat drops the duplicate); a customer-service message has no such key, so
+its outcome is recorded as unknown rather than risking a second message.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Iterable
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from storage import audit
+from storage.db import Database
+from storage.models import Community, Delivery, Notice, PartyMember, Resident
+
+UNKNOWN_OUTCOME = "outcome unknown: the worker stopped while sending"
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who an announcement goes to: everyone, one community, or the bound party members."""
+
+    kind: str                      # everyone | community | party
+    community_id: int | None = None
+
+    def describe(self, session: Session) -> str:
+        if self.kind == "community":
+            return session.get(Community, self.community_id).name
+        return {"everyone": "全体居民", "party": "全体党员"}[self.kind]
+
+
+class AnnouncementRejected(ValueError):
+    """The announcement cannot be sent as given; the message says why."""
+
+
+@dataclass(frozen=True)
+class DeliveryTask:
+    id: int
+    notice_id: int
+    kind: str
+    openid: str
+    title: str
+    body: str
+    url: str
+    attempts: int
+    channel: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str                     # sent | failed | retry | skipped
+    channel: str | None = None
+    errcode: int | None = None
+    errmsg: str | None = None
+    msgid: str | None = None
+    retry_at: datetime | None = None
+
+
+@dataclass
+class Report:
+    notice_id: int
+    title: str
+    audience: str
+    recipients: int
+    sent: int
+    pending: int
+    failed: dict[str, int] = field(default_factory=dict)   # errcode (or "unknown") → count
+    skipped: int = 0
+
+
+def _recipients(session: Session, audience: Audience) -> list[tuple[int, str]]:
+    query = select(Resident.id, Resident.openid).where(Resident.subscribed.is_(True))
+    if audience.kind == "community":
+        query = query.where(Resident.community_id == audience.community_id)
+    elif audience.kind == "party":
+        query = query.join(PartyMember, PartyMember.openid == Resident.openid)
+    elif audience.kind != "everyone":
+        raise AnnouncementRejected(f"unknown audience {audience.kind!r}")
+    return [(rid, openid) for rid, openid in session.execute(query.order_by(Resident.id))]
+
+
+def count_audience(db: Database, audience: Audience) -> int:
+    with db.transaction() as s:
+        return len(_recipients(s, audience))
+
+
+def notify(session: Session, kind: str, title: str, body: str, recipients: Iterable[tuple[int, str]],
+           created_by: str, now: datetime, send_at: datetime | None = None, url: str = "",
+           audience: dict | None = None) -> int:
+    """Write a notice and one pending delivery per recipient inside the caller's transaction."""
+    notice = Notice(kind=kind, title=title, body=body, url=url, audience=audience or {}, created_by=created_by,
+                    created_at=now, send_at=send_at or now)
+    session.add(notice)
+    session.flush()
+    due = send_at or now
+    session.add_all(Delivery(notice_id=notice.id, resident_id=rid, openid=openid, next_attempt_at=due,
+                             updated_at=now) for rid, openid in recipients)
+    return notice.id
+
+
+def announce(db: Database, title: str, body: str, audience: Audience, actor: str, now: datetime,
+             send_at: datetime | None = None) -> int:
+    """A staff announcement: the notice, its deliveries and the audit entry in one transaction."""
+    title, body = title.strip(), body.strip()
+    if not title or len(title) > 64:
+        raise AnnouncementRejected("标题不能为空，且不超过 64 字")
+    if not body or len(body) > 1000:
+        raise AnnouncementRejected("正文不能为空，且不超过 1000 字")
+    if send_at is not None and send_at < now - timedelta(minutes=1):
+        raise AnnouncementRejected("发送时间已经过去")
+    with db.transaction() as s:
+        recipients = _recipients(s, audience)
+        if not recipients:
+            raise AnnouncementRejected("这个范围内还没有关注公众号的居民")
+        notice_id = notify(s, "announcement", title, body, recipients, actor, now, send_at,
+                           audience={"kind": audience.kind, "community_id": audience.community_id,
+                                     "label": audience.describe(s)})
+        audit.record(s, actor, "announcement.create", "notice", notice_id, at=now, recipients=len(recipients),
+                     audience=audience.kind, send_at=(send_at or now).isoformat())
+        return notice_id
+
+
+def due(db: Database, now: datetime, notice_id: int | None = None, limit: int = 10_000) -> list[int]:
+    """Ids of pending deliveries whose time has come."""
+    with db.transaction() as s:
+        query = select(Delivery.id).where(Delivery.state == "pending", Delivery.next_attempt_at <= now)
+        if notice_id is not None:
+            query = query.where(Delivery.notice_id == notice_id)
+        return list(s.scalars(query.order_by(Delivery.id).limit(limit)))
+
+
+def claim(db: Database, delivery_ids: list[int], now: datetime, cs_window: timedelta) -> list[DeliveryTask]:
+    """Take due pending deliveries to `sending`, choosing each one's channel. Only rows this call
+    moved are returned: a second run of the same job gets nothing to send."""
+    with db.transaction() as s:
+        rows = s.execute(
+            select(Delivery, Notice, Resident.last_interaction_at)
+            .join(Notice, Notice.id == Delivery.notice_id)
+            .join(Resident, Resident.id == Delivery.resident_id)
+            .where(Delivery.id.in_(delivery_ids), Delivery.state == "pending", Delivery.next_attempt_at <= now)
+        ).all()
+        tasks = []
+        for delivery, notice, last_seen in rows:
+            channel = "custom" if last_seen is not None and now - last_seen < cs_window else "template"
+            taken = s.execute(update(Delivery)
+                              .where(Delivery.id == delivery.id, Delivery.state == "pending")
+                              .values(state="sending", channel=channel, attempts=Delivery.attempts + 1,
+                                      updated_at=now)
+                              .returning(Delivery.id)).scalar()
+            if taken is not None:
+                tasks.append(DeliveryTask(delivery.id, notice.id, notice.kind, delivery.openid, notice.title,
+                                          notice.body, notice.url, delivery.attempts + 1, channel))
+        return tasks
+
+
+def finish(db: Database, delivery_id: int, outcome: Outcome, now: datetime) -> None:
+    values: dict = {"updated_at": now, "errcode": outcome.errcode, "errmsg": (outcome.errmsg or None)}
+    if outcome.channel:
+        values["channel"] = outcome.channel
+    if outcome.state == "sent":
+        values.update(state="sent", sent_at=now, msgid=outcome.msgid, errcode=None, errmsg=None)
+    elif outcome.state == "retry":
+        values.update(state="pending", next_attempt_at=outcome.retry_at or now)
+    else:
+        values.update(state=outcome.state)
+    with db.transaction() as s:
+        s.execute(update(Delivery).where(Delivery.id == delivery_id, Delivery.state == "sending").values(**values))
+
+
+def backoff(attempt: int, base: float = 2.0, cap: float = 300.0) -> float:
+    """Exponential backoff with full jitter: a random wait in [0, min(cap, base * 2**attempt)]."""
+    return random.uniform(0, min(cap, base * 2 ** attempt))
+
+
+def recover_stale(db: Database, now: datetime, older_than: timedelta) -> list[int]:
+    """Deliveries left `sending` by a worker that died: template ones go back to pending (resent under
+    the same client_msg_id), custom ones are recorded as outcome unknown. Returns the ids to resend."""
+    cutoff = now - older_than
+    with db.transaction() as s:
+        resend = list(s.scalars(update(Delivery)
+                                .where(Delivery.state == "sending", Delivery.updated_at < cutoff,
+                                       or_(Delivery.channel == "template", Delivery.channel.is_(None)))
+                                .values(state="pending", next_attempt_at=now, updated_at=now)
+                                .returning(Delivery.id)))
+        s.execute(update(Delivery)
+                  .where(Delivery.state == "sending", Delivery.updated_at < cutoff, Delivery.channel == "custom")
+                  .values(state="failed", errcode=None, errmsg=UNKNOWN_OUTCOME, updated_at=now))
+    return resend
+
+
+def report(db: Database, notice_id: int) -> Report:
+    with db.transaction() as s:
+        notice = s.get(Notice, notice_id)
+        if notice is None:
+            raise LookupError(f"no notice {notice_id}")
+        counts = dict(s.execute(select(Delivery.state, func.count()).where(Delivery.notice_id == notice_id)
+                                .group_by(Delivery.state)).all())
+        failed = {str(code) if code is not None else "unknown": n for code, n in s.execute(
+            select(Delivery.errcode, func.count()).where(Delivery.notice_id == notice_id, Delivery.state == "failed")
+            .group_by(Delivery.errcode)).all()}
+        return Report(notice_id, notice.title, (notice.audience or {}).get("label", ""), sum(counts.values()),
+                      counts.get("sent", 0), counts.get("pending", 0) + counts.get("sending", 0), failed,
+                      counts.get("skipped", 0))

@@ -1,0 +1,223 @@
+"""Notices through the outbox: one delivery per recipient, sent once, WeChat's error codes obeyed,
+nothing lost when Redis or a worker goes away. Real Redis, real databases, the WeChat stand-in."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from rq import Queue, SimpleWorker
+from sqlalchemy import select
+
+from bot import runtime
+from jobs import delivery
+from storage import notices, residents
+from storage.models import Delivery, Resident
+from storage.notices import Audience
+
+
+def _residents(rt, n: int, interacted: bool = False, prefix: str = "o_r") -> list[str]:
+    openids = [f"{prefix}{i}" for i in range(n)]
+    for openid in openids:
+        residents.subscribe(rt.db, openid, rt.now())
+    if not interacted:  # outside the 48-hour window: template messages
+        with rt.db.transaction() as s:
+            for r in s.scalars(select(Resident).where(Resident.openid.in_(openids))):
+                r.last_interaction_at = rt.now() - timedelta(days=3)
+    return openids
+
+
+def _work(rt) -> None:
+    """Run what is queued, as `nanhu worker --burst` would (in-process queues run on their own)."""
+    if rt.jobs.kind == "rq":
+        with runtime.use(rt):
+            SimpleWorker([Queue(rt.config.redis.queue, connection=rt.redis)], connection=rt.redis).work(burst=True)
+    else:
+        rt.jobs.shutdown()
+
+
+def _announce(rt, title="停水通知", body="明天上午9点至12点停水。", audience=Audience("everyone")) -> int:
+    notice_id = notices.announce(rt.db, title, body, audience, "staff:admin", rt.now())
+    with runtime.use(rt):
+        delivery.relay(notice_id)
+    return notice_id
+
+
+def test_an_announcement_reaches_every_follower_once_and_the_report_says_so(stack, wechat_api):
+    openids = _residents(stack.rt, 5)
+    notice_id = _announce(stack.rt)
+    _work(stack.rt)
+    for openid in openids:
+        sent = wechat_api.messages(openid)
+        assert len(sent) == 1 and sent[0]["kind"] == "template"
+        assert sent[0]["body"]["data"]["title"]["value"] == "停水通知"
+    report = notices.report(stack.rt.db, notice_id)
+    assert (report.recipients, report.sent, report.pending, report.failed) == (5, 5, 0, {})
+
+
+def test_a_resident_who_wrote_recently_gets_a_customer_service_message(make_stack, wechat_api):
+    stack = make_stack("sqlite+redis")
+    (openid,) = _residents(stack.rt, 1, interacted=True, prefix="o_recent")
+    _announce(stack.rt)
+    _work(stack.rt)
+    (sent,) = wechat_api.messages(openid)
+    assert sent["kind"] == "custom" and "停水通知" in sent["content"]
+
+
+def test_a_delivery_job_run_twice_sends_once(make_stack, wechat_api):
+    stack = make_stack("sqlite+redis")
+    openids = _residents(stack.rt, 3)
+    notice_id = notices.announce(stack.rt.db, "通知", "内容", Audience("everyone"), "staff:admin", stack.rt.now())
+    ids = notices.due(stack.rt.db, stack.rt.now(), notice_id)
+    with runtime.use(stack.rt):
+        first = delivery.deliver(ids)
+        second = delivery.deliver(ids)
+    assert first == {"sent": 3} and second == {}
+    assert all(len(wechat_api.messages(o)) == 1 for o in openids)
+
+
+def test_the_outbox_row_is_written_with_the_notice_or_not_at_all(make_stack):
+    stack = make_stack("sqlite+redis")
+    with pytest.raises(notices.AnnouncementRejected):
+        notices.announce(stack.rt.db, "", "正文", Audience("everyone"), "staff:admin", stack.rt.now())
+    _residents(stack.rt, 2)
+    with pytest.raises(RuntimeError):
+        with stack.rt.db.transaction() as s:  # the change that causes a notice fails after writing it
+            notices.notify(s, "opinion_update", "进展", "已受理", [(1, "o_r0")], "system", stack.rt.now())
+            raise RuntimeError("the rest of the change failed")
+    with stack.rt.db.transaction() as s:
+        assert s.scalars(select(Delivery)).all() == []
+
+
+@pytest.mark.parametrize("errcode", [43004, 40003, 43101])
+def test_a_resident_who_cannot_receive_is_marked_and_not_retried(make_stack, wechat_api, errcode):
+    stack = make_stack("sqlite+redis")
+    (openid,) = _residents(stack.rt, 1, prefix=f"o_gone{errcode}")
+    wechat_api.control("fail", path="message/template/send", errcode=errcode, times=1)
+    notice_id = _announce(stack.rt)
+    _work(stack.rt)
+    assert wechat_api.messages(openid) == []
+    report = notices.report(stack.rt.db, notice_id)
+    assert report.failed == {str(errcode): 1} and report.pending == 0
+    if errcode == 43004:
+        assert not residents.is_subscribed(stack.rt.db, openid)
+
+
+@pytest.mark.parametrize("errcode", [45009, 45011, -1])
+def test_a_passing_failure_is_retried_later_and_then_delivered(make_stack, wechat_api, errcode):
+    stack = make_stack("sqlite+redis")
+    (openid,) = _residents(stack.rt, 1, prefix=f"o_later{errcode}")
+    wechat_api.control("fail", path="message/template/send", errcode=errcode, times=1)
+    notice_id = _announce(stack.rt)
+    _work(stack.rt)
+    with stack.rt.db.transaction() as s:
+        row = s.scalar(select(Delivery).where(Delivery.notice_id == notice_id))
+        assert (row.state, row.errcode, row.attempts) == ("pending", errcode, 1)
+        row.next_attempt_at = stack.rt.now()  # its backoff has passed
+    with runtime.use(stack.rt):
+        delivery.sweep()
+    _work(stack.rt)
+    assert len(wechat_api.messages(openid)) == 1
+    assert notices.report(stack.rt.db, notice_id).sent == 1
+
+
+def test_an_http_error_and_a_timeout_are_passing_failures(make_stack, wechat_api):
+    stack = make_stack("sqlite+redis", wechat_http_timeout=0.3)
+    openids = _residents(stack.rt, 2, prefix="o_flaky")
+    wechat_api.control("fail", path="message/template/send", http=502, times=1)
+    wechat_api.control("stall", path="message/template/send", seconds=1.0, times=2)
+    notice_id = _announce(stack.rt)
+    _work(stack.rt)
+    with stack.rt.db.transaction() as s:
+        states = [r.state for r in s.scalars(select(Delivery).where(Delivery.notice_id == notice_id))]
+    assert states == ["pending", "pending"]
+
+
+def test_failures_end_after_max_attempts_and_keep_their_errcode(make_stack, wechat_api):
+    stack = make_stack("sqlite+redis", notices_max_attempts=2)
+    _residents(stack.rt, 1, prefix="o_never")
+    wechat_api.control("fail", path="message/template/send", errcode=-1, times=10)
+    notice_id = _announce(stack.rt)
+    for _ in range(3):
+        _work(stack.rt)
+        with stack.rt.db.transaction() as s:
+            for row in s.scalars(select(Delivery).where(Delivery.state == "pending")):
+                row.next_attempt_at = stack.rt.now()
+        with runtime.use(stack.rt):
+            delivery.sweep()
+    report = notices.report(stack.rt.db, notice_id)
+    assert report.failed == {"-1": 1} and report.pending == 0
+
+
+def test_outside_the_window_45015_falls_back_to_a_template_message(make_stack, wechat_api):
+    stack = make_stack("sqlite+redis")
+    (openid,) = _residents(stack.rt, 1, interacted=True, prefix="o_window")
+    wechat_api.control("fail", path="message/custom/send", errcode=45015, times=1)
+    _announce(stack.rt)
+    _work(stack.rt)
+    (sent,) = wechat_api.messages(openid)
+    assert sent["kind"] == "template"
+
+
+def test_an_expired_token_is_refreshed_once_and_the_notice_still_goes_out(make_stack, wechat_api):
+    import requests
+    stack = make_stack("sqlite+redis")
+    openids = _residents(stack.rt, 3, prefix="o_tok")
+    _announce(stack.rt, title="第一条")
+    _work(stack.rt)
+    wechat_api.control("expire-tokens")
+    _announce(stack.rt, title="第二条")
+    _work(stack.rt)
+    assert all(len(wechat_api.messages(o)) == 2 for o in openids)
+    assert len(requests.get(wechat_api.url + "/_fake/calls", params={"path": "token"}, timeout=5).json()) == 2
+
+
+def test_a_notice_created_while_redis_is_down_goes_out_once_redis_is_back(make_stack, wechat_api, redis_url):
+    down = make_stack("sqlite+redis", redis_url="redis://127.0.0.1:1/0", redis_timeout=0.2)
+    openids = _residents(down.rt, 2, prefix="o_outage")
+    notice_id = notices.announce(down.rt.db, "通知", "Redis 故障期间写下的通知", Audience("everyone"), "staff:admin",
+                                 down.rt.now())
+    with runtime.use(down.rt):
+        assert delivery.relay(notice_id) == 0  # nothing could be queued, nothing was lost
+    back = make_stack("sqlite+redis")  # same database, Redis reachable again
+    with runtime.use(back.rt):
+        delivery.sweep()
+    _work(back.rt)
+    assert all(len(wechat_api.messages(o)) == 1 for o in openids)
+
+
+def test_a_template_delivery_stranded_by_a_dead_worker_is_resent_and_arrives_once(make_stack, wechat_api):
+    stack = make_stack("sqlite+redis", notices_sending_timeout=10)
+    (openid,) = _residents(stack.rt, 1, prefix="o_stranded")
+    notice_id = notices.announce(stack.rt.db, "通知", "内容", Audience("everyone"), "staff:admin", stack.rt.now())
+    ids = notices.due(stack.rt.db, stack.rt.now(), notice_id)
+    (task,) = notices.claim(stack.rt.db, ids, stack.rt.now(), timedelta(hours=48))
+    with runtime.use(stack.rt):
+        delivery._send_template(stack.rt, task)   # the worker sent it ... and died before recording it
+    with stack.rt.db.transaction() as s:  # ... a while ago
+        s.get(Delivery, task.id).updated_at = stack.rt.now() - timedelta(seconds=11)
+    assert notices.recover_stale(stack.rt.db, stack.rt.now(), timedelta(seconds=10)) == ids
+    with runtime.use(stack.rt):
+        delivery.deliver(ids)
+    assert len(wechat_api.messages(openid)) == 1   # WeChat dropped the resend by its client_msg_id
+    assert notices.report(stack.rt.db, notice_id).sent == 1
+
+
+def test_a_customer_service_delivery_stranded_by_a_dead_worker_is_reported_not_resent(make_stack):
+    stack = make_stack("sqlite+redis")
+    _residents(stack.rt, 1, interacted=True, prefix="o_cs_stranded")
+    notice_id = notices.announce(stack.rt.db, "通知", "内容", Audience("everyone"), "staff:admin", stack.rt.now())
+    ids = notices.due(stack.rt.db, stack.rt.now(), notice_id)
+    notices.claim(stack.rt.db, ids, stack.rt.now(), timedelta(hours=48))
+    assert notices.recover_stale(stack.rt.db, stack.rt.now() + timedelta(minutes=5), timedelta(seconds=120)) == []
+    assert notices.report(stack.rt.db, notice_id).failed == {"unknown": 1}
+
+
+def test_audiences_count_only_followers_of_that_audience(demo):
+    rt = demo.rt
+    _residents(rt, 3, prefix="o_all")
+    assert notices.count_audience(rt.db, Audience("everyone")) == 3
+    assert notices.count_audience(rt.db, Audience("party")) == 0
+    demo.client().say("o_all0", "绑定 836215")
+    assert notices.count_audience(rt.db, Audience("party")) == 1
+    residents.unsubscribe(rt.db, "o_all1", rt.now())
+    assert notices.count_audience(rt.db, Audience("everyone")) == 2
