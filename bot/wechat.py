@@ -11,6 +11,7 @@ from wechatpy.exceptions import WeChatClientException
 from wechatpy.session import SessionStorage
 
 from storage.kv import KV
+from storage.locks import lease
 
 
 class KVSessionStorage(SessionStorage):
@@ -47,13 +48,22 @@ class NanhuWeChatClient(WeChatClient):
     """WeChatClient whose every call, token fetch included, goes to `api_base_url` with a timeout.
 
     wechatpy's own auto-retry refetches the token on every 40001/42001 without limit; here a token
-    error refetches once, and only if the stored token is still the one that failed (another
-    process may already have replaced it).
+    error refetches once, under a lock in the shared store, and only if the stored token is still
+    the one that failed: however many workers see the error at once, WeChat is asked once.
     """
 
-    def __init__(self, appid: str, secret: str, api_base_url: str, session: SessionStorage, timeout: float):
+    def __init__(self, appid: str, secret: str, api_base_url: str, session: "KVSessionStorage", timeout: float):
         super().__init__(appid, secret, session=session, timeout=timeout, auto_retry=False)
         self.API_BASE_URL = api_base_url if api_base_url.endswith("/") else api_base_url + "/"
+
+    def _replace_token(self, failed: str | None) -> str:
+        """The token to use now: fetched under the lock unless another process already replaced `failed`."""
+        with lease(self.session.kv, f"token:{self.appid}", ttl=self.timeout + 5, wait=self.timeout + 2):
+            current = self.session.get(self.access_token_key)
+            if current and current != failed:
+                return current
+            self.fetch_access_token()
+            return self.session.get(self.access_token_key)
 
     def _request(self, method, url_or_endpoint, **kwargs):
         try:
@@ -74,10 +84,8 @@ class NanhuWeChatClient(WeChatClient):
         except WeChatClientException as exc:
             if exc.errcode not in TOKEN_ERRORS:
                 raise
-        if self.session.get(self.access_token_key) == token:
-            self.session.delete(self.access_token_key)
-        return super()._request(method, url_or_endpoint, params={**params, "access_token": self.access_token},
-                                **kwargs)
+        fresh = self._replace_token(failed=token)
+        return super()._request(method, url_or_endpoint, params={**params, "access_token": fresh}, **kwargs)
 
     def fetch_access_token(self):
         try:
@@ -99,8 +107,4 @@ class NanhuWeChatClient(WeChatClient):
 
     @property
     def access_token(self):
-        token = self.session.get(self.access_token_key)
-        if token:
-            return token
-        self.fetch_access_token()
-        return self.session.get(self.access_token_key)
+        return self.session.get(self.access_token_key) or self._replace_token(failed=None)

@@ -5,9 +5,9 @@ from bot.router import Router
 
 
 def build_router() -> Router:
-    from handlers import events, help, opinions, party
+    from handlers import events, help, notices, opinions, party
 
     root = Router("nanhu")
-    for module in (help, opinions, events, party):
+    for module in (help, opinions, events, party, notices):
         root.include(module.router)
     return root

@@ -47,9 +47,9 @@ def goodbye(ctx: Context) -> None:
     return None  # WeChat shows nothing to someone who has just unfollowed
 
 
-@router.event("view", "location", "templatesendjobfinish", "masssendjobfinish")
+@router.event("view", "location", "masssendjobfinish")
 def acknowledged(ctx: Context) -> None:
-    return None  # recorded by WeChat's own statistics; delivery reports come with the announcements issue
+    return None  # recorded by WeChat's own statistics
 
 
 @router.global_word("帮助", "菜单", "help", "?")

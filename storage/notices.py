@@ -71,7 +71,7 @@ class Report:
     recipients: int
     sent: int
     pending: int
-    failed: dict[str, int] = field(default_factory=dict)   # errcode (or "unknown") → count
+    failed: dict[str, int] = field(default_factory=dict)   # errcode, or the reason when there is none → count
     skipped: int = 0
 
 
@@ -202,9 +202,26 @@ def report(db: Database, notice_id: int) -> Report:
             raise LookupError(f"no notice {notice_id}")
         counts = dict(s.execute(select(Delivery.state, func.count()).where(Delivery.notice_id == notice_id)
                                 .group_by(Delivery.state)).all())
-        failed = {str(code) if code is not None else "unknown": n for code, n in s.execute(
-            select(Delivery.errcode, func.count()).where(Delivery.notice_id == notice_id, Delivery.state == "failed")
-            .group_by(Delivery.errcode)).all()}
+        failed: dict[str, int] = {}
+        for code, msg, n in s.execute(
+                select(Delivery.errcode, Delivery.errmsg, func.count())
+                .where(Delivery.notice_id == notice_id, Delivery.state == "failed")
+                .group_by(Delivery.errcode, Delivery.errmsg)).all():
+            reason = str(code) if code is not None else (msg or "unknown")  # errmsg varies under one errcode
+            failed[reason] = failed.get(reason, 0) + n
         return Report(notice_id, notice.title, (notice.audience or {}).get("label", ""), sum(counts.values()),
                       counts.get("sent", 0), counts.get("pending", 0) + counts.get("sending", 0), failed,
                       counts.get("skipped", 0))
+
+
+def template_job_finished(db: Database, msgid: str, status: str, now: datetime) -> bool:
+    """WeChat's TEMPLATESENDJOBFINISH report: a template message that was accepted may still fail
+    (the resident blocked it, a system failure). True when it matched one of our deliveries."""
+    if not msgid:
+        return False
+    values: dict = {"updated_at": now}
+    if status != "success":
+        values.update(state="failed", errmsg=status[:256])
+    with db.transaction() as s:
+        return s.execute(update(Delivery).where(Delivery.msgid == msgid, Delivery.channel == "template")
+                         .values(**values).returning(Delivery.id)).scalar() is not None

@@ -94,3 +94,25 @@ def test_a_token_error_refetches_once_and_gives_up_if_it_persists(make_stack, we
     assert err.value.errcode == 40001
     token_calls = requests.get(wechat_api.url + "/_fake/calls", params={"path": "token"}, timeout=5).json()
     assert len(token_calls) == 2  # the first fetch, and exactly one refetch
+
+
+def test_many_workers_seeing_an_expired_token_at_once_fetch_one_new_token(make_stack, wechat_api):
+    from concurrent.futures import ThreadPoolExecutor
+
+    stacks = [make_stack("sqlite+redis") for _ in range(3)]  # three processes' clients, one Redis
+    openids = [f"o_w{i}" for i in range(6)]
+    for openid in openids:
+        _follower(stacks[0].rt, openid)
+    with runtime.use(stacks[0].rt):
+        send_text(openids[0], "先拿到令牌")
+    wechat_api.control("expire-tokens")
+
+    def send(i):
+        rt = stacks[i % 3].rt
+        with runtime.use(rt):
+            return send_text(openids[i], "令牌过期后")
+
+    with ThreadPoolExecutor(6) as pool:
+        assert list(pool.map(send, range(6))) == ["sent"] * 6
+    token_calls = requests.get(wechat_api.url + "/_fake/calls", params={"path": "token"}, timeout=5).json()
+    assert len(token_calls) == 2  # the first token, and one replacement for all six senders

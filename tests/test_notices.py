@@ -209,7 +209,7 @@ def test_a_customer_service_delivery_stranded_by_a_dead_worker_is_reported_not_r
     ids = notices.due(stack.rt.db, stack.rt.now(), notice_id)
     notices.claim(stack.rt.db, ids, stack.rt.now(), timedelta(hours=48))
     assert notices.recover_stale(stack.rt.db, stack.rt.now() + timedelta(minutes=5), timedelta(seconds=120)) == []
-    assert notices.report(stack.rt.db, notice_id).failed == {"unknown": 1}
+    assert notices.report(stack.rt.db, notice_id).failed == {notices.UNKNOWN_OUTCOME: 1}
 
 
 def test_audiences_count_only_followers_of_that_audience(demo):
@@ -221,3 +221,17 @@ def test_audiences_count_only_followers_of_that_audience(demo):
     assert notices.count_audience(rt.db, Audience("party")) == 1
     residents.unsubscribe(rt.db, "o_all1", rt.now())
     assert notices.count_audience(rt.db, Audience("everyone")) == 2
+
+
+def test_wechats_template_job_report_updates_the_delivery_report(stack, wechat_api):
+    from devtools.simulator import event_fields
+
+    openids = _residents(stack.rt, 2, prefix="o_job")
+    notice_id = _announce(stack.rt)
+    _work(stack.rt)
+    blocked = wechat_api.messages(openids[1])[0]["msgid"]
+    reply = stack.client().post_fields(event_fields("gh_nanhu_system", "TEMPLATESENDJOBFINISH", None,
+                                                    MsgID=blocked, Status="failed:user block"))
+    assert reply.text == "success"
+    report = notices.report(stack.rt.db, notice_id)
+    assert report.sent == 1 and report.failed == {"failed:user block": 1}

@@ -1,0 +1,72 @@
+"""A worker killed with SIGKILL in the middle of a broadcast: after a new worker runs, every
+recipient has exactly one message at the WeChat stand-in."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from bot import runtime
+from jobs import delivery
+from storage import notices, residents
+from storage.models import Delivery, Resident
+from storage.notices import Audience
+from tests.conftest import ROOT
+
+RECIPIENTS = 300
+
+
+def _worker(stack, *args) -> subprocess.Popen:
+    cfg = stack.rt.config
+    env = {**os.environ, "NANHU_CONFIG": str(ROOT / "config.example.toml"), "NANHU_DATABASE_URL": cfg.database.url,
+           "NANHU_REDIS_URL": cfg.redis.url, "NANHU_WECHAT_API_BASE_URL": cfg.wechat.api_base_url,
+           "NANHU_WECHAT_APP_ID": cfg.wechat.app_id, "NANHU_WECHAT_APP_SECRET": cfg.wechat.app_secret,
+           "NANHU_APP_LEXICON_LOG": ""}
+    # its own session, so that the kill takes RQ's work horse (a child process) down with it
+    return subprocess.Popen([sys.executable, "-m", "bot.cli", "worker", *args], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def test_a_broadcast_survives_a_worker_killed_mid_send(make_stack, wechat_api):
+    stack = make_stack("sqlite+redis")
+    rt = stack.rt
+    openids = [f"o_crowd{i}" for i in range(RECIPIENTS)]
+    for openid in openids:
+        residents.subscribe(rt.db, openid, rt.now())
+    with rt.db.transaction() as s:  # none wrote lately: template messages, which carry client_msg_id
+        s.execute(update(Resident).values(last_interaction_at=rt.now() - timedelta(days=3)))
+    wechat_api.control("stall", path="message/template/send", seconds=0.02, times=RECIPIENTS * 2)
+    notice_id = notices.announce(rt.db, "台风预警", "今晚有台风，请收好阳台物品。", Audience("everyone"), "staff:admin",
+                                 rt.now())
+    with runtime.use(rt):
+        assert delivery.relay(notice_id) == RECIPIENTS
+
+    first = _worker(stack)
+    give_up = time.monotonic() + 30
+    while len(wechat_api.messages()) < RECIPIENTS // 3 and time.monotonic() < give_up:
+        time.sleep(0.05)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    sent_before = len(wechat_api.messages())
+    assert 0 < sent_before < RECIPIENTS, "the kill must land in the middle of the broadcast"
+
+    # time passes: whatever the dead worker left in `sending` is now stale
+    with rt.db.transaction() as s:
+        s.execute(update(Delivery).where(Delivery.state == "sending")
+                  .values(updated_at=rt.now() - timedelta(seconds=rt.config.notices.sending_timeout + 1)))
+    with runtime.use(rt):
+        delivery.sweep()
+    second = _worker(stack, "--burst")
+    assert second.wait(timeout=60) == 0
+
+    per_resident = {}
+    for m in wechat_api.messages():
+        per_resident[m["openid"]] = per_resident.get(m["openid"], 0) + 1
+    assert per_resident == {openid: 1 for openid in openids}
+    report = notices.report(rt.db, notice_id)
+    assert (report.sent, report.pending, report.failed) == (RECIPIENTS, 0, {})
