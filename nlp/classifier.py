@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from typing import Any
 
@@ -116,14 +117,25 @@ def _score(lx: Lexicon, text: str, hits: list[Hit], slots: dict[str, Any]) -> di
     scores = dict.fromkeys(INTENTS, 0.0)
     fired: set[str] = set()  # groups and intents whose words occur, for the redirects
     negation = lx.negation
+    negated_to = -1  # a negation cancels the rest of its clause: 不想参加任何活动
+    seen: set[str] = set()  # a word counts once: 喂喂喂, 在吗在吗
+    group_of, keywords, applies_to = lx.group_of, lx.keywords, negation.applies_to
     for word, start, end, share in hits:
-        fired |= lx.group_of.get(word, frozenset())
-        for intent, weight in lx.keywords.get(word, ()):
-            if intent in negation.applies_to and _negated(lx, text, start):
+        groups = group_of.get(word)
+        if groups:
+            fired |= groups
+        if word in seen:
+            continue
+        seen.add(word)
+        for intent, weight in keywords.get(word, ()):
+            if intent in applies_to and (start < negated_to or _negated(lx, text, start)):
                 flipped = negation.flip.get(intent)
-                if flipped and negation.ending and negation.ending.match(text, end):
+                if start >= negated_to and flipped and negation.ending and negation.ending.match(text, end):
                     scores[flipped] += weight * share  # 不想报名了: withdraws an earlier sign-up
                     fired.add(flipped)
+                elif lx.negation_scope and start >= negated_to:
+                    m = _CLAUSE_END.search(text, end)
+                    negated_to = m.start() if m else len(text)
                 continue
             scores[intent] += weight * share
             fired.add(intent)
@@ -131,19 +143,23 @@ def _score(lx: Lexicon, text: str, hits: list[Hit], slots: dict[str, Any]) -> di
         if names <= fired:
             scores[intent] += weight
             fired.add(intent)
-    for slot in slots:
-        for intent, weight in lx.slot_boost.get(slot, {}).items():
-            scores[intent] += weight
+    if slots and lx.slot_boost:
+        for slot in slots:
+            for intent, weight in lx.slot_boost.get(slot, {}).items():
+                scores[intent] += weight
     if lx.sentence_bonus:
         intent, min_chars, bonus = lx.sentence_bonus
         if scores[intent] and sum(map(str.isalnum, text)) >= min_chars:
             scores[intent] += bonus
-    for when, source, target in lx.redirects:
-        if scores[source] and when & fired:
+    for when, every, source, target in lx.redirects:
+        if scores[source] and (not when or when & fired) and every <= fired:
             scores[target] += scores[source]
             scores[source] = 0.0
             fired.add(target)  # 参与项目: the sign-up became a claim, and claims absorb the project noun
     return scores
+
+
+_CLAUSE_END = re.compile(r"[,.!?;:~…\s]")
 
 
 def _ranked(lx: Lexicon, scores: dict[str, float]) -> list[str]:
@@ -186,8 +202,25 @@ def _decide(lx: Lexicon, text: str, scores: dict[str, float], slots: dict[str, A
     return Intent(name, confidence, slots, tuple(alternatives), via_pinyin)
 
 
+def _colloquial(lx: Lexicon, text: str) -> str:
+    """Spoken forms → Mandarin (嘅 → 的, 唔该 → 谢谢); a keep word (关系) is left as it is, and a single
+    character (系, 识) is rewritten only where it is a word of its own."""
+    co = lx.colloquial
+    if co.pattern is None:
+        return text
+    words, alone = co.words, co.alone
+
+    def rewrite(m: re.Match[str]) -> str:
+        word = m.group()
+        if word in alone and not _stands_alone(lx, text, m.start()):
+            return word
+        return words[word]
+
+    return co.pattern.sub(rewrite, text)
+
+
 def _prepare(lx: Lexicon, text: str) -> str:
-    norm = normalize(text)
+    norm = _colloquial(lx, normalize(text))
     if lx.typo_re is not None:
         norm = lx.typo_re.sub(lambda m: lx.typos[m.group()], norm)
     return norm
@@ -208,10 +241,16 @@ def _analyse(lx: Lexicon, norm: str) -> tuple[dict[str, Any], list[Hit], dict[st
     # firmly, and only where no exact word is
     if lx.soundalike is not None and max(scores.values()) < lx.pinyin_max_exact:
         before = _winner(lx, scores)
-        taken = {i for _, s, e, _ in hits for i in range(s, e)}
+        # a single character (报) does not rule out a sound-alike of a longer word over it (剧报 ≈ 举报)
+        taken = {i for _, s, e, _ in hits if e - s > 1 for i in range(s, e)}
         sounds = [(w, s, e, lx.pinyin_factor) for w, s, e in lx.soundalike.find(norm, taken)]
         if sounds:
-            hits = sorted(hits + sounds, key=lambda h: h[1])
+            # … and where one is found, the longer word wins over that character (as exact words do)
+            heard = {i for _, s, e, _ in sounds for i in range(s, e)}
+            kept = [h for h in hits if h[1] not in heard]
+            if len(kept) < len(hits):
+                before = _winner(lx, _score(lx, norm, kept, slots))
+            hits = sorted(kept + sounds, key=lambda h: h[1])
             scores = _score(lx, norm, hits, slots)
             via_pinyin = _winner(lx, scores) != before
     return slots, hits, scores, via_pinyin

@@ -44,6 +44,14 @@ class Negation:
 
 
 @dataclass(frozen=True)
+class Colloquial:
+    """Cantonese (and other spoken) forms rewritten to Mandarin before matching (嘅 → 的, 冇 → 没有)."""
+    pattern: re.Pattern[str] | None   # the keep words and the rewritten words, longest first
+    words: dict[str, str]             # spoken form → Mandarin; a keep word maps to itself
+    alone: frozenset[str]             # single characters, rewritten only where jieba leaves them a word
+
+
+@dataclass(frozen=True)
 class Clarify:
     close_ratio: float
     min_second: float
@@ -73,7 +81,8 @@ class Lexicon:
     keywords: dict[str, tuple[tuple[str, float], ...]]
     group_of: dict[str, frozenset[str]]
     negation: Negation
-    redirects: tuple[tuple[frozenset[str], str, str], ...]
+    # (when: any of these fired, all: every one of these fired, from, to)
+    redirects: tuple[tuple[frozenset[str], frozenset[str], str, str], ...]
     combines: tuple[tuple[frozenset[str], str, float], ...]
     slot_boost: dict[str, dict[str, float]]
     sentence_bonus: tuple[str, int, float] | None
@@ -86,15 +95,17 @@ class Lexicon:
     pinyin_factor: float
     pinyin_max_exact: float  # sound-alikes are looked for only while no intent scored this much
     tokenizer: jieba.Tokenizer
+    colloquial: Colloquial = Colloquial(None, {}, frozenset())
+    negation_scope: bool = False  # a negation also cancels the later keywords of its clause
 
 
 # ---------------------------------------------------------------- checking
 
 _SECTIONS: dict[str, set[str] | None] = {  # allowed keys; None = free keys (words, intents, groups)
     "settings": {"min_score", "saturation", "tie_break"},
-    "typos": None, "whole_message": None, "groups": None, "keywords": None, "slot_boost": None,
-    "negation": {"words", "max_gap", "exceptions", "applies_to", "change_of_mind"},
-    "redirect": {"when", "from", "to"},
+    "typos": None, "whole_message": None, "colloquial": {"words", "keep"}, "groups": None, "keywords": None, "slot_boost": None,
+    "negation": {"words", "max_gap", "exceptions", "applies_to", "change_of_mind", "whole_clause"},
+    "redirect": {"when", "all", "from", "to"},
     "compound": {"intent", "weight", "parts"},
     "combine": {"all", "intent", "weight"},
     "sentence_bonus": {"intent", "min_chars", "bonus"},
@@ -312,13 +323,16 @@ def compile_lexicon(text: str, source: str = "lexicon.toml") -> Lexicon:
     redirects = []
     for i, r in enumerate(data.get("redirect", [])):
         path = ("redirect", i)
-        when = r.get("when")
-        if not isinstance(when, list) or not when:
-            raise c.fail("'when' must be a non-empty list of groups or intents", path, "when")
-        for name in when:
-            if name not in groups and name not in INTENTS:
-                raise c.fail(f"{name!r} in 'when' is neither a [groups] name nor an intent", path, "when", name)
-        redirects.append((frozenset(when), c.intent(r.get("from"), path, "from"), c.intent(r.get("to"), path, "to")))
+        when, every = r.get("when", []), r.get("all", [])
+        if not isinstance(when, list) or not isinstance(every, list) or not (when or every):
+            raise c.fail("'when' (any of) or 'all' (every one of) must be a non-empty list of groups or intents",
+                         path, "when" if "when" in r else None)
+        for key, names in (("when", when), ("all", every)):
+            for name in names:
+                if name not in groups and name not in INTENTS:
+                    raise c.fail(f"{name!r} in {key!r} is neither a [groups] name nor an intent", path, key, name)
+        redirects.append((frozenset(when), frozenset(every), c.intent(r.get("from"), path, "from"),
+                          c.intent(r.get("to"), path, "to")))
 
     combines = []
     for i, r in enumerate(data.get("combine", [])):
@@ -344,6 +358,9 @@ def compile_lexicon(text: str, source: str = "lexicon.toml") -> Lexicon:
     c.keys(change, change_path, {"endings", "flip"})
     endings = c.words(change, change_path, "endings")
     flip = c.table(change.get("flip", {}), (*change_path, "flip"))
+    whole_clause = negation.get("whole_clause", False)
+    if not isinstance(whole_clause, bool):
+        raise c.fail(f"'whole_clause' must be true or false, got {whole_clause!r}", neg_path, "whole_clause")
     negation_rules = Negation(
         pattern=re.compile(rf"({'|'.join(map(re.escape, neg_words))})\w{{0,{gap}}}$") if neg_words else None,
         reach=(len(neg_words[0]) + gap) if neg_words else 0,
@@ -409,6 +426,23 @@ def compile_lexicon(text: str, source: str = "lexicon.toml") -> Lexicon:
     whole_message = {c.word(k, ("whole_message",), k): c.intent(v, ("whole_message",), k)
                      for k, v in data.get("whole_message", {}).items()}
 
+    co = c.table(data.get("colloquial", {}), ("colloquial",))
+    co_path: Path = ("colloquial",)
+    spoken: dict[str, str] = {}
+    for wrong, right in c.table(co.get("words", {}), (*co_path, "words")).items():
+        c.word(wrong, (*co_path, "words"), wrong)
+        if not isinstance(right, str):
+            raise c.fail(f"{wrong!r} must be rewritten to a text, got {right!r}", (*co_path, "words"), wrong)
+        spoken[wrong] = c.word(right, (*co_path, "words"), wrong) if right else right
+    keep = {w: w for w in c.words(co, co_path, "keep") if w not in spoken}
+    colloquial = Colloquial(
+        # the lookahead lets the regex engine skip positions no spoken form can start at
+        pattern=re.compile(f"(?=[{re.escape(''.join(sorted({w[0] for w in [*spoken, *keep]})))}])"
+                           f"{_trie_pattern([*spoken, *keep])}") if spoken else None,
+        words={**keep, **spoken},
+        alone=frozenset(w for w in spoken if len(w) == 1),
+    )
+
     vocabulary = set(keywords) | set(group_of)
     phrases = sorted((w for w in vocabulary if not _is_token_word(w)), key=lambda w: (-len(w), w))
     token_words = frozenset(w for w in vocabulary if _is_token_word(w))
@@ -460,7 +494,9 @@ def compile_lexicon(text: str, source: str = "lexicon.toml") -> Lexicon:
         soundalike=soundalike,
         pinyin_factor=factor,
         pinyin_max_exact=max_exact,
-        tokenizer=_tokenizer({w for w in token_words if not w.isascii()}, phrases),
+        tokenizer=_tokenizer({w for w in token_words if not w.isascii()} | colloquial.alone, phrases),
+        colloquial=colloquial,
+        negation_scope=whole_clause,
     )
 
 
