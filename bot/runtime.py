@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
@@ -32,7 +33,10 @@ class Runtime:
     redis: redis.Redis | None
     jobs: RQJobs | InProcessJobs = field(init=False)
 
+    _pid: int = field(init=False, default=0)
+
     def __post_init__(self) -> None:
+        self._pid = os.getpid()
         if self.redis is not None:
             self.jobs = RQJobs(self.redis, self.config.redis.queue)
         else:
@@ -51,10 +55,12 @@ class Runtime:
         return datetime.now(timezone.utc)
 
     def after_fork(self) -> None:
-        """Drop connections inherited from a pre-forking parent (gunicorn --preload)."""
+        """Drop connections inherited from a forking parent (gunicorn --preload, RQ's work horse)."""
         self.db.engine.dispose(close=False)
         if self.redis is not None:
             self.redis.connection_pool.reset()
+        self.__dict__.pop("wechat", None)  # its HTTP connection pool belongs to the parent
+        self._pid = os.getpid()
 
     def close(self) -> None:
         if isinstance(self.jobs, InProcessJobs):
@@ -98,4 +104,6 @@ def current() -> Runtime:
         from bot import config as config_module
         rt = build(config_module.load())
         set_process_default(rt)
+    elif rt._pid != os.getpid():  # first use in a forked child, e.g. RQ's work horse
+        rt.after_fork()
     return rt

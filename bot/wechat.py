@@ -5,6 +5,7 @@ import json
 import time
 
 import requests
+import requests.adapters
 
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
@@ -52,18 +53,28 @@ class NanhuWeChatClient(WeChatClient):
     the one that failed: however many workers see the error at once, WeChat is asked once.
     """
 
+    # How long a process reuses the token it read from the shared store without asking again. Safe:
+    # a token another process replaced stays valid at WeChat for 5 more minutes, and a token error
+    # always goes back to the store.
+    TOKEN_REUSE = 30.0
+
     def __init__(self, appid: str, secret: str, api_base_url: str, session: "KVSessionStorage", timeout: float):
         super().__init__(appid, secret, session=session, timeout=timeout, auto_retry=False)
         self.API_BASE_URL = api_base_url if api_base_url.endswith("/") else api_base_url + "/"
+        self._reuse: tuple[str, float] | None = None
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)  # delivery jobs send in parallel
+        self._http.mount("http://", adapter)
+        self._http.mount("https://", adapter)
 
     def _replace_token(self, failed: str | None) -> str:
         """The token to use now: fetched under the lock unless another process already replaced `failed`."""
         with lease(self.session.kv, f"token:{self.appid}", ttl=self.timeout + 5, wait=self.timeout + 2):
             current = self.session.get(self.access_token_key)
-            if current and current != failed:
-                return current
-            self.fetch_access_token()
-            return self.session.get(self.access_token_key)
+            if not current or current == failed:
+                self.fetch_access_token()
+                current = self.session.get(self.access_token_key)
+            self._reuse = (current, time.monotonic() + self.TOKEN_REUSE)
+            return current
 
     def _request(self, method, url_or_endpoint, **kwargs):
         try:
@@ -107,4 +118,10 @@ class NanhuWeChatClient(WeChatClient):
 
     @property
     def access_token(self):
-        return self.session.get(self.access_token_key) or self._replace_token(failed=None)
+        if self._reuse and time.monotonic() < self._reuse[1]:
+            return self._reuse[0]
+        token = self.session.get(self.access_token_key)
+        if not token:
+            return self._replace_token(failed=None)
+        self._reuse = (token, time.monotonic() + self.TOKEN_REUSE)
+        return token

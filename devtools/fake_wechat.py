@@ -690,6 +690,8 @@ def _add_control_api(app: Flask, fake: FakeWeChat) -> None:
     @app.post("/_fake/subscribe")
     def subscribe() -> Response:
         data = payload()
+        if isinstance(data.get("openids"), list):  # many followers at once (benchmarks)
+            return _json([fake.subscribe(str(o)) for o in data["openids"]])
         if not isinstance(data.get("openid"), str) or not data["openid"]:
             return _json({"error": "openid is required"}, 400)
         info = {k: data[k] for k in ("subscribe_scene", "qr_scene", "qr_scene_str", "remark") if k in data}
@@ -720,11 +722,15 @@ def serve(host: str, port: int, app_id: str, app_secret: str) -> None:
     """Run the stand-in until interrupted (threaded, so stalled calls do not block the others)."""
     import logging
 
-    from werkzeug.serving import make_server
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class KeepAlive(WSGIRequestHandler):
+        protocol_version = "HTTP/1.1"  # like WeChat's servers: clients reuse their connections
+        disable_nagle_algorithm = True  # headers and body go out as separate writes
 
     # werkzeug's request log would print app secrets and access tokens (they travel in query strings)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = make_server(host, port, create_app(app_id, app_secret), threaded=True)
+    server = make_server(host, port, create_app(app_id, app_secret), threaded=True, request_handler=KeepAlive)
     print(f"WeChat stand-in listening on http://{host}:{server.server_port}/cgi-bin/ "
           f"(control API: http://{host}:{server.server_port}/_fake/)", flush=True)
     try:

@@ -47,7 +47,7 @@ def goodbye(ctx: Context) -> None:
     return None  # WeChat shows nothing to someone who has just unfollowed
 
 
-@router.event("view", "location", "masssendjobfinish")
+@router.event("view", "location")
 def acknowledged(ctx: Context) -> None:
     return None  # recorded by WeChat's own statistics
 

@@ -12,6 +12,8 @@ Every failure keeps its errcode.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import timedelta
 
 from wechatpy.exceptions import WeChatClientException
@@ -27,6 +29,7 @@ log = logging.getLogger("nanhu.delivery")
 
 TRANSIENT = {45009, 45011, -1}
 OUT_OF_WINDOW = 45015
+MASS_ALREADY_SENT = 45065  # "clientmsgid exist"
 CS_TEXT_LIMIT = 600  # characters; longer notices are cut with a pointer to the rest
 
 
@@ -57,22 +60,69 @@ def deliver(delivery_ids: list[int]) -> dict[str, int]:
     """Send a batch. Safe to run twice: only deliveries this run takes from pending are sent."""
     rt = runtime.current()
     window = timedelta(hours=rt.config.notices.cs_window_hours)
-    tasks = notices.claim(rt.db, delivery_ids, rt.now(), window)
+    tasks = notices.claim(rt.db, delivery_ids, rt.now(), window, rt.config.notices.mass_send_threshold)
     tally: dict[str, int] = {}
+    batches: dict[str, list[DeliveryTask]] = {}
     for task in tasks:
-        outcome = _send(rt, task)
-        notices.finish(rt.db, task.id, outcome, rt.now())
-        if outcome.errcode == 43004:
-            residents.unsubscribe(rt.db, task.openid, rt.now())  # WeChat says they no longer follow us
-        if outcome.state == "retry":
-            _retry_later(rt, task.id, outcome)
-        tally[outcome.state] = tally.get(outcome.state, 0) + 1
+        if task.channel == "mass":
+            batches.setdefault(task.batch_key, []).append(task)
+    for batch in batches.values():
+        state = _deliver_mass(rt, batch)
+        tally[state] = tally.get(state, 0) + len(batch)
+    singles = [t for t in tasks if t.channel != "mass"]
+    # the time goes in waiting for WeChat's answers, so several sends are in flight at once
+    with ThreadPoolExecutor(min(rt.config.notices.send_concurrency, max(1, len(singles)))) as pool:
+        for state in pool.map(lambda task: _deliver_one(rt, task), singles):
+            tally[state] = tally.get(state, 0) + 1
     return tally
 
 
-def _retry_later(rt: Runtime, delivery_id: int, outcome: Outcome) -> None:
+def _deliver_one(rt: Runtime, task: DeliveryTask) -> str:
+    outcome = _send(rt, task)
+    notices.finish(rt.db, task.id, outcome, rt.now())
+    if outcome.errcode == 43004:
+        residents.unsubscribe(rt.db, task.openid, rt.now())  # WeChat says they no longer follow us
+    if outcome.state == "retry":
+        _retry_later(rt, task.id, outcome)
+    return outcome.state
+
+
+def _deliver_mass(rt: Runtime, batch: list[DeliveryTask]) -> str:
+    """One mass send to the batch's openid list, under the batch's clientmsgid."""
+    first = batch[0]
+    ids = [t.id for t in batch]
+    if len(batch) == 1:  # WeChat's openid-list send needs two openids at least
+        return _deliver_one(rt, replace(first, channel="template"))
     try:
-        rt.jobs.enqueue_in(max(timedelta(0), outcome.retry_at - rt.now()), deliver, [delivery_id])
+        result = rt.wechat.post("message/mass/send", data={
+            "touser": [t.openid for t in batch], "msgtype": "text", "text": {"content": _as_text(first)},
+            "clientmsgid": first.batch_key, "send_ignore_reprint": 0})
+        outcome = Outcome("sent", "mass", msgid=str(result.get("msg_id", "")))
+    except WeChatClientException as exc:
+        if exc.errcode == MASS_ALREADY_SENT:  # sent before a crash: WeChat knows this clientmsgid
+            outcome = Outcome("sent", "mass", msgid=_previous_msg_id(exc))
+        else:
+            outcome = _failure(rt, first, "mass", exc.errcode, str(exc.errmsg or ""),
+                               retry=exc.errcode in TRANSIENT or exc.errcode is None)
+    except WeChatUnreachable as exc:
+        outcome = _failure(rt, first, "mass", None, exc.cause or "unreachable", retry=True)
+    notices.finish(rt.db, ids, outcome, rt.now())
+    if outcome.state == "retry":
+        _retry_later(rt, ids, outcome)
+    return outcome.state
+
+
+def _previous_msg_id(exc: WeChatClientException) -> str:
+    try:
+        return str(exc.response.json().get("msg_id", ""))
+    except Exception:
+        return ""
+
+
+def _retry_later(rt: Runtime, delivery_ids: int | list[int], outcome: Outcome) -> None:
+    ids = delivery_ids if isinstance(delivery_ids, list) else [delivery_ids]
+    try:
+        rt.jobs.enqueue_in(max(timedelta(0), outcome.retry_at - rt.now()), deliver, ids)
     except QueueUnavailable:
         pass  # still pending: the sweeper queues it when its time has come
 

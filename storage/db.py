@@ -40,10 +40,13 @@ def make_engine(url: str, timeout: float = 2.0) -> Engine:
             pool_timeout=timeout,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN; issue it ourselves so that
-        # BEGIN IMMEDIATE can be used for writes that must not interleave.
+        # pysqlite's own transaction handling defers BEGIN; issue it ourselves. A transaction that may
+        # write takes the write lock up front (BEGIN IMMEDIATE): one that reads first and writes later
+        # cannot be upgraded while another writer commits, and SQLite fails it at once ("database is
+        # locked") instead of waiting out the busy timeout.
         event.listen(engine, "connect", lambda c, r: setattr(c, "isolation_level", None))
-        event.listen(engine, "begin", lambda c: c.exec_driver_sql("BEGIN"))
+        event.listen(engine, "begin", lambda c: c.exec_driver_sql(
+            "BEGIN" if c.get_execution_options().get("read_only") else "BEGIN IMMEDIATE"))
         return engine
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -65,15 +68,17 @@ class Database:
         self.url = url
         self.engine = make_engine(url, timeout)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(self.engine.execution_options(read_only=True), expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """One action, one transaction: commit on success, roll back on error."""
-        session = self._sessions()
+    def transaction(self, read_only: bool = False) -> Iterator[Session]:
+        """One action, one transaction: commit on success, roll back on error. `read_only` lets SQLite
+        run it beside a writer (a transaction that writes waits for the write lock from its start)."""
+        session = (self._read_sessions if read_only else self._sessions)()
         try:
             with session.begin():
                 yield session

@@ -192,6 +192,8 @@ class Notice(Base):
     created_by: Mapped[str] = mapped_column(String(96))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     send_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    mass_results: Mapped[dict] = mapped_column(JSON, default=dict)  # MASSSENDJOBFINISH counts by msg_id
 
 
 class Delivery(Base):
@@ -211,7 +213,8 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     errcode: Mapped[int | None] = mapped_column(Integer)
     errmsg: Mapped[str | None] = mapped_column(String(256))
-    msgid: Mapped[str | None] = mapped_column(String(64))  # WeChat's id of a template message, for job reports
+    msgid: Mapped[str | None] = mapped_column(String(64))  # WeChat's id of the message, for its job reports
+    batch_key: Mapped[str | None] = mapped_column(String(64))  # a mass send's clientmsgid, kept for resends
 
     __table_args__ = (UniqueConstraint("notice_id", "resident_id"),
                       Index("ix_deliveries_due", "state", "next_attempt_at"))

@@ -50,7 +50,8 @@ class DeliveryTask:
     body: str
     url: str
     attempts: int
-    channel: str
+    channel: str                   # custom | template | mass
+    batch_key: str | None = None   # mass sends: the clientmsgid shared by the batch
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class Report:
     pending: int
     failed: dict[str, int] = field(default_factory=dict)   # errcode, or the reason when there is none → count
     skipped: int = 0
+    mass_jobs: dict[str, dict] = field(default_factory=dict)  # WeChat's own counts per mass send (MASSSENDJOBFINISH)
 
 
 def _recipients(session: Session, audience: Audience) -> list[tuple[int, str]]:
@@ -95,13 +97,16 @@ def notify(session: Session, kind: str, title: str, body: str, recipients: Itera
            created_by: str, now: datetime, send_at: datetime | None = None, url: str = "",
            audience: dict | None = None) -> int:
     """Write a notice and one pending delivery per recipient inside the caller's transaction."""
+    recipients = list(recipients)
     notice = Notice(kind=kind, title=title, body=body, url=url, audience=audience or {}, created_by=created_by,
-                    created_at=now, send_at=send_at or now)
+                    created_at=now, send_at=send_at or now, recipients=len(recipients), mass_results={})
     session.add(notice)
     session.flush()
     due = send_at or now
-    session.add_all(Delivery(notice_id=notice.id, resident_id=rid, openid=openid, next_attempt_at=due,
-                             updated_at=now) for rid, openid in recipients)
+    if recipients:
+        session.execute(Delivery.__table__.insert(), [
+            {"notice_id": notice.id, "resident_id": rid, "openid": openid, "state": "pending", "attempts": 0,
+             "next_attempt_at": due, "updated_at": now} for rid, openid in recipients])
     return notice.id
 
 
@@ -136,31 +141,53 @@ def due(db: Database, now: datetime, notice_id: int | None = None, limit: int = 
         return list(s.scalars(query.order_by(Delivery.id).limit(limit)))
 
 
-def claim(db: Database, delivery_ids: list[int], now: datetime, cs_window: timedelta) -> list[DeliveryTask]:
+def claim(db: Database, delivery_ids: list[int], now: datetime, cs_window: timedelta,
+          mass_threshold: int = 0) -> list[DeliveryTask]:
     """Take due pending deliveries to `sending`, choosing each one's channel. Only rows this call
-    moved are returned: a second run of the same job gets nothing to send."""
+    moved are returned: a second run of the same job gets nothing to send.
+
+    Channels: an announcement to at least `mass_threshold` residents (0: never) goes by mass send;
+    otherwise a customer-service message inside the 48-hour window, a template message outside it."""
+    deliveries = Delivery.__table__  # Core statements: no ORM bookkeeping on thousands of rows
     with db.transaction() as s:
         rows = s.execute(
-            select(Delivery, Notice, Resident.last_interaction_at)
+            select(Delivery.id, Delivery.openid, Delivery.attempts, Delivery.batch_key, Notice.id, Notice.kind,
+                   Notice.title, Notice.body, Notice.url, Notice.recipients, Resident.last_interaction_at)
             .join(Notice, Notice.id == Delivery.notice_id)
             .join(Resident, Resident.id == Delivery.resident_id)
             .where(Delivery.id.in_(delivery_ids), Delivery.state == "pending", Delivery.next_attempt_at <= now)
         ).all()
-        tasks = []
-        for delivery, notice, last_seen in rows:
-            channel = "custom" if last_seen is not None and now - last_seen < cs_window else "template"
-            taken = s.execute(update(Delivery)
-                              .where(Delivery.id == delivery.id, Delivery.state == "pending")
-                              .values(state="sending", channel=channel, attempts=Delivery.attempts + 1,
-                                      updated_at=now)
-                              .returning(Delivery.id)).scalar()
-            if taken is not None:
-                tasks.append(DeliveryTask(delivery.id, notice.id, notice.kind, delivery.openid, notice.title,
-                                          notice.body, notice.url, delivery.attempts + 1, channel))
-        return tasks
+
+        def channel_of(row) -> str:
+            if mass_threshold and row.kind == "announcement" and row.recipients >= mass_threshold:
+                return "mass"
+            seen = row.last_interaction_at
+            return "custom" if seen is not None and now - seen < cs_window else "template"
+
+        channels = {row.id: channel_of(row) for row in rows}
+        # a batch keeps its clientmsgid for ever, so that a resend after a crash is recognised by WeChat
+        keys = {row.id: row.batch_key for row in rows}
+        fresh = [row for row in rows if channels[row.id] == "mass" and not row.batch_key]
+        if fresh:
+            new_key = f"nanhu-n{fresh[0][4]}-d{min(r.id for r in fresh)}"
+            keys.update({row.id: new_key for row in fresh})
+        taken: set[int] = set()
+        for channel in ("custom", "template", "mass"):
+            ids = [i for i, c in channels.items() if c == channel]
+            for key in sorted({keys[i] or "" for i in ids}):
+                group = [i for i in ids if (keys[i] or "") == key]
+                taken.update(s.scalars(update(deliveries)
+                                       .where(deliveries.c.id.in_(group), deliveries.c.state == "pending")
+                                       .values(state="sending", channel=channel, batch_key=key or None,
+                                               attempts=deliveries.c.attempts + 1, updated_at=now)
+                                       .returning(deliveries.c.id)))
+        return [DeliveryTask(r.id, r[4], r.kind, r.openid, r.title, r.body, r.url, r.attempts + 1, channels[r.id],
+                             keys[r.id]) for r in rows if r.id in taken]
 
 
-def finish(db: Database, delivery_id: int, outcome: Outcome, now: datetime) -> None:
+def finish(db: Database, delivery_id: int | list[int], outcome: Outcome, now: datetime) -> None:
+    """Record how a delivery (or a mass batch of them) went; only rows still `sending` change."""
+    ids = delivery_id if isinstance(delivery_id, list) else [delivery_id]
     values: dict = {"updated_at": now, "errcode": outcome.errcode, "errmsg": (outcome.errmsg or None)}
     if outcome.channel:
         values["channel"] = outcome.channel
@@ -170,8 +197,10 @@ def finish(db: Database, delivery_id: int, outcome: Outcome, now: datetime) -> N
         values.update(state="pending", next_attempt_at=outcome.retry_at or now)
     else:
         values.update(state=outcome.state)
+    deliveries = Delivery.__table__
     with db.transaction() as s:
-        s.execute(update(Delivery).where(Delivery.id == delivery_id, Delivery.state == "sending").values(**values))
+        s.execute(update(deliveries).where(deliveries.c.id.in_(ids), deliveries.c.state == "sending")
+                  .values(**values))
 
 
 def backoff(attempt: int, base: float = 2.0, cap: float = 300.0) -> float:
@@ -180,13 +209,14 @@ def backoff(attempt: int, base: float = 2.0, cap: float = 300.0) -> float:
 
 
 def recover_stale(db: Database, now: datetime, older_than: timedelta) -> list[int]:
-    """Deliveries left `sending` by a worker that died: template ones go back to pending (resent under
-    the same client_msg_id), custom ones are recorded as outcome unknown. Returns the ids to resend."""
+    """Deliveries left `sending` by a worker that died: template and mass ones go back to pending
+    (resent under the same client_msg_id / clientmsgid, which WeChat recognises), custom ones are
+    recorded as outcome unknown. Returns the ids to resend."""
     cutoff = now - older_than
     with db.transaction() as s:
         resend = list(s.scalars(update(Delivery)
                                 .where(Delivery.state == "sending", Delivery.updated_at < cutoff,
-                                       or_(Delivery.channel == "template", Delivery.channel.is_(None)))
+                                       or_(Delivery.channel.in_(("template", "mass")), Delivery.channel.is_(None)))
                                 .values(state="pending", next_attempt_at=now, updated_at=now)
                                 .returning(Delivery.id)))
         s.execute(update(Delivery)
@@ -211,7 +241,7 @@ def report(db: Database, notice_id: int) -> Report:
             failed[reason] = failed.get(reason, 0) + n
         return Report(notice_id, notice.title, (notice.audience or {}).get("label", ""), sum(counts.values()),
                       counts.get("sent", 0), counts.get("pending", 0) + counts.get("sending", 0), failed,
-                      counts.get("skipped", 0))
+                      counts.get("skipped", 0), dict(notice.mass_results or {}))
 
 
 def template_job_finished(db: Database, msgid: str, status: str, now: datetime) -> bool:
@@ -225,3 +255,15 @@ def template_job_finished(db: Database, msgid: str, status: str, now: datetime) 
     with db.transaction() as s:
         return s.execute(update(Delivery).where(Delivery.msgid == msgid, Delivery.channel == "template")
                          .values(**values).returning(Delivery.id)).scalar() is not None
+
+
+def mass_job_finished(db: Database, msg_id: str, counts: dict[str, int], now: datetime) -> bool:
+    """WeChat's MASSSENDJOBFINISH report for one mass send: kept on its notice for the delivery report."""
+    with db.transaction() as s:
+        notice_id = s.scalar(select(Delivery.notice_id).where(Delivery.msgid == msg_id, Delivery.channel == "mass")
+                             .limit(1))
+        if notice_id is None:
+            return False
+        notice = s.get(Notice, notice_id)
+        notice.mass_results = {**(notice.mass_results or {}), msg_id: {**counts, "at": now.isoformat()}}
+        return True
