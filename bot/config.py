@@ -116,6 +116,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "max_attempts": Key(int, 5, _at_least(1)),
         "batch_size": Key(int, 100, lambda v: None if 1 <= v <= 1000 else "must be between 1 and 1000"),
         "mass_send_threshold": Key(int, 0, _at_least(0)),
+        "rate_per_second": Key(float, 0.0, _at_least(0)),
+        "announcement_daily_cap": Key(int, 3, _at_least(0)),
         "send_concurrency": Key(int, 8, lambda v: None if 1 <= v <= 64 else "must be between 1 and 64"),
         "sending_timeout": Key(int, 120, lambda v: None if 10 <= v <= 540 else "must be between 10 and 540 seconds (under WeChat's 10-minute client_msg_id window)"),
         "sweep_interval": Key(int, 30, _at_least(1)),

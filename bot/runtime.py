@@ -47,6 +47,12 @@ class Runtime:
         return ZoneInfo(self.config.app.timezone)
 
     @cached_property
+    def send_bucket(self):
+        """Paces calls that push messages, to notices.rate_per_second across all workers."""
+        from bot.ratelimit import bucket
+        return bucket(self.redis, self.config.notices.rate_per_second)
+
+    @cached_property
     def wechat(self) -> NanhuWeChatClient:
         w = self.config.wechat
         return NanhuWeChatClient(w.app_id, w.app_secret, w.api_base_url, KVSessionStorage(self.kv), w.http_timeout)

@@ -60,7 +60,8 @@ def deliver(delivery_ids: list[int]) -> dict[str, int]:
     """Send a batch. Safe to run twice: only deliveries this run takes from pending are sent."""
     rt = runtime.current()
     window = timedelta(hours=rt.config.notices.cs_window_hours)
-    tasks = notices.claim(rt.db, delivery_ids, rt.now(), window, rt.config.notices.mass_send_threshold)
+    n = rt.config.notices
+    tasks = notices.claim(rt.db, delivery_ids, rt.now(), window, n.mass_send_threshold, n.announcement_daily_cap)
     tally: dict[str, int] = {}
     batches: dict[str, list[DeliveryTask]] = {}
     for task in tasks:
@@ -93,6 +94,7 @@ def _deliver_mass(rt: Runtime, batch: list[DeliveryTask]) -> str:
     ids = [t.id for t in batch]
     if len(batch) == 1:  # WeChat's openid-list send needs two openids at least
         return _deliver_one(rt, replace(first, channel="template"))
+    rt.send_bucket.take()
     try:
         result = rt.wechat.post("message/mass/send", data={
             "touser": [t.openid for t in batch], "msgtype": "text", "text": {"content": _as_text(first)},
@@ -132,6 +134,7 @@ def _send(rt: Runtime, task: DeliveryTask) -> Outcome:
     try:
         if channel == "custom":
             try:
+                rt.send_bucket.take()
                 rt.wechat.message.send_text(task.openid, _as_text(task))
                 return Outcome("sent", "custom")
             except WeChatClientException as exc:
@@ -158,6 +161,7 @@ def _send_template(rt: Runtime, task: DeliveryTask) -> Outcome:
     }
     if task.url:
         payload["url"] = task.url
+    rt.send_bucket.take()
     result = rt.wechat.post("message/template/send", data=payload)
     return Outcome("sent", "template", msgid=str(result.get("msgid", "")))
 

@@ -142,7 +142,7 @@ def due(db: Database, now: datetime, notice_id: int | None = None, limit: int = 
 
 
 def claim(db: Database, delivery_ids: list[int], now: datetime, cs_window: timedelta,
-          mass_threshold: int = 0) -> list[DeliveryTask]:
+          mass_threshold: int = 0, daily_cap: int = 0) -> list[DeliveryTask]:
     """Take due pending deliveries to `sending`, choosing each one's channel. Only rows this call
     moved are returned: a second run of the same job gets nothing to send.
 
@@ -164,6 +164,8 @@ def claim(db: Database, delivery_ids: list[int], now: datetime, cs_window: timed
             seen = row.last_interaction_at
             return "custom" if seen is not None and now - seen < cs_window else "template"
 
+        if daily_cap:
+            rows = _skip_over_cap(s, rows, now, daily_cap)
         channels = {row.id: channel_of(row) for row in rows}
         # a batch keeps its clientmsgid for ever, so that a resend after a crash is recognised by WeChat
         keys = {row.id: row.batch_key for row in rows}
@@ -183,6 +185,32 @@ def claim(db: Database, delivery_ids: list[int], now: datetime, cs_window: timed
                                        .returning(deliveries.c.id)))
         return [DeliveryTask(r.id, r[4], r.kind, r.openid, r.title, r.body, r.url, r.attempts + 1, channels[r.id],
                              keys[r.id]) for r in rows if r.id in taken]
+
+
+CAP_REACHED = "announcement cap for the day reached"
+
+
+def _skip_over_cap(s: Session, rows: list, now: datetime, cap: int) -> list:
+    """Announcements beyond `cap` in 24 hours for a resident are skipped, not sent; the rest stay."""
+    openids = {row.openid for row in rows if row.kind == "announcement"}
+    if not openids:
+        return rows
+    received = dict(s.execute(
+        select(Delivery.openid, func.count()).join(Notice, Notice.id == Delivery.notice_id)
+        .where(Delivery.openid.in_(openids), Notice.kind == "announcement", Delivery.state == "sent",
+               Delivery.sent_at >= now - timedelta(hours=24))
+        .group_by(Delivery.openid)).all())
+    keep, over = [], []
+    for row in rows:
+        if row.kind == "announcement" and received.get(row.openid, 0) >= cap:
+            over.append(row.id)
+        else:
+            keep.append(row)
+    if over:
+        deliveries = Delivery.__table__
+        s.execute(update(deliveries).where(deliveries.c.id.in_(over), deliveries.c.state == "pending")
+                  .values(state="skipped", errmsg=CAP_REACHED, updated_at=now))
+    return keep
 
 
 def finish(db: Database, delivery_id: int | list[int], outcome: Outcome, now: datetime) -> None:

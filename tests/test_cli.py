@@ -97,3 +97,46 @@ def test_nlp_misses_lists_what_residents_said_that_the_bot_did_not_understand(ma
     lines = out.stdout.splitlines()
     assert "今天天气怎么样" in lines[1] and lines[1].split()[0] == "2"
     assert "138****8001" in out.stdout and "o_alice" not in out.stdout
+
+
+def test_queues_shows_the_outbox_and_the_queue(make_stack, monkeypatch):
+    from storage import residents, notices
+    from storage.notices import Audience
+
+    stack = make_stack("sqlite+redis")
+    residents.subscribe(stack.rt.db, "o_q", stack.rt.now())
+    notices.announce(stack.rt.db, "通知", "内容", Audience("everyone"), "staff:admin", stack.rt.now())
+    cfg = stack.rt.config
+    monkeypatch.setenv("NANHU_CONFIG", str(ROOT / "config.example.toml"))
+    monkeypatch.setenv("NANHU_DATABASE_URL", cfg.database.url)
+    monkeypatch.setenv("NANHU_REDIS_URL", cfg.redis.url)
+    result = CliRunner().invoke(main, ["queues"])
+    assert result.exit_code == 0, result.output
+    assert "outbox: pending 1" in result.output and "queue nanhu: waiting 0" in result.output
+
+
+def test_announce_from_the_cli_asks_before_sending_and_reports(make_stack, wechat_api, monkeypatch):
+    from storage import residents
+
+    stack = make_stack("sqlite+sqlkv")
+    for openid in ("o_cli1", "o_cli2"):
+        residents.subscribe(stack.rt.db, openid, stack.rt.now())
+    cfg = stack.rt.config
+    for name, value in {"NANHU_CONFIG": str(ROOT / "config.example.toml"), "NANHU_DATABASE_URL": cfg.database.url,
+                        "NANHU_REDIS_URL": "", "NANHU_WECHAT_API_BASE_URL": cfg.wechat.api_base_url,
+                        "NANHU_WECHAT_APP_ID": cfg.wechat.app_id,
+                        "NANHU_WECHAT_APP_SECRET": cfg.wechat.app_secret}.items():
+        monkeypatch.setenv(name, value)
+    args = ["announce", "send", "--title", "停水通知", "--body", "明天上午停水", "--audience", "everyone"]
+    declined = CliRunner().invoke(main, args, input="n\n")
+    assert "2 residents will receive" in declined.output and declined.exit_code != 0
+    assert wechat_api.messages() == []
+    sent = CliRunner().invoke(main, args + ["--yes"])
+    assert sent.exit_code == 0, sent.output
+    assert len(wechat_api.messages()) == 2
+    notice_id = sent.output.split("announcement ")[1].split(":")[0]
+    report = CliRunner().invoke(main, ["announce", "report", notice_id])
+    assert "recipients 2  sent 2  pending 0" in report.output
+
+    bad = CliRunner().invoke(main, ["announce", "send", "--title", "x", "--body", "y", "--audience", "火星社区", "--yes"])
+    assert bad.exit_code != 0 and "unknown audience" in bad.output

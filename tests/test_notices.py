@@ -235,3 +235,68 @@ def test_wechats_template_job_report_updates_the_delivery_report(stack, wechat_a
     assert reply.text == "success"
     report = notices.report(stack.rt.db, notice_id)
     assert report.sent == 1 and report.failed == {"failed:user block": 1}
+
+
+def test_sends_are_paced_to_the_configured_rate_across_workers(make_stack, wechat_api):
+    stack = make_stack("sqlite+redis", notices_rate_per_second=20.0)
+    openids = _residents(stack.rt, 40, prefix="o_paced")
+    _announce(stack.rt)
+    _work(stack.rt)
+    times = sorted(m["time"] for m in wechat_api.messages())
+    assert len(times) == 40
+    # a bucket of 20 per second holds at most 20 at once: 40 sends need at least a second
+    for i in range(len(times) - 25):
+        assert times[i + 25] - times[i] >= 0.2, "more than the bucket allows in a fifth of a second"
+    assert times[-1] - times[0] >= 0.9
+
+
+def test_a_resident_gets_at_most_the_daily_cap_of_announcements(make_stack, wechat_api):
+    stack = make_stack("sqlite+redis", notices_announcement_daily_cap=2)
+    (openid,) = _residents(stack.rt, 1, prefix="o_capped")
+    ids = [_announce(stack.rt, title=f"公告{i}") for i in range(3)]
+    for _ in ids:
+        _work(stack.rt)
+    assert len(wechat_api.messages(openid)) == 2
+    third = notices.report(stack.rt.db, ids[2])
+    assert third.skipped == 1 and third.sent == 0
+
+
+def test_a_large_announcement_goes_by_mass_send_and_wechats_job_report_is_kept(make_stack, wechat_api):
+    import requests
+    from devtools.simulator import event_fields
+
+    stack = make_stack("sqlite+redis", notices_mass_send_threshold=3)
+    openids = _residents(stack.rt, 5, prefix="o_mass")
+    requests.post(wechat_api.url + "/_fake/subscribe", json={"openids": openids}, timeout=5)
+    notice_id = _announce(stack.rt)
+    _work(stack.rt)
+    sent = [m for o in openids for m in wechat_api.messages(o)]
+    assert len(sent) == 5 and {m["kind"] for m in sent} == {"mass"}
+    msg_id = sent[0]["msgid"]
+    stack.client().post_fields(event_fields("gh_nanhu_system", "MASSSENDJOBFINISH", None, MsgID=msg_id,
+                                            Status="send success", TotalCount=5, FilterCount=5, SentCount=5,
+                                            ErrorCount=0))
+    report = notices.report(stack.rt.db, notice_id)
+    assert report.sent == 5 and report.mass_jobs[str(msg_id)]["SentCount"] == 5
+
+
+def test_a_mass_batch_resent_after_a_crash_is_not_sent_twice(make_stack, wechat_api):
+    import requests
+
+    stack = make_stack("sqlite+redis", notices_mass_send_threshold=2)
+    openids = _residents(stack.rt, 3, prefix="o_mass_crash")
+    requests.post(wechat_api.url + "/_fake/subscribe", json={"openids": openids}, timeout=5)
+    notice_id = notices.announce(stack.rt.db, "通知", "内容", Audience("everyone"), "staff:admin", stack.rt.now())
+    ids = notices.due(stack.rt.db, stack.rt.now(), notice_id)
+    tasks = notices.claim(stack.rt.db, ids, stack.rt.now(), timedelta(hours=48), mass_threshold=2)
+    with runtime.use(stack.rt):  # the worker sends the batch ... and dies before recording it
+        stack.rt.wechat.post("message/mass/send", data={"touser": openids, "msgtype": "text",
+                                                        "text": {"content": "通知"}, "clientmsgid": tasks[0].batch_key})
+    with stack.rt.db.transaction() as s:
+        for row in s.scalars(select(Delivery).where(Delivery.notice_id == notice_id)):
+            row.updated_at = stack.rt.now() - timedelta(minutes=10)
+    with runtime.use(stack.rt):
+        delivery.sweep()
+    _work(stack.rt)
+    assert all(len(wechat_api.messages(o)) == 1 for o in openids)
+    assert notices.report(stack.rt.db, notice_id).sent == 3
