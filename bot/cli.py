@@ -206,6 +206,27 @@ def nlp_eval(file: str | None, lexicon: str | None) -> None:
     sys.exit(evaluate.main(file, lexicon_path=lexicon))
 
 
+@main.group()
+def staff() -> None:
+    """Staff accounts (the admin web will add more)."""
+
+
+@staff.command("link")
+@click.argument("username")
+@click.argument("openid")
+def staff_link(username: str, openid: str) -> None:
+    """Let a staff member use staff commands (发公告, 公告报告) in chat from OPENID."""
+    from storage import staff as staff_store
+    from storage.audit import SYSTEM
+
+    rt = _runtime(_config())
+    try:
+        member = staff_store.link_openid(rt.db, username, openid.strip(), SYSTEM)
+    except staff_store.StaffNotFound:
+        raise click.ClickException(f"no staff member {username!r}") from None
+    click.echo(f"{member.display_name} ({member.username}) can now announce from chat as {openid}")
+
+
 @main.group(invoke_without_command=True)
 @click.pass_context
 def queues(ctx: click.Context) -> None:

@@ -5,9 +5,9 @@ from bot.router import Router
 
 
 def build_router() -> Router:
-    from handlers import events, help, notices, opinions, party
+    from handlers import announcements, events, help, notices, opinions, party
 
     root = Router("nanhu")
-    for module in (help, opinions, events, party, notices):
+    for module in (help, opinions, events, party, notices, announcements):
         root.include(module.router)
     return root

@@ -295,3 +295,9 @@ def mass_job_finished(db: Database, msg_id: str, counts: dict[str, int], now: da
         notice = s.get(Notice, notice_id)
         notice.mass_results = {**(notice.mass_results or {}), msg_id: {**counts, "at": now.isoformat()}}
         return True
+
+
+def latest_announcements(db: Database, limit: int = 3) -> list[int]:
+    with db.transaction(read_only=True) as s:
+        return list(s.scalars(select(Notice.id).where(Notice.kind == "announcement")
+                              .order_by(Notice.id.desc()).limit(limit)))

@@ -122,7 +122,7 @@ def test_a_passing_failure_is_retried_later_and_then_delivered(make_stack, wecha
 
 def test_an_http_error_and_a_timeout_are_passing_failures(make_stack, wechat_api):
     stack = make_stack("sqlite+redis", wechat_http_timeout=0.3)
-    openids = _residents(stack.rt, 2, prefix="o_flaky")
+    _residents(stack.rt, 2, prefix="o_flaky")
     wechat_api.control("fail", path="message/template/send", http=502, times=1)
     wechat_api.control("stall", path="message/template/send", seconds=1.0, times=2)
     notice_id = _announce(stack.rt)
@@ -239,7 +239,7 @@ def test_wechats_template_job_report_updates_the_delivery_report(stack, wechat_a
 
 def test_sends_are_paced_to_the_configured_rate_across_workers(make_stack, wechat_api):
     stack = make_stack("sqlite+redis", notices_rate_per_second=20.0)
-    openids = _residents(stack.rt, 40, prefix="o_paced")
+    _residents(stack.rt, 40, prefix="o_paced")
     _announce(stack.rt)
     _work(stack.rt)
     times = sorted(m["time"] for m in wechat_api.messages())
