@@ -259,6 +259,25 @@ def queues(ctx: click.Context) -> None:
         click.echo("requeue them with: nanhu queues requeue --all   (or: nanhu queues requeue JOB_ID)")
 
 
+@queues.command("dashboard")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=9181, show_default=True)
+def queues_dashboard(host: str, port: int) -> None:
+    """Serve rq-dashboard at http://HOST:PORT/rq (loopback only: it has no login)."""
+    from werkzeug.serving import run_simple
+
+    from bot.dashboard import LOOPBACK, create_app
+
+    cfg = _config()
+    if not cfg.redis_enabled:
+        raise click.ClickException("no redis.url: there is no RQ queue to watch")
+    if host not in LOOPBACK:
+        raise click.ClickException("the dashboard has no login, so it only listens on loopback (127.0.0.1); "
+                                   "use an SSH tunnel to reach it from elsewhere")
+    click.echo(f"rq-dashboard at http://{host}:{port}/rq")
+    run_simple(host, port, create_app(cfg.redis.url))
+
+
 @queues.command("requeue")
 @click.argument("job_ids", nargs=-1)
 @click.option("--all", "everything", is_flag=True, help="every failed job")

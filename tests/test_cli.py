@@ -140,3 +140,21 @@ def test_announce_from_the_cli_asks_before_sending_and_reports(make_stack, wecha
 
     bad = CliRunner().invoke(main, ["announce", "send", "--title", "x", "--body", "y", "--audience", "火星社区", "--yes"])
     assert bad.exit_code != 0 and "unknown audience" in bad.output
+
+
+def test_the_queue_dashboard_shows_the_queue_and_stays_on_loopback(make_stack, monkeypatch):
+    from bot.dashboard import create_app
+    from tests.conftest import LiveServer
+
+    stack = make_stack("sqlite+redis")
+    stack.rt.jobs.enqueue(print, "hello")
+    server = LiveServer(create_app(stack.rt.config.redis.url))
+    try:
+        queues = requests.get(server.url + "/rq/0/data/queues.json", timeout=5).json()["queues"]
+        assert any(q["name"] == "nanhu" and q["count"] == 1 for q in queues)
+    finally:
+        server.stop()
+    monkeypatch.setenv("NANHU_CONFIG", str(ROOT / "config.example.toml"))
+    monkeypatch.setenv("NANHU_REDIS_URL", stack.rt.config.redis.url)
+    result = CliRunner().invoke(main, ["queues", "dashboard", "--host", "0.0.0.0"])
+    assert result.exit_code != 0 and "only listens on loopback" in result.output
