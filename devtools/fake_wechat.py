@@ -607,7 +607,7 @@ def create_app(app_id: str, app_secret: str, *, clock: Callable[[], float] = tim
         injected = fake.take_rule(fake.failures, api)
         if injected and injected.get("http"):
             fake.log_call(request.method, api, None, injected["http"], token)
-            return Response(f"<html><body>{injected['http']} Server Error</body></html>", status=injected["http"],
+            return Response(f"<html><body>{injected['http']} Error</body></html>", status=injected["http"],
                             content_type="text/html")
         try:
             if injected:
@@ -652,8 +652,8 @@ def _add_control_api(app: Flask, fake: FakeWeChat) -> None:
     def fail() -> Response:
         data = payload()
         http = data.get("http")
-        if http is not None and not (isinstance(http, int) and 500 <= http <= 599):
-            return _json({"error": "http must be a 5xx status"}, 400)
+        if http is not None and not (isinstance(http, int) and 400 <= http <= 599):
+            return _json({"error": "http must be a 4xx or 5xx status"}, 400)
         if http is None and (data.get("errcode") not in ERRMSG or data.get("errcode") == 0):
             return _json({"error": f"errcode must be one of {sorted(k for k in ERRMSG if k)}"}, 400)
         fake.add_rule(fake.failures, {"path": rule_path(data), "errcode": data.get("errcode"), "http": http,

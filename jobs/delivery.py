@@ -2,11 +2,13 @@
 picks up what a dead worker or a Redis outage left behind.
 
 WeChat's answers decide what happens next:
-- 45015 on a customer-service message (outside the 48-hour window): the template message instead.
-- 45009, 45011, -1, HTTP errors and timeouts: tried again later, with exponential backoff and full
-  jitter, up to notices.max_attempts.
-- 43004, 40003, 43101: the resident cannot receive it; no retry.
-- 40001 / 42001 are handled inside the client (one token refetch).
+- 45015 / 45047 on a customer-service message (outside the 48-hour window, or its quota used up):
+  the template message instead.
+- 45009, 45011, -1, HTTP 5xx and timeouts: tried again later, with exponential backoff and full
+  jitter, up to notices.max_attempts. A customer-service message that timed out after it was sent
+  is not tried again (it has no dedup key; WeChat has probably delivered it): outcome unknown.
+- 43004, 40003, 43101: the resident cannot receive it; no retry, and the resident is marked.
+- 40001 / 42001 are handled inside the client (one token refetch for all workers).
 Every failure keeps its errcode.
 """
 from __future__ import annotations
@@ -28,40 +30,41 @@ from storage.notices import DeliveryTask, Outcome
 log = logging.getLogger("nanhu.delivery")
 
 TRANSIENT = {45009, 45011, -1}
-OUT_OF_WINDOW = 45015
-MASS_ALREADY_SENT = 45065  # "clientmsgid exist"
+OUT_OF_WINDOW = {45015, 45047}       # window closed / its quota used up
+MASS_ALREADY_SENT = 45065            # "clientmsgid exist"
+NEVER_SENT = {"ConnectionError", "ConnectTimeout", "NewConnectionError"}  # the request did not leave
 CS_TEXT_LIMIT = 600  # characters; longer notices are cut with a pointer to the rest
 
 
-def relay(notice_id: int | None = None) -> int:
+def relay(notice_id: int | None = None, requeue_after: timedelta | None = None) -> int:
     """Queue the due deliveries (of one notice, or all) in batches; returns how many were queued."""
     rt = runtime.current()
-    ids = notices.due(rt.db, rt.now(), notice_id)
     size = rt.config.notices.batch_size
     queued = 0
-    for start in range(0, len(ids), size):
+    while ids := notices.due(rt.db, rt.now(), notice_id, requeue_after, limit=size):
         try:
-            rt.jobs.enqueue(deliver, ids[start:start + size])
+            rt.jobs.enqueue(deliver, ids)
         except QueueUnavailable as exc:
-            log.error("queue unavailable (%s): %d deliveries wait for the sweeper", exc, len(ids) - queued)
+            log.error("queue unavailable (%s): deliveries wait for the sweeper", exc)
+            notices.forget_queued(rt.db, ids)
             break
-        queued += len(ids[start:start + size])
+        queued += len(ids)
     return queued
 
 
 def sweep() -> int:
-    """Recover deliveries stranded in `sending`, then queue everything due."""
+    """Recover deliveries stranded in `sending`, then queue everything due that is not queued already."""
     rt = runtime.current()
     notices.recover_stale(rt.db, rt.now(), timedelta(seconds=rt.config.notices.sending_timeout))
-    return relay()
+    return relay(requeue_after=timedelta(seconds=2 * rt.config.notices.sweep_interval))
 
 
 def deliver(delivery_ids: list[int]) -> dict[str, int]:
     """Send a batch. Safe to run twice: only deliveries this run takes from pending are sent."""
     rt = runtime.current()
-    window = timedelta(hours=rt.config.notices.cs_window_hours)
     n = rt.config.notices
-    tasks = notices.claim(rt.db, delivery_ids, rt.now(), window, n.mass_send_threshold, n.announcement_daily_cap)
+    tasks = notices.claim(rt.db, delivery_ids, rt.now(), timedelta(hours=n.cs_window_hours),
+                          n.mass_send_threshold, n.announcement_daily_cap)
     tally: dict[str, int] = {}
     batches: dict[str, list[DeliveryTask]] = {}
     for task in tasks:
@@ -72,45 +75,61 @@ def deliver(delivery_ids: list[int]) -> dict[str, int]:
         tally[state] = tally.get(state, 0) + len(batch)
     singles = [t for t in tasks if t.channel != "mass"]
     # the time goes in waiting for WeChat's answers, so several sends are in flight at once
-    with ThreadPoolExecutor(min(rt.config.notices.send_concurrency, max(1, len(singles)))) as pool:
+    with ThreadPoolExecutor(min(n.send_concurrency, max(1, len(singles)))) as pool:
         for state in pool.map(lambda task: _deliver_one(rt, task), singles):
             tally[state] = tally.get(state, 0) + 1
     return tally
 
 
 def _deliver_one(rt: Runtime, task: DeliveryTask) -> str:
-    outcome = _send(rt, task)
-    notices.finish(rt.db, task.id, outcome, rt.now())
-    if outcome.errcode == 43004:
-        residents.unsubscribe(rt.db, task.openid, rt.now())  # WeChat says they no longer follow us
-    if outcome.state == "retry":
-        _retry_later(rt, task.id, outcome)
+    try:
+        rt.send_bucket.take()
+        if not notices.start_sending(rt.db, [task], rt.now()):
+            return "taken over"  # recovered and claimed again while it waited: the other run sends it
+        outcome = _send(rt, task)
+    except Exception as exc:  # the store, the token lock or the database failed before any request left
+        log.error("delivery %d not sent (%s): trying again later", task.id, type(exc).__name__)
+        outcome = _failure(rt, task, task.channel, None, type(exc).__name__, retry=True)
+    _record(rt, [task], outcome)
     return outcome.state
+
+
+def _record(rt: Runtime, tasks: list[DeliveryTask], outcome: Outcome) -> None:
+    notices.finish(rt.db, tasks, outcome, rt.now())
+    if outcome.errcode in (43004, 40003):  # no longer a follower / not an openid of ours
+        for task in tasks:
+            residents.unsubscribe(rt.db, task.openid, rt.now())
+    elif outcome.errcode == 43101:  # refuses template messages
+        for task in tasks:
+            residents.refuse_templates(rt.db, task.openid)
+    if outcome.state == "retry":
+        _retry_later(rt, [t.id for t in tasks], outcome)
 
 
 def _deliver_mass(rt: Runtime, batch: list[DeliveryTask]) -> str:
     """One mass send to the batch's openid list, under the batch's clientmsgid."""
     first = batch[0]
-    ids = [t.id for t in batch]
     if len(batch) == 1:  # WeChat's openid-list send needs two openids at least
         return _deliver_one(rt, replace(first, channel="template"))
-    rt.send_bucket.take()
     try:
+        rt.send_bucket.take()
+        if not notices.start_sending(rt.db, batch, rt.now()):
+            return "taken over"
         result = rt.wechat.post("message/mass/send", data={
             "touser": [t.openid for t in batch], "msgtype": "text", "text": {"content": _as_text(first)},
             "clientmsgid": first.batch_key, "send_ignore_reprint": 0})
         outcome = Outcome("sent", "mass", msgid=str(result.get("msg_id", "")))
     except WeChatClientException as exc:
-        if exc.errcode == MASS_ALREADY_SENT:  # sent before a crash: WeChat knows this clientmsgid
+        if exc.errcode == MASS_ALREADY_SENT:  # this very batch went out before a crash
             outcome = Outcome("sent", "mass", msgid=_previous_msg_id(exc))
         else:
-            outcome = _failure(rt, first, "mass", exc.errcode, str(exc.errmsg or ""),
-                               retry=exc.errcode in TRANSIENT or exc.errcode is None)
+            outcome = _failure(rt, first, "mass", exc.errcode, str(exc.errmsg or ""), retry=_transient(exc))
     except WeChatUnreachable as exc:
         outcome = _failure(rt, first, "mass", None, exc.cause or "unreachable", retry=True)
-    notices.finish(rt.db, ids, outcome, rt.now())
-    if outcome.state == "retry":
-        _retry_later(rt, ids, outcome)
+    except Exception as exc:
+        log.error("mass batch %s not sent (%s): trying again later", first.batch_key, type(exc).__name__)
+        outcome = _failure(rt, first, "mass", None, type(exc).__name__, retry=True)
+    _record(rt, batch, outcome)
     return outcome.state
 
 
@@ -121,12 +140,18 @@ def _previous_msg_id(exc: WeChatClientException) -> str:
         return ""
 
 
-def _retry_later(rt: Runtime, delivery_ids: int | list[int], outcome: Outcome) -> None:
-    ids = delivery_ids if isinstance(delivery_ids, list) else [delivery_ids]
+def _retry_later(rt: Runtime, delivery_ids: list[int], outcome: Outcome) -> None:
     try:
-        rt.jobs.enqueue_in(max(timedelta(0), outcome.retry_at - rt.now()), deliver, ids)
+        rt.jobs.enqueue_in(max(timedelta(0), outcome.retry_at - rt.now()), deliver, delivery_ids)
     except QueueUnavailable:
         pass  # still pending: the sweeper queues it when its time has come
+
+
+def _transient(exc: WeChatClientException) -> bool:
+    if exc.errcode is None:  # an HTTP error status: WeChat's side failing (5xx) is worth another try
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        return status is None or status >= 500
+    return exc.errcode in TRANSIENT
 
 
 def _send(rt: Runtime, task: DeliveryTask) -> Outcome:
@@ -134,18 +159,20 @@ def _send(rt: Runtime, task: DeliveryTask) -> Outcome:
     try:
         if channel == "custom":
             try:
-                rt.send_bucket.take()
                 rt.wechat.message.send_text(task.openid, _as_text(task))
                 return Outcome("sent", "custom")
             except WeChatClientException as exc:
-                if exc.errcode != OUT_OF_WINDOW:
+                if exc.errcode not in OUT_OF_WINDOW:
                     raise
-                channel = "template"  # the 48-hour window closed or its quota is used up
+                channel = "template"
+                rt.send_bucket.take()
         return _send_template(rt, task)
     except WeChatClientException as exc:
-        return _failure(rt, task, channel, exc.errcode, str(exc.errmsg or ""), retry=exc.errcode in TRANSIENT
-                        or exc.errcode is None)  # errcode None: an HTTP error status from WeChat
+        return _failure(rt, task, channel, exc.errcode, str(exc.errmsg or ""), retry=_transient(exc))
     except WeChatUnreachable as exc:
+        if channel == "custom" and exc.cause not in NEVER_SENT:
+            # it may well have arrived, and a customer-service message cannot be deduplicated
+            return Outcome("failed", channel, None, f"{notices.UNKNOWN_OUTCOME} ({exc.cause})")
         return _failure(rt, task, channel, None, exc.cause or "unreachable", retry=True)
 
 
@@ -161,7 +188,6 @@ def _send_template(rt: Runtime, task: DeliveryTask) -> Outcome:
     }
     if task.url:
         payload["url"] = task.url
-    rt.send_bucket.take()
     result = rt.wechat.post("message/template/send", data=payload)
     return Outcome("sent", "template", msgid=str(result.get("msgid", "")))
 

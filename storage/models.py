@@ -56,6 +56,7 @@ class Resident(Base):
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     subscribe_scene: Mapped[str | None] = mapped_column(String(64))
     last_interaction_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refuses_templates: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")  # WeChat 43101
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -213,8 +214,11 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     errcode: Mapped[int | None] = mapped_column(Integer)
     errmsg: Mapped[str | None] = mapped_column(String(256))
-    msgid: Mapped[str | None] = mapped_column(String(64))  # WeChat's id of the message, for its job reports
-    batch_key: Mapped[str | None] = mapped_column(String(64))  # a mass send's clientmsgid, kept for resends
+    msgid: Mapped[str | None] = mapped_column(String(64), index=True)  # WeChat's id, for its job reports
+    batch_key: Mapped[str | None] = mapped_column(String(64), index=True)  # a mass send's clientmsgid
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)     # last handed to the queue
+    sending_since: Mapped[datetime | None] = mapped_column(UTCDateTime)   # the HTTP call was about to start
 
     __table_args__ = (UniqueConstraint("notice_id", "resident_id"),
-                      Index("ix_deliveries_due", "state", "next_attempt_at"))
+                      Index("ix_deliveries_due", "state", "next_attempt_at"),
+                      Index("ix_deliveries_recent", "openid", "sent_at"))

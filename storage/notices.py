@@ -9,11 +9,12 @@ its outcome is recorded as unknown rather than risking a second message.
 from __future__ import annotations
 
 import random
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterable
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage import audit
@@ -89,7 +90,7 @@ def _recipients(session: Session, audience: Audience) -> list[tuple[int, str]]:
 
 
 def count_audience(db: Database, audience: Audience) -> int:
-    with db.transaction() as s:
+    with db.transaction(read_only=True) as s:
         return len(_recipients(s, audience))
 
 
@@ -132,13 +133,31 @@ def announce(db: Database, title: str, body: str, audience: Audience, actor: str
         return notice_id
 
 
-def due(db: Database, now: datetime, notice_id: int | None = None, limit: int = 10_000) -> list[int]:
-    """Ids of pending deliveries whose time has come."""
+def due(db: Database, now: datetime, notice_id: int | None = None, requeue_after: timedelta | None = None,
+        limit: int = 1000) -> list[int]:
+    """Ids of pending deliveries whose time has come and that are not waiting in the queue already:
+    never handed to it, or (with `requeue_after`) handed to it that long ago and still pending.
+    Marks them as queued now."""
+    deliveries = Delivery.__table__
     with db.transaction() as s:
         query = select(Delivery.id).where(Delivery.state == "pending", Delivery.next_attempt_at <= now)
         if notice_id is not None:
             query = query.where(Delivery.notice_id == notice_id)
-        return list(s.scalars(query.order_by(Delivery.id).limit(limit)))
+        if requeue_after is None:
+            query = query.where(Delivery.enqueued_at.is_(None))
+        else:
+            query = query.where(or_(Delivery.enqueued_at.is_(None), Delivery.enqueued_at < now - requeue_after))
+        ids = list(s.scalars(query.order_by(Delivery.id).limit(limit)))
+        if ids:
+            s.execute(update(deliveries).where(deliveries.c.id.in_(ids)).values(enqueued_at=now))
+        return ids
+
+
+def forget_queued(db: Database, ids: list[int]) -> None:
+    """These never reached the queue after all: let the sweeper queue them."""
+    deliveries = Delivery.__table__
+    with db.transaction() as s:
+        s.execute(update(deliveries).where(deliveries.c.id.in_(ids)).values(enqueued_at=None))
 
 
 def claim(db: Database, delivery_ids: list[int], now: datetime, cs_window: timedelta,
@@ -147,87 +166,122 @@ def claim(db: Database, delivery_ids: list[int], now: datetime, cs_window: timed
     moved are returned: a second run of the same job gets nothing to send.
 
     Channels: an announcement to at least `mass_threshold` residents (0: never) goes by mass send;
-    otherwise a customer-service message inside the 48-hour window, a template message outside it."""
+    otherwise a customer-service message inside the 48-hour window, a template message outside it.
+    A mass batch is claimed whole, whatever ids the job was given, so that a resend under its
+    clientmsgid always names the same residents."""
     deliveries = Delivery.__table__  # Core statements: no ORM bookkeeping on thousands of rows
     with db.transaction() as s:
+        batch_keys = select(Delivery.batch_key).where(Delivery.id.in_(delivery_ids), Delivery.batch_key.is_not(None))
         rows = s.execute(
-            select(Delivery.id, Delivery.openid, Delivery.attempts, Delivery.batch_key, Notice.id, Notice.kind,
-                   Notice.title, Notice.body, Notice.url, Notice.recipients, Resident.last_interaction_at)
+            select(Delivery.id, Delivery.openid, Delivery.attempts, Delivery.batch_key, Notice.id.label("notice_id"),
+                   Notice.kind, Notice.title, Notice.body, Notice.url, Notice.recipients,
+                   Resident.last_interaction_at, Resident.refuses_templates)
             .join(Notice, Notice.id == Delivery.notice_id)
             .join(Resident, Resident.id == Delivery.resident_id)
-            .where(Delivery.id.in_(delivery_ids), Delivery.state == "pending", Delivery.next_attempt_at <= now)
+            .where(or_(Delivery.id.in_(delivery_ids), Delivery.batch_key.in_(batch_keys)),
+                   Delivery.state == "pending", Delivery.next_attempt_at <= now)
+            .order_by(Delivery.id)
         ).all()
 
         def channel_of(row) -> str:
-            if mass_threshold and row.kind == "announcement" and row.recipients >= mass_threshold:
+            if row.batch_key or (mass_threshold and row.kind == "announcement" and row.recipients >= mass_threshold):
                 return "mass"
             seen = row.last_interaction_at
             return "custom" if seen is not None and now - seen < cs_window else "template"
 
-        if daily_cap:
-            rows = _skip_over_cap(s, rows, now, daily_cap)
         channels = {row.id: channel_of(row) for row in rows}
-        # a batch keeps its clientmsgid for ever, so that a resend after a crash is recognised by WeChat
+        skip: dict[int, str] = {}
+        if daily_cap:
+            skip.update(_over_cap(s, rows, now, daily_cap))
+        skip.update({row.id: REFUSES_TEMPLATES for row in rows
+                     if channels[row.id] == "template" and row.refuses_templates and row.id not in skip})
+        if skip:
+            for reason in set(skip.values()):
+                s.execute(update(deliveries)
+                          .where(deliveries.c.id.in_([i for i, r in skip.items() if r == reason]),
+                                 deliveries.c.state == "pending")
+                          .values(state="skipped", errmsg=reason, updated_at=now))
+        rows = [row for row in rows if row.id not in skip]
+
+        # one clientmsgid per notice's new mass batch, random so that no two batches ever share one
         keys = {row.id: row.batch_key for row in rows}
-        fresh = [row for row in rows if channels[row.id] == "mass" and not row.batch_key]
-        if fresh:
-            new_key = f"nanhu-n{fresh[0][4]}-d{min(r.id for r in fresh)}"
-            keys.update({row.id: new_key for row in fresh})
+        for notice_id in {row.notice_id for row in rows if channels[row.id] == "mass" and not row.batch_key}:
+            key = f"nanhu-n{notice_id}-{uuid.uuid4().hex[:16]}"
+            keys.update({row.id: key for row in rows
+                         if row.notice_id == notice_id and channels[row.id] == "mass" and not row.batch_key})
         taken: set[int] = set()
-        for channel in ("custom", "template", "mass"):
-            ids = [i for i, c in channels.items() if c == channel]
-            for key in sorted({keys[i] or "" for i in ids}):
-                group = [i for i in ids if (keys[i] or "") == key]
-                taken.update(s.scalars(update(deliveries)
-                                       .where(deliveries.c.id.in_(group), deliveries.c.state == "pending")
-                                       .values(state="sending", channel=channel, batch_key=key or None,
-                                               attempts=deliveries.c.attempts + 1, updated_at=now)
-                                       .returning(deliveries.c.id)))
-        return [DeliveryTask(r.id, r[4], r.kind, r.openid, r.title, r.body, r.url, r.attempts + 1, channels[r.id],
-                             keys[r.id]) for r in rows if r.id in taken]
+        groups: dict[tuple[str, str], list[int]] = {}
+        for row in rows:
+            groups.setdefault((channels[row.id], keys[row.id] or ""), []).append(row.id)
+        for (channel, key), ids in groups.items():
+            taken.update(s.scalars(update(deliveries)
+                                   .where(deliveries.c.id.in_(ids), deliveries.c.state == "pending")
+                                   .values(state="sending", channel=channel, batch_key=key or None,
+                                           attempts=deliveries.c.attempts + 1, updated_at=now, sending_since=None)
+                                   .returning(deliveries.c.id)))
+        return [DeliveryTask(r.id, r.notice_id, r.kind, r.openid, r.title, r.body, r.url, r.attempts + 1,
+                             channels[r.id], keys[r.id]) for r in rows if r.id in taken]
 
 
 CAP_REACHED = "announcement cap for the day reached"
+REFUSES_TEMPLATES = "resident refuses template messages (43101)"
 
 
-def _skip_over_cap(s: Session, rows: list, now: datetime, cap: int) -> list:
-    """Announcements beyond `cap` in 24 hours for a resident are skipped, not sent; the rest stay."""
+def _over_cap(s: Session, rows: list, now: datetime, cap: int) -> dict[int, str]:
+    """Announcements that would take a resident past `cap` in 24 hours, counting those already sent,
+    those being sent, and those earlier in this batch."""
     openids = {row.openid for row in rows if row.kind == "announcement"}
     if not openids:
-        return rows
-    received = dict(s.execute(
+        return {}
+    since = now - timedelta(hours=24)
+    counted = dict(s.execute(
         select(Delivery.openid, func.count()).join(Notice, Notice.id == Delivery.notice_id)
-        .where(Delivery.openid.in_(openids), Notice.kind == "announcement", Delivery.state == "sent",
-               Delivery.sent_at >= now - timedelta(hours=24))
+        .where(Delivery.openid.in_(openids), Notice.kind == "announcement",
+               or_(and_(Delivery.state == "sent", Delivery.sent_at >= since),
+                   and_(Delivery.state == "sending", Delivery.updated_at >= since)))
         .group_by(Delivery.openid)).all())
-    keep, over = [], []
+    over = {}
     for row in rows:
-        if row.kind == "announcement" and received.get(row.openid, 0) >= cap:
-            over.append(row.id)
+        if row.kind != "announcement":
+            continue
+        if counted.get(row.openid, 0) >= cap:
+            over[row.id] = CAP_REACHED
         else:
-            keep.append(row)
-    if over:
-        deliveries = Delivery.__table__
-        s.execute(update(deliveries).where(deliveries.c.id.in_(over), deliveries.c.state == "pending")
-                  .values(state="skipped", errmsg=CAP_REACHED, updated_at=now))
-    return keep
+            counted[row.openid] = counted.get(row.openid, 0) + 1
+    return over
 
 
-def finish(db: Database, delivery_id: int | list[int], outcome: Outcome, now: datetime) -> None:
-    """Record how a delivery (or a mass batch of them) went; only rows still `sending` change."""
-    ids = delivery_id if isinstance(delivery_id, list) else [delivery_id]
+def start_sending(db: Database, tasks: list[DeliveryTask], now: datetime) -> bool:
+    """Just before the HTTP call: confirm these deliveries are still ours (not recovered and re-claimed
+    while they waited for a free sender or a rate-limit token) and note that sending has begun."""
+    deliveries = Delivery.__table__
+    with db.transaction() as s:
+        mine = s.scalars(update(deliveries)
+                         .where(deliveries.c.id.in_([t.id for t in tasks]), deliveries.c.state == "sending",
+                                deliveries.c.attempts == tasks[0].attempts)
+                         .values(sending_since=now, updated_at=now)
+                         .returning(deliveries.c.id)).all()
+        return len(mine) == len(tasks)
+
+
+def finish(db: Database, tasks: DeliveryTask | list[DeliveryTask], outcome: Outcome, now: datetime) -> None:
+    """Record how a delivery (or a mass batch) went; only rows still ours (same attempt) change."""
+    tasks = tasks if isinstance(tasks, list) else [tasks]
     values: dict = {"updated_at": now, "errcode": outcome.errcode, "errmsg": (outcome.errmsg or None)}
     if outcome.channel:
         values["channel"] = outcome.channel
     if outcome.state == "sent":
         values.update(state="sent", sent_at=now, msgid=outcome.msgid, errcode=None, errmsg=None)
     elif outcome.state == "retry":
-        values.update(state="pending", next_attempt_at=outcome.retry_at or now)
+        # the retry is scheduled for its time; the sweeper only looks again well after that
+        values.update(state="pending", next_attempt_at=outcome.retry_at or now, enqueued_at=outcome.retry_at or now)
     else:
         values.update(state=outcome.state)
     deliveries = Delivery.__table__
     with db.transaction() as s:
-        s.execute(update(deliveries).where(deliveries.c.id.in_(ids), deliveries.c.state == "sending")
+        s.execute(update(deliveries).where(deliveries.c.id.in_([t.id for t in tasks]),
+                                           deliveries.c.state == "sending",
+                                           deliveries.c.attempts == tasks[0].attempts)
                   .values(**values))
 
 
@@ -237,24 +291,24 @@ def backoff(attempt: int, base: float = 2.0, cap: float = 300.0) -> float:
 
 
 def recover_stale(db: Database, now: datetime, older_than: timedelta) -> list[int]:
-    """Deliveries left `sending` by a worker that died: template and mass ones go back to pending
-    (resent under the same client_msg_id / clientmsgid, which WeChat recognises), custom ones are
-    recorded as outcome unknown. Returns the ids to resend."""
+    """Deliveries left `sending` by a worker that died. Never started: back to pending. Started:
+    template and mass ones back to pending (resent under the same client_msg_id / clientmsgid, which
+    WeChat recognises), customer-service ones recorded as outcome unknown. Returns the ids to resend."""
     cutoff = now - older_than
+    stale = and_(Delivery.state == "sending", Delivery.updated_at < cutoff)
     with db.transaction() as s:
         resend = list(s.scalars(update(Delivery)
-                                .where(Delivery.state == "sending", Delivery.updated_at < cutoff,
-                                       or_(Delivery.channel.in_(("template", "mass")), Delivery.channel.is_(None)))
-                                .values(state="pending", next_attempt_at=now, updated_at=now)
+                                .where(stale, or_(Delivery.sending_since.is_(None),
+                                                  Delivery.channel.in_(("template", "mass"))))
+                                .values(state="pending", next_attempt_at=now, updated_at=now, enqueued_at=None)
                                 .returning(Delivery.id)))
-        s.execute(update(Delivery)
-                  .where(Delivery.state == "sending", Delivery.updated_at < cutoff, Delivery.channel == "custom")
+        s.execute(update(Delivery).where(stale, Delivery.channel == "custom")
                   .values(state="failed", errcode=None, errmsg=UNKNOWN_OUTCOME, updated_at=now))
     return resend
 
 
 def report(db: Database, notice_id: int) -> Report:
-    with db.transaction() as s:
+    with db.transaction(read_only=True) as s:
         notice = s.get(Notice, notice_id)
         if notice is None:
             raise LookupError(f"no notice {notice_id}")
@@ -292,7 +346,7 @@ def mass_job_finished(db: Database, msg_id: str, counts: dict[str, int], now: da
                              .limit(1))
         if notice_id is None:
             return False
-        notice = s.get(Notice, notice_id)
+        notice = s.get(Notice, notice_id, with_for_update=True)  # reports for many batches arrive at once
         notice.mass_results = {**(notice.mass_results or {}), msg_id: {**counts, "at": now.isoformat()}}
         return True
 

@@ -87,5 +87,14 @@ def set_community(db: Database, resident_id: int, community_id: int, actor: str)
 
 
 def is_subscribed(db: Database, openid: str) -> bool:
-    with db.transaction() as s:
+    with db.transaction(read_only=True) as s:
         return bool(s.scalar(select(Resident.subscribed).where(Resident.openid == openid)))
+
+
+def refuse_templates(db: Database, openid: str) -> None:
+    """WeChat said 43101: this resident has turned template messages off."""
+    with db.transaction() as s:
+        resident = s.scalar(select(Resident).where(Resident.openid == openid))
+        if resident is not None and not resident.refuses_templates:
+            resident.refuses_templates = True
+            audit.record(s, audit.SYSTEM, "resident.refuses_templates", "resident", resident.id)

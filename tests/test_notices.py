@@ -112,10 +112,11 @@ def test_a_passing_failure_is_retried_later_and_then_delivered(make_stack, wecha
     with stack.rt.db.transaction() as s:
         row = s.scalar(select(Delivery).where(Delivery.notice_id == notice_id))
         assert (row.state, row.errcode, row.attempts) == ("pending", errcode, 1)
+        assert row.next_attempt_at > stack.rt.now() - timedelta(seconds=1)  # not before its backoff
         row.next_attempt_at = stack.rt.now()  # its backoff has passed
+        retry = [row.id]
     with runtime.use(stack.rt):
-        delivery.sweep()
-    _work(stack.rt)
+        delivery.deliver(retry)  # what the retry scheduled with enqueue_in runs
     assert len(wechat_api.messages(openid)) == 1
     assert notices.report(stack.rt.db, notice_id).sent == 1
 
@@ -137,13 +138,15 @@ def test_failures_end_after_max_attempts_and_keep_their_errcode(make_stack, wech
     _residents(stack.rt, 1, prefix="o_never")
     wechat_api.control("fail", path="message/template/send", errcode=-1, times=10)
     notice_id = _announce(stack.rt)
+    _work(stack.rt)
     for _ in range(3):
-        _work(stack.rt)
         with stack.rt.db.transaction() as s:
+            retry = []
             for row in s.scalars(select(Delivery).where(Delivery.state == "pending")):
-                row.next_attempt_at = stack.rt.now()
+                row.next_attempt_at = stack.rt.now()  # its backoff has passed
+                retry.append(row.id)
         with runtime.use(stack.rt):
-            delivery.sweep()
+            delivery.deliver(retry)
     report = notices.report(stack.rt.db, notice_id)
     assert report.failed == {"-1": 1} and report.pending == 0
 
@@ -207,7 +210,8 @@ def test_a_customer_service_delivery_stranded_by_a_dead_worker_is_reported_not_r
     _residents(stack.rt, 1, interacted=True, prefix="o_cs_stranded")
     notice_id = notices.announce(stack.rt.db, "通知", "内容", Audience("everyone"), "staff:admin", stack.rt.now())
     ids = notices.due(stack.rt.db, stack.rt.now(), notice_id)
-    notices.claim(stack.rt.db, ids, stack.rt.now(), timedelta(hours=48))
+    tasks = notices.claim(stack.rt.db, ids, stack.rt.now(), timedelta(hours=48))
+    assert notices.start_sending(stack.rt.db, tasks, stack.rt.now())  # the HTTP call began ... then the crash
     assert notices.recover_stale(stack.rt.db, stack.rt.now() + timedelta(minutes=5), timedelta(seconds=120)) == []
     assert notices.report(stack.rt.db, notice_id).failed == {notices.UNKNOWN_OUTCOME: 1}
 
@@ -300,3 +304,132 @@ def test_a_mass_batch_resent_after_a_crash_is_not_sent_twice(make_stack, wechat_
     _work(stack.rt)
     assert all(len(wechat_api.messages(o)) == 1 for o in openids)
     assert notices.report(stack.rt.db, notice_id).sent == 3
+
+
+def _subscribe_at_stand_in(wechat_api, openids):
+    import requests
+    requests.post(wechat_api.url + "/_fake/subscribe", json={"openids": openids}, timeout=5)
+
+
+def test_two_large_announcements_swept_together_stay_two_mass_sends(make_stack, wechat_api):
+    stack = make_stack("sqlite+redis", notices_mass_send_threshold=2)
+    openids = _residents(stack.rt, 3, prefix="o_two")
+    _subscribe_at_stand_in(wechat_api, openids)
+    for title in ("公告A", "公告B"):  # created while nothing was queued, then swept in one batch
+        notices.announce(stack.rt.db, title, f"{title}内容", Audience("everyone"), "staff:admin", stack.rt.now())
+    with runtime.use(stack.rt):
+        delivery.sweep()
+    _work(stack.rt)
+    for openid in openids:
+        assert sorted(m["body"]["text"]["content"].split("】")[0] for m in wechat_api.messages(openid)) == \
+            ["【公告A", "【公告B"]
+
+
+def test_a_mass_batch_is_claimed_whole_even_when_a_job_names_part_of_it(make_stack, wechat_api):
+    stack = make_stack("sqlite+redis", notices_mass_send_threshold=2)
+    openids = _residents(stack.rt, 4, prefix="o_whole")
+    _subscribe_at_stand_in(wechat_api, openids)
+    notice_id = notices.announce(stack.rt.db, "通知", "内容", Audience("everyone"), "staff:admin", stack.rt.now())
+    ids = notices.due(stack.rt.db, stack.rt.now(), notice_id)
+    wechat_api.control("fail", path="message/mass/send", errcode=-1, times=1)
+    with runtime.use(stack.rt):
+        delivery.deliver(ids)  # the batch fails for a passing reason and keeps its clientmsgid
+    with stack.rt.db.transaction() as s:
+        for row in s.scalars(select(Delivery).where(Delivery.notice_id == notice_id)):
+            row.next_attempt_at = stack.rt.now()
+    with runtime.use(stack.rt):
+        delivery.deliver(ids[:2])  # a job that names only half of the batch
+    assert all(len(wechat_api.messages(o)) == 1 for o in openids)
+    assert notices.report(stack.rt.db, notice_id).sent == 4
+
+
+def test_a_slow_worker_overtaken_by_recovery_does_not_send_again(make_stack, wechat_api):
+    stack = make_stack("sqlite+redis", notices_sending_timeout=10)
+    (openid,) = _residents(stack.rt, 1, prefix="o_slow_worker")
+    notice_id = notices.announce(stack.rt.db, "通知", "内容", Audience("everyone"), "staff:admin", stack.rt.now())
+    ids = notices.due(stack.rt.db, stack.rt.now(), notice_id)
+    (slow_task,) = notices.claim(stack.rt.db, ids, stack.rt.now(), timedelta(hours=48))  # worker A claims ...
+    with stack.rt.db.transaction() as s:  # ... and waits so long for a rate-limit token that it looks dead
+        s.get(Delivery, slow_task.id).updated_at = stack.rt.now() - timedelta(seconds=11)
+    with runtime.use(stack.rt):
+        delivery.sweep()
+    _work(stack.rt)  # worker B sends it
+    with runtime.use(stack.rt):
+        assert delivery._deliver_one(stack.rt, slow_task) == "taken over"  # worker A wakes up
+    assert len(wechat_api.messages(openid)) == 1
+
+
+def test_a_customer_service_message_that_timed_out_is_not_sent_again(make_stack, wechat_api):
+    stack = make_stack("sqlite+redis", wechat_http_timeout=0.3)
+    (openid,) = _residents(stack.rt, 1, interacted=True, prefix="o_cs_timeout")
+    wechat_api.control("stall", path="message/custom/send", seconds=0.6, times=1)
+    notice_id = _announce(stack.rt)
+    _work(stack.rt)
+    import time
+    time.sleep(0.5)  # the stalled call completes at the stand-in
+    assert len(wechat_api.messages(openid)) == 1
+    report = notices.report(stack.rt.db, notice_id)
+    assert report.pending == 0 and list(report.failed) == [f"{notices.UNKNOWN_OUTCOME} (ReadTimeout)"]
+
+
+def test_a_used_up_customer_service_quota_falls_back_to_a_template_message(make_stack, wechat_api):
+    stack = make_stack("sqlite+redis")
+    (openid,) = _residents(stack.rt, 1, interacted=True, prefix="o_quota")
+    wechat_api.control("fail", path="message/custom/send", errcode=45047, times=1)
+    _announce(stack.rt)
+    _work(stack.rt)
+    assert [m["kind"] for m in wechat_api.messages(openid)] == ["template"]
+
+
+def test_a_resident_who_refuses_templates_is_marked_and_skipped_next_time(make_stack, wechat_api):
+    from storage.models import Resident as R
+    stack = make_stack("sqlite+redis")
+    (openid,) = _residents(stack.rt, 1, prefix="o_refuses")
+    wechat_api.control("fail", path="message/template/send", errcode=43101, times=1)
+    _announce(stack.rt, title="第一条")
+    _work(stack.rt)
+    with stack.rt.db.transaction() as s:
+        assert s.scalar(select(R.refuses_templates).where(R.openid == openid)) is True
+    second = _announce(stack.rt, title="第二条")
+    _work(stack.rt)
+    assert wechat_api.messages(openid) == [] and notices.report(stack.rt.db, second).skipped == 1
+
+
+def test_an_http_client_error_is_not_retried(make_stack, wechat_api):
+    stack = make_stack("sqlite+redis")
+    _residents(stack.rt, 1, prefix="o_4xx")
+    wechat_api.control("fail", path="message/template/send", http=404, times=1)
+    notice_id = _announce(stack.rt)
+    _work(stack.rt)
+    report = notices.report(stack.rt.db, notice_id)
+    assert report.pending == 0 and sum(report.failed.values()) == 1
+
+
+def test_the_daily_cap_holds_when_several_announcements_go_out_together(make_stack, wechat_api):
+    stack = make_stack("sqlite+redis", notices_announcement_daily_cap=2)
+    (openid,) = _residents(stack.rt, 1, prefix="o_cap_batch")
+    for i in range(4):
+        notices.announce(stack.rt.db, f"公告{i}", "内容", Audience("everyone"), "staff:admin", stack.rt.now())
+    with runtime.use(stack.rt):
+        delivery.sweep()
+    _work(stack.rt)
+    assert len(wechat_api.messages(openid)) == 2
+
+
+def test_a_scheduled_announcement_goes_out_when_its_time_comes(make_stack, wechat_api):
+    from bot import sweeper
+
+    stack = make_stack("sqlite+redis", notices_sweep_interval=1)
+    (openid,) = _residents(stack.rt, 1, prefix="o_later_on")
+    notice_id = notices.announce(stack.rt.db, "明早停水", "内容", Audience("everyone"), "staff:admin",
+                                 stack.rt.now(), send_at=stack.rt.now() + timedelta(seconds=60))
+    assert sweeper.sweep_once(stack.rt)
+    _work(stack.rt)
+    assert wechat_api.messages(openid) == []  # not yet
+    with stack.rt.db.transaction() as s:
+        for row in s.scalars(select(Delivery).where(Delivery.notice_id == notice_id)):
+            row.next_attempt_at = stack.rt.now()  # the time has come
+    stack.rt.kv.delete("sweeper")
+    assert sweeper.sweep_once(stack.rt)
+    _work(stack.rt)
+    assert len(wechat_api.messages(openid)) == 1

@@ -48,6 +48,8 @@ def upgrade() -> None:
     sa.Column('errmsg', sa.String(length=256), nullable=True),
     sa.Column('msgid', sa.String(length=64), nullable=True),
     sa.Column('batch_key', sa.String(length=64), nullable=True),
+    sa.Column('enqueued_at', storage.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sending_since', storage.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['notice_id'], ['notices.id'], ),
     sa.ForeignKeyConstraint(['resident_id'], ['residents.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -56,11 +58,23 @@ def upgrade() -> None:
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.create_index('ix_deliveries_due', ['state', 'next_attempt_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_deliveries_notice_id'), ['notice_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_deliveries_msgid'), ['msgid'], unique=False)
+        batch_op.create_index(batch_op.f('ix_deliveries_batch_key'), ['batch_key'], unique=False)
+        batch_op.create_index('ix_deliveries_recent', ['openid', 'sent_at'], unique=False)
+
+    with op.batch_alter_table('residents', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('refuses_templates', sa.Boolean(), server_default='0', nullable=False))
 
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('residents', schema=None) as batch_op:
+        batch_op.drop_column('refuses_templates')
+
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
+        batch_op.drop_index('ix_deliveries_recent')
+        batch_op.drop_index(batch_op.f('ix_deliveries_batch_key'))
+        batch_op.drop_index(batch_op.f('ix_deliveries_msgid'))
         batch_op.drop_index(batch_op.f('ix_deliveries_notice_id'))
         batch_op.drop_index('ix_deliveries_due')
 
