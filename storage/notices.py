@@ -233,6 +233,9 @@ def _over_cap(s: Session, rows: list, now: datetime, cap: int) -> dict[int, str]
     openids = {row.openid for row in rows if row.kind == "announcement"}
     if not openids:
         return {}
+    # two workers claiming announcements for the same residents count one after the other
+    # (PostgreSQL row locks; SQLite's BEGIN IMMEDIATE already serialises whole claims)
+    s.execute(select(Resident.id).where(Resident.openid.in_(openids)).order_by(Resident.id).with_for_update())
     since = now - timedelta(hours=24)
     counted = dict(s.execute(
         select(Delivery.openid, func.count()).join(Notice, Notice.id == Delivery.notice_id)

@@ -433,3 +433,21 @@ def test_a_scheduled_announcement_goes_out_when_its_time_comes(make_stack, wecha
     assert sweeper.sweep_once(stack.rt)
     _work(stack.rt)
     assert len(wechat_api.messages(openid)) == 1
+
+
+def test_the_daily_cap_holds_when_workers_claim_at_once(stack, wechat_api):
+    from concurrent.futures import ThreadPoolExecutor
+
+    rt = stack.rt
+    (openid,) = _residents(rt, 1, prefix="o_cap_race")
+    ids = []
+    for i in range(6):
+        notice_id = notices.announce(rt.db, f"公告{i}", "内容", Audience("everyone"), "staff:admin", rt.now())
+        ids += notices.due(rt.db, rt.now(), notice_id)
+
+    def claim(part):
+        return notices.claim(rt.db, part, rt.now(), timedelta(hours=48), daily_cap=2)
+
+    with ThreadPoolExecutor(3) as pool:
+        claimed = [t for tasks in pool.map(claim, [ids[0:2], ids[2:4], ids[4:6]]) for t in tasks]
+    assert len(claimed) == 2
