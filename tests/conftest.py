@@ -256,3 +256,16 @@ def demo(stack):
 
     demo_data.load(stack.rt.db, datetime.now(timezone.utc), stack.rt.config.app.secret_key)
     return stack
+
+
+def run_jobs(rt: Runtime) -> None:
+    """Run what is queued, as `nanhu worker --burst` would (in-process queues run on their own threads)."""
+    from rq import Queue, SimpleWorker
+
+    from bot import runtime as runtime_module
+
+    if rt.jobs.kind == "rq":
+        with runtime_module.use(rt):
+            SimpleWorker([Queue(rt.config.redis.queue, connection=rt.redis)], connection=rt.redis).work(burst=True)
+    else:
+        rt.jobs.shutdown()

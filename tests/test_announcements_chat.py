@@ -1,18 +1,9 @@
 """A staff member announces from chat, with a confirmation step, and reads the delivery report."""
 from __future__ import annotations
 
-from bot import runtime
-from rq import Queue, SimpleWorker
 from storage import residents, staff
 from storage.audit import SYSTEM
-
-
-def _work(rt) -> None:
-    if rt.jobs.kind == "rq":
-        with runtime.use(rt):
-            SimpleWorker([Queue(rt.config.redis.queue, connection=rt.redis)], connection=rt.redis).work(burst=True)
-    else:
-        rt.jobs.shutdown()
+from tests.conftest import run_jobs
 
 
 def test_staff_announce_from_chat_and_read_the_report(demo, wechat_api):
@@ -28,7 +19,7 @@ def test_staff_announce_from_chat_and_read_the_report(demo, wechat_api):
     assert "将发送给 3 位居民" in summary  # the two residents and the staff member, who follows too
     done = chat.say("o_staff", "是")["Content"]
     assert "公告已提交发送" in done
-    _work(rt)
+    run_jobs(rt)
     assert len(wechat_api.messages("o_res1")) == 1
     report = chat.say("o_staff", "公告报告")["Content"]
     assert "停水通知" in report and "已送达 3" in report
@@ -46,7 +37,7 @@ def test_saying_no_at_the_confirmation_sends_nothing(demo, wechat_api):
     for text in ("发公告", "测试", "测试内容", "2"):
         chat.say("o_staff2", text)
     assert "没有发布" in chat.say("o_staff2", "否")["Content"]
-    _work(demo.rt)
+    run_jobs(demo.rt)
     assert wechat_api.messages() == []
 
 

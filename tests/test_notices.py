@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from rq import Queue, SimpleWorker
 from sqlalchemy import select
 
 from bot import runtime
@@ -13,6 +12,7 @@ from jobs import delivery
 from storage import notices, residents
 from storage.models import Delivery, Resident
 from storage.notices import Audience
+from tests.conftest import run_jobs
 
 
 def _residents(rt, n: int, interacted: bool = False, prefix: str = "o_r") -> list[str]:
@@ -26,13 +26,6 @@ def _residents(rt, n: int, interacted: bool = False, prefix: str = "o_r") -> lis
     return openids
 
 
-def _work(rt) -> None:
-    """Run what is queued, as `nanhu worker --burst` would (in-process queues run on their own)."""
-    if rt.jobs.kind == "rq":
-        with runtime.use(rt):
-            SimpleWorker([Queue(rt.config.redis.queue, connection=rt.redis)], connection=rt.redis).work(burst=True)
-    else:
-        rt.jobs.shutdown()
 
 
 def _announce(rt, title="停水通知", body="明天上午9点至12点停水。", audience=Audience("everyone")) -> int:
@@ -45,7 +38,7 @@ def _announce(rt, title="停水通知", body="明天上午9点至12点停水。"
 def test_an_announcement_reaches_every_follower_once_and_the_report_says_so(stack, wechat_api):
     openids = _residents(stack.rt, 5)
     notice_id = _announce(stack.rt)
-    _work(stack.rt)
+    run_jobs(stack.rt)
     for openid in openids:
         sent = wechat_api.messages(openid)
         assert len(sent) == 1 and sent[0]["kind"] == "template"
@@ -58,7 +51,7 @@ def test_a_resident_who_wrote_recently_gets_a_customer_service_message(make_stac
     stack = make_stack("sqlite+redis")
     (openid,) = _residents(stack.rt, 1, interacted=True, prefix="o_recent")
     _announce(stack.rt)
-    _work(stack.rt)
+    run_jobs(stack.rt)
     (sent,) = wechat_api.messages(openid)
     assert sent["kind"] == "custom" and "停水通知" in sent["content"]
 
@@ -94,7 +87,7 @@ def test_a_resident_who_cannot_receive_is_marked_and_not_retried(make_stack, wec
     (openid,) = _residents(stack.rt, 1, prefix=f"o_gone{errcode}")
     wechat_api.control("fail", path="message/template/send", errcode=errcode, times=1)
     notice_id = _announce(stack.rt)
-    _work(stack.rt)
+    run_jobs(stack.rt)
     assert wechat_api.messages(openid) == []
     report = notices.report(stack.rt.db, notice_id)
     assert report.failed == {str(errcode): 1} and report.pending == 0
@@ -108,7 +101,7 @@ def test_a_passing_failure_is_retried_later_and_then_delivered(make_stack, wecha
     (openid,) = _residents(stack.rt, 1, prefix=f"o_later{errcode}")
     wechat_api.control("fail", path="message/template/send", errcode=errcode, times=1)
     notice_id = _announce(stack.rt)
-    _work(stack.rt)
+    run_jobs(stack.rt)
     with stack.rt.db.transaction() as s:
         row = s.scalar(select(Delivery).where(Delivery.notice_id == notice_id))
         assert (row.state, row.errcode, row.attempts) == ("pending", errcode, 1)
@@ -127,7 +120,7 @@ def test_an_http_error_and_a_timeout_are_passing_failures(make_stack, wechat_api
     wechat_api.control("fail", path="message/template/send", http=502, times=1)
     wechat_api.control("stall", path="message/template/send", seconds=1.0, times=2)
     notice_id = _announce(stack.rt)
-    _work(stack.rt)
+    run_jobs(stack.rt)
     with stack.rt.db.transaction() as s:
         states = [r.state for r in s.scalars(select(Delivery).where(Delivery.notice_id == notice_id))]
     assert states == ["pending", "pending"]
@@ -138,7 +131,7 @@ def test_failures_end_after_max_attempts_and_keep_their_errcode(make_stack, wech
     _residents(stack.rt, 1, prefix="o_never")
     wechat_api.control("fail", path="message/template/send", errcode=-1, times=10)
     notice_id = _announce(stack.rt)
-    _work(stack.rt)
+    run_jobs(stack.rt)
     for _ in range(3):
         with stack.rt.db.transaction() as s:
             retry = []
@@ -156,7 +149,7 @@ def test_outside_the_window_45015_falls_back_to_a_template_message(make_stack, w
     (openid,) = _residents(stack.rt, 1, interacted=True, prefix="o_window")
     wechat_api.control("fail", path="message/custom/send", errcode=45015, times=1)
     _announce(stack.rt)
-    _work(stack.rt)
+    run_jobs(stack.rt)
     (sent,) = wechat_api.messages(openid)
     assert sent["kind"] == "template"
 
@@ -166,10 +159,10 @@ def test_an_expired_token_is_refreshed_once_and_the_notice_still_goes_out(make_s
     stack = make_stack("sqlite+redis")
     openids = _residents(stack.rt, 3, prefix="o_tok")
     _announce(stack.rt, title="第一条")
-    _work(stack.rt)
+    run_jobs(stack.rt)
     wechat_api.control("expire-tokens")
     _announce(stack.rt, title="第二条")
-    _work(stack.rt)
+    run_jobs(stack.rt)
     assert all(len(wechat_api.messages(o)) == 2 for o in openids)
     assert len(requests.get(wechat_api.url + "/_fake/calls", params={"path": "token"}, timeout=5).json()) == 2
 
@@ -184,7 +177,7 @@ def test_a_notice_created_while_redis_is_down_goes_out_once_redis_is_back(make_s
     back = make_stack("sqlite+redis")  # same database, Redis reachable again
     with runtime.use(back.rt):
         delivery.sweep()
-    _work(back.rt)
+    run_jobs(back.rt)
     assert all(len(wechat_api.messages(o)) == 1 for o in openids)
 
 
@@ -232,7 +225,7 @@ def test_wechats_template_job_report_updates_the_delivery_report(stack, wechat_a
 
     openids = _residents(stack.rt, 2, prefix="o_job")
     notice_id = _announce(stack.rt)
-    _work(stack.rt)
+    run_jobs(stack.rt)
     blocked = wechat_api.messages(openids[1])[0]["msgid"]
     reply = stack.client().post_fields(event_fields("gh_nanhu_system", "TEMPLATESENDJOBFINISH", None,
                                                     MsgID=blocked, Status="failed:user block"))
@@ -245,7 +238,7 @@ def test_sends_are_paced_to_the_configured_rate_across_workers(make_stack, wecha
     stack = make_stack("sqlite+redis", notices_rate_per_second=20.0)
     _residents(stack.rt, 40, prefix="o_paced")
     _announce(stack.rt)
-    _work(stack.rt)
+    run_jobs(stack.rt)
     times = sorted(m["time"] for m in wechat_api.messages())
     assert len(times) == 40
     # a bucket of 20 per second holds at most 20 at once: 40 sends need at least a second
@@ -259,7 +252,7 @@ def test_a_resident_gets_at_most_the_daily_cap_of_announcements(make_stack, wech
     (openid,) = _residents(stack.rt, 1, prefix="o_capped")
     ids = [_announce(stack.rt, title=f"公告{i}") for i in range(3)]
     for _ in ids:
-        _work(stack.rt)
+        run_jobs(stack.rt)
     assert len(wechat_api.messages(openid)) == 2
     third = notices.report(stack.rt.db, ids[2])
     assert third.skipped == 1 and third.sent == 0
@@ -273,7 +266,7 @@ def test_a_large_announcement_goes_by_mass_send_and_wechats_job_report_is_kept(m
     openids = _residents(stack.rt, 5, prefix="o_mass")
     requests.post(wechat_api.url + "/_fake/subscribe", json={"openids": openids}, timeout=5)
     notice_id = _announce(stack.rt)
-    _work(stack.rt)
+    run_jobs(stack.rt)
     sent = [m for o in openids for m in wechat_api.messages(o)]
     assert len(sent) == 5 and {m["kind"] for m in sent} == {"mass"}
     msg_id = sent[0]["msgid"]
@@ -301,7 +294,7 @@ def test_a_mass_batch_resent_after_a_crash_is_not_sent_twice(make_stack, wechat_
             row.updated_at = stack.rt.now() - timedelta(minutes=10)
     with runtime.use(stack.rt):
         delivery.sweep()
-    _work(stack.rt)
+    run_jobs(stack.rt)
     assert all(len(wechat_api.messages(o)) == 1 for o in openids)
     assert notices.report(stack.rt.db, notice_id).sent == 3
 
@@ -319,7 +312,7 @@ def test_two_large_announcements_swept_together_stay_two_mass_sends(make_stack, 
         notices.announce(stack.rt.db, title, f"{title}内容", Audience("everyone"), "staff:admin", stack.rt.now())
     with runtime.use(stack.rt):
         delivery.sweep()
-    _work(stack.rt)
+    run_jobs(stack.rt)
     for openid in openids:
         assert sorted(m["body"]["text"]["content"].split("】")[0] for m in wechat_api.messages(openid)) == \
             ["【公告A", "【公告B"]
@@ -353,7 +346,7 @@ def test_a_slow_worker_overtaken_by_recovery_does_not_send_again(make_stack, wec
         s.get(Delivery, slow_task.id).updated_at = stack.rt.now() - timedelta(seconds=11)
     with runtime.use(stack.rt):
         delivery.sweep()
-    _work(stack.rt)  # worker B sends it
+    run_jobs(stack.rt)  # worker B sends it
     with runtime.use(stack.rt):
         assert delivery._deliver_one(stack.rt, slow_task) == "taken over"  # worker A wakes up
     assert len(wechat_api.messages(openid)) == 1
@@ -364,7 +357,7 @@ def test_a_customer_service_message_that_timed_out_is_not_sent_again(make_stack,
     (openid,) = _residents(stack.rt, 1, interacted=True, prefix="o_cs_timeout")
     wechat_api.control("stall", path="message/custom/send", seconds=0.6, times=1)
     notice_id = _announce(stack.rt)
-    _work(stack.rt)
+    run_jobs(stack.rt)
     import time
     time.sleep(0.5)  # the stalled call completes at the stand-in
     assert len(wechat_api.messages(openid)) == 1
@@ -377,7 +370,7 @@ def test_a_used_up_customer_service_quota_falls_back_to_a_template_message(make_
     (openid,) = _residents(stack.rt, 1, interacted=True, prefix="o_quota")
     wechat_api.control("fail", path="message/custom/send", errcode=45047, times=1)
     _announce(stack.rt)
-    _work(stack.rt)
+    run_jobs(stack.rt)
     assert [m["kind"] for m in wechat_api.messages(openid)] == ["template"]
 
 
@@ -387,11 +380,11 @@ def test_a_resident_who_refuses_templates_is_marked_and_skipped_next_time(make_s
     (openid,) = _residents(stack.rt, 1, prefix="o_refuses")
     wechat_api.control("fail", path="message/template/send", errcode=43101, times=1)
     _announce(stack.rt, title="第一条")
-    _work(stack.rt)
+    run_jobs(stack.rt)
     with stack.rt.db.transaction() as s:
         assert s.scalar(select(R.refuses_templates).where(R.openid == openid)) is True
     second = _announce(stack.rt, title="第二条")
-    _work(stack.rt)
+    run_jobs(stack.rt)
     assert wechat_api.messages(openid) == [] and notices.report(stack.rt.db, second).skipped == 1
 
 
@@ -400,7 +393,7 @@ def test_an_http_client_error_is_not_retried(make_stack, wechat_api):
     _residents(stack.rt, 1, prefix="o_4xx")
     wechat_api.control("fail", path="message/template/send", http=404, times=1)
     notice_id = _announce(stack.rt)
-    _work(stack.rt)
+    run_jobs(stack.rt)
     report = notices.report(stack.rt.db, notice_id)
     assert report.pending == 0 and sum(report.failed.values()) == 1
 
@@ -412,7 +405,7 @@ def test_the_daily_cap_holds_when_several_announcements_go_out_together(make_sta
         notices.announce(stack.rt.db, f"公告{i}", "内容", Audience("everyone"), "staff:admin", stack.rt.now())
     with runtime.use(stack.rt):
         delivery.sweep()
-    _work(stack.rt)
+    run_jobs(stack.rt)
     assert len(wechat_api.messages(openid)) == 2
 
 
@@ -424,14 +417,14 @@ def test_a_scheduled_announcement_goes_out_when_its_time_comes(make_stack, wecha
     notice_id = notices.announce(stack.rt.db, "明早停水", "内容", Audience("everyone"), "staff:admin",
                                  stack.rt.now(), send_at=stack.rt.now() + timedelta(seconds=60))
     assert sweeper.sweep_once(stack.rt)
-    _work(stack.rt)
+    run_jobs(stack.rt)
     assert wechat_api.messages(openid) == []  # not yet
     with stack.rt.db.transaction() as s:
         for row in s.scalars(select(Delivery).where(Delivery.notice_id == notice_id)):
             row.next_attempt_at = stack.rt.now()  # the time has come
     stack.rt.kv.delete("sweeper")
     assert sweeper.sweep_once(stack.rt)
-    _work(stack.rt)
+    run_jobs(stack.rt)
     assert len(wechat_api.messages(openid)) == 1
 
 
