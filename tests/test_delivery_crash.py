@@ -19,6 +19,7 @@ from storage.notices import Audience
 from tests.conftest import ROOT
 
 RECIPIENTS = 300
+WORKER_LOG = open(os.environ.get("NANHU_TEST_WORKER_LOG", os.devnull), "a")
 
 
 def _worker(stack, *args) -> subprocess.Popen:
@@ -29,7 +30,7 @@ def _worker(stack, *args) -> subprocess.Popen:
            "NANHU_APP_LEXICON_LOG": ""}
     # its own session, so that the kill takes RQ's work horse (a child process) down with it
     return subprocess.Popen([sys.executable, "-m", "bot.cli", "worker", *args], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                            stdout=WORKER_LOG, stderr=WORKER_LOG, start_new_session=True)
 
 
 def test_a_broadcast_survives_a_worker_killed_mid_send(make_stack, wechat_api):
@@ -55,10 +56,14 @@ def test_a_broadcast_survives_a_worker_killed_mid_send(make_stack, wechat_api):
     sent_before = len(wechat_api.messages())
     assert 0 < sent_before < RECIPIENTS, "the kill must land in the middle of the broadcast"
 
-    # time passes: whatever the dead worker left in `sending` is now stale
+    # time passes: what the dead worker left in `sending` is now stale, and the job it had taken from
+    # the queue (but not started on) is overdue, so its deliveries are queued again
+    n = rt.config.notices
     with rt.db.transaction() as s:
         s.execute(update(Delivery).where(Delivery.state == "sending")
-                  .values(updated_at=rt.now() - timedelta(seconds=rt.config.notices.sending_timeout + 1)))
+                  .values(updated_at=rt.now() - timedelta(seconds=n.sending_timeout + 1)))
+        s.execute(update(Delivery).where(Delivery.state.in_(("pending", "sending")))
+                  .values(enqueued_at=rt.now() - timedelta(seconds=2 * n.sweep_interval + 1)))
     with runtime.use(rt):
         delivery.sweep()
     second = _worker(stack, "--burst")
