@@ -75,3 +75,71 @@ def test_a_broadcast_survives_a_worker_killed_mid_send(make_stack, wechat_api):
     assert per_resident == {openid: 1 for openid in openids}
     report = notices.report(rt.db, notice_id)
     assert (report.sent, report.pending, report.failed) == (RECIPIENTS, 0, {})
+
+
+def test_a_broadcast_survives_redis_dying_and_losing_its_queue(make_stack, wechat_api, tmp_path):
+    import shutil
+
+    import pytest
+    import redis as redis_lib
+
+    from tests.conftest import free_port
+
+    binary = shutil.which("redis-server")
+    if not binary:
+        pytest.skip("needs redis-server to start and kill a private Redis")
+    port = free_port()
+
+    def start_redis() -> subprocess.Popen:
+        proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                 "--appendonly", "no", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+        for _ in range(50):
+            try:
+                redis_lib.Redis(port=port).ping()
+                return proc
+            except redis_lib.RedisError:
+                time.sleep(0.1)
+        raise RuntimeError("private redis-server did not start")
+
+    server = start_redis()
+    try:
+        stack = make_stack("sqlite+redis", redis_url=f"redis://127.0.0.1:{port}/0")
+        rt = stack.rt
+        count = 200
+        openids = [f"o_outage{i}" for i in range(count)]
+        for openid in openids:
+            residents.subscribe(rt.db, openid, rt.now())
+        with rt.db.transaction() as s:
+            s.execute(update(Resident).values(last_interaction_at=rt.now() - timedelta(days=3)))
+        wechat_api.control("stall", path="message/template/send", seconds=0.02, times=count * 2)
+        notice_id = notices.announce(rt.db, "停电通知", "今晚检修停电。", Audience("everyone"), "staff:admin", rt.now())
+        with runtime.use(rt):
+            assert delivery.relay(notice_id) == count
+        worker = _worker(stack)
+        give_up = time.monotonic() + 30
+        while len(wechat_api.messages()) < count // 4 and time.monotonic() < give_up:
+            time.sleep(0.05)
+        server.kill()  # Redis dies; it keeps nothing on disk, so the queued jobs are gone
+        server.wait()
+        time.sleep(0.5)
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+        assert len(wechat_api.messages()) < count
+
+        server = start_redis()  # back, empty
+        n = rt.config.notices
+        with rt.db.transaction() as s:  # time passes, as for a crash
+            s.execute(update(Delivery).where(Delivery.state == "sending")
+                      .values(updated_at=rt.now() - timedelta(seconds=n.sending_timeout + 1)))
+            s.execute(update(Delivery).where(Delivery.state.in_(("pending", "sending")))
+                      .values(enqueued_at=rt.now() - timedelta(seconds=2 * n.sweep_interval + 1)))
+        with runtime.use(rt):
+            delivery.sweep()
+        assert _worker(stack, "--burst").wait(timeout=60) == 0
+        per_resident = {}
+        for m in wechat_api.messages():
+            per_resident[m["openid"]] = per_resident.get(m["openid"], 0) + 1
+        assert per_resident == {openid: 1 for openid in openids}
+    finally:
+        server.kill()
+        server.wait()
