@@ -207,6 +207,106 @@ def nlp_eval(file: str | None, lexicon: str | None) -> None:
 
 
 @main.group()
+def opinions() -> None:
+    """Residents' opinions (社情民意): list, show, assign, update, reply."""
+
+
+def _opinion_command(action):
+    """Run a staff action on an opinion, queue the resident's notice, and print the ticket."""
+    from jobs.delivery import relay
+    from storage import opinion_states
+    from storage.opinions import OpinionRejected
+
+    rt = _runtime(_config())
+    try:
+        view = action(rt)
+    except LookupError as exc:
+        raise click.ClickException(str(exc).strip("'\"")) from None
+    except (opinion_states.InvalidTransition, OpinionRejected) as exc:
+        raise click.ClickException(str(exc)) from None
+    relay()
+    if rt.jobs.kind == "in-process":
+        rt.jobs.shutdown()  # without a worker, this command delivers the resident's notice before it exits
+    _print_opinion(view)
+
+
+def _print_opinion(view) -> None:
+    from storage.opinion_states import label
+
+    click.echo(f"{view.ticket_no}  {view.status} ({label(view.status)})  assignee: {view.assignee or '-'}")
+    click.echo(f"  {view.content}")
+    for entry in view.timeline:
+        note = f"  — {entry.note}" if entry.note else ""
+        click.echo(f"  {entry.at:%Y-%m-%d %H:%M}  {label(entry.state)}{note}")
+
+
+@opinions.command("list")
+@click.option("--state", default=None, help="only opinions in this state")
+def opinions_list(state: str | None) -> None:
+    """The latest opinions (contents shown to staff only; no names or phones)."""
+    from storage import opinions as store
+    from storage.opinion_states import STATES, label
+
+    if state and state not in STATES:
+        raise click.ClickException(f"unknown state {state!r}; states: {', '.join(STATES)}")
+    rt = _runtime(_config())
+    for view in store.staff_list(rt.db, state):
+        click.echo(f"{view.ticket_no}  {label(view.status):<6}  {view.created_at:%Y-%m-%d}  {view.content[:40]}")
+
+
+@opinions.command("show")
+@click.argument("ticket")
+def opinions_show(ticket: str) -> None:
+    """One opinion with its timeline."""
+    from storage import opinions as store
+
+    rt = _runtime(_config())
+    try:
+        _print_opinion(store.staff_show(rt.db, ticket))
+    except LookupError:
+        raise click.ClickException(f"no opinion {ticket}") from None
+
+
+@opinions.command("assign")
+@click.argument("ticket")
+@click.option("--to", "assignee", required=True, help="the responsible department or person")
+@click.option("--note", default="")
+@click.option("--as", "staff_name", default="admin", show_default=True)
+def opinions_assign(ticket: str, assignee: str, note: str, staff_name: str) -> None:
+    """Accept an opinion and assign it (submitted → accepted)."""
+    from storage import opinions as store
+    from storage.audit import staff_actor
+
+    _opinion_command(lambda rt: store.change_state(rt.db, ticket, "accepted", staff_actor(staff_name), rt.now(),
+                                                   note or f"已交由{assignee}办理", assignee=assignee))
+
+
+@opinions.command("update")
+@click.argument("ticket")
+@click.argument("state")
+@click.option("--note", default="")
+@click.option("--as", "staff_name", default="admin", show_default=True)
+def opinions_update(ticket: str, state: str, note: str, staff_name: str) -> None:
+    """Move an opinion to STATE (in_progress, resolved, not_responsible, ...)."""
+    from storage import opinions as store
+    from storage.audit import staff_actor
+
+    _opinion_command(lambda rt: store.change_state(rt.db, ticket, state, staff_actor(staff_name), rt.now(), note))
+
+
+@opinions.command("reply")
+@click.argument("ticket")
+@click.option("--note", required=True)
+@click.option("--as", "staff_name", default="admin", show_default=True)
+def opinions_reply(ticket: str, note: str, staff_name: str) -> None:
+    """Tell the resident something about their opinion, without changing its state."""
+    from storage import opinions as store
+    from storage.audit import staff_actor
+
+    _opinion_command(lambda rt: store.reply(rt.db, ticket, staff_actor(staff_name), note, rt.now()))
+
+
+@main.group()
 def staff() -> None:
     """Staff accounts (the admin web will add more)."""
 

@@ -9,9 +9,10 @@ from bot.conversation import Flow
 from bot.replies import Text
 from bot.answers import yes_no
 from bot.router import PASS, Context, Router
-from handlers.common import day, list_number
+from handlers.common import day, list_number, when
 from storage import communities, opinions, residents
 from storage.audit import resident_actor
+from storage.opinion_states import label
 
 router = Router("opinions")
 submit_flow = router.add_flow(Flow("opinion.submit", "反映问题"))
@@ -124,9 +125,6 @@ def confirm(ctx: Context):
                 "发「我的意见」可随时查看进度。")
 
 
-STATUS_NAMES = {"submitted": "已提交", "accepted": "已受理", "in_progress": "处理中", "resolved": "已办结"}
-
-
 @router.intent("opinion.status")
 @router.menu("MY_OPINIONS")
 def my_opinions(ctx: Context) -> Text:
@@ -136,14 +134,15 @@ def my_opinions(ctx: Context) -> Text:
     mine = opinions.of_resident(ctx.rt.db, ctx.resident.id)
     if not mine:
         return Text("您还没有反映过问题。直接把遇到的情况发给我就可以。")
-    lines = [f"{o.ticket_no}｜{STATUS_NAMES.get(o.status, o.status)}｜{day(o.created_at, ctx.rt.tz)}\n  {o.content[:30]}"
+    lines = [f"{o.ticket_no}｜{label(o.status)}｜{day(o.created_at, ctx.rt.tz)}\n  {o.content[:30]}"
              for o in mine]
     return Text("您反映的问题：\n" + "\n".join(lines))
 
 
 def _one_ticket(ctx: Context, ticket_no: str) -> Text:
-    found = opinions.find_own(ctx.rt.db, ctx.resident.id, ticket_no)
+    found = opinions.timeline_of_own(ctx.rt.db, ctx.resident.id, ticket_no)
     if found is None:
         return Text(f"没有找到您名下的工单 {ticket_no}。请核对工单号，或发「我的意见」查看您反映过的全部问题。")
-    return Text(f"工单 {found.ticket_no}\n状态：{STATUS_NAMES.get(found.status, found.status)}\n"
-                f"提交时间：{day(found.created_at, ctx.rt.tz)}\n内容：{found.content}")
+    steps = "\n".join(f"· {when(e.at, ctx.rt.tz)} {label(e.state)}" + (f"：{e.note}" if e.note else "")
+                      for e in found.timeline)
+    return Text(f"工单 {found.ticket_no}\n状态：{label(found.status)}\n内容：{found.content}\n进展：\n{steps}")

@@ -157,6 +157,23 @@ class Opinion(Base):
     content: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(24), default="submitted")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    assignee: Mapped[str | None] = mapped_column(String(64))   # the responsible department or person
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("opinions.id"))
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OpinionEvent(Base):
+    """One step of an opinion's timeline: a change of state, an assignment or a reply to the resident."""
+
+    __tablename__ = "opinion_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    opinion_id: Mapped[int] = mapped_column(ForeignKey("opinions.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(96))
+    from_state: Mapped[str | None] = mapped_column(String(24))
+    to_state: Mapped[str] = mapped_column(String(24))
+    note: Mapped[str] = mapped_column(Text, default="")
 
 
 class DailyCounter(Base):
