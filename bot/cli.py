@@ -225,6 +225,9 @@ def _opinion_command(action):
     except (opinion_states.InvalidTransition, OpinionRejected) as exc:
         raise click.ClickException(str(exc)) from None
     relay()
+    if view.status == "resolved":
+        from handlers.opinions import await_feedback
+        await_feedback(rt, view.ticket_no)
     if rt.jobs.kind == "in-process":
         rt.jobs.shutdown()  # without a worker, this command delivers the resident's notice before it exits
     _print_opinion(view)

@@ -110,6 +110,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "conversation": {
         "idle_timeout": Key(int, 1800, _at_least(1)),
     },
+    "opinions": {
+        "feedback_days": Key(int, 7, _at_least(1)),
+    },
     "notices": {
         "cs_window_hours": Key(float, 48.0, lambda v: None if 0 <= v <= 48 else "must be between 0 and 48 (WeChat's window)"),
         "templates": Key(dict, {}, _template_ids),
@@ -148,6 +151,7 @@ class Config:
     database: Section
     redis: Section
     conversation: Section
+    opinions: Section
     notices: Section
     dev: Section
 

@@ -5,7 +5,7 @@ import re
 
 import nlp
 
-from bot.conversation import Flow
+from bot.conversation import Conversation, ConversationStore, Flow
 from bot.replies import Text
 from bot.answers import yes_no
 from bot.router import PASS, Context, Router
@@ -146,3 +146,37 @@ def _one_ticket(ctx: Context, ticket_no: str) -> Text:
     steps = "\n".join(f"· {when(e.at, ctx.rt.tz)} {label(e.state)}" + (f"：{e.note}" if e.note else "")
                       for e in found.timeline)
     return Text(f"工单 {found.ticket_no}\n状态：{label(found.status)}\n内容：{found.content}\n进展：\n{steps}")
+
+
+# --- after resolution: 满意 / 不满意 -----------------------------------------------------------------
+
+feedback_flow = router.add_flow(Flow("opinion.feedback", "评价处理结果"))
+
+
+def await_feedback(rt, ticket_no: str) -> bool:
+    """After staff resolve a ticket: the resident's next 满意 / 不满意 answers for it (for
+    opinions.feedback_days). Not when the resident is in the middle of something else."""
+    openid = opinions.resident_openid(rt.db, ticket_no)
+    if openid is None:
+        return False
+    store = ConversationStore(rt.kv, rt.config.opinions.feedback_days * 86400)
+    if store.load(openid) is not None:
+        return False
+    store.save(openid, Conversation(feedback_flow.name, "rate", {"ticket_no": ticket_no}))
+    return True
+
+
+@feedback_flow.step("rate")
+def rate(ctx: Context):
+    verdict = nlp.rating(ctx.message.text)
+    if verdict is None:
+        return PASS  # something else: the ticket counts as confirmed if no answer comes
+    ticket_no = ctx.conversation.data["ticket_no"]
+    satisfied = verdict.verdict == "satisfied"
+    result = opinions.feedback(ctx.rt.db, ctx.resident.id, ticket_no, satisfied, ctx.now, ctx.message.text)
+    ctx.end()
+    if result is None:
+        return Text("这张工单已经评价过了，谢谢您。")
+    if satisfied:
+        return Text(f"感谢您的评价！工单 {ticket_no} 已确认办结。")
+    return Text(f"抱歉没能让您满意。工单 {ticket_no} 已重新打开，工作人员会继续跟进，进展会通知您。")

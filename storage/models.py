@@ -160,6 +160,9 @@ class Opinion(Base):
     assignee: Mapped[str | None] = mapped_column(String(64))   # the responsible department or person
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("opinions.id"))
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    satisfaction: Mapped[str | None] = mapped_column(String(16))  # satisfied | unsatisfied, the resident's word
+    feedback_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class OpinionEvent(Base):

@@ -108,6 +108,8 @@ def change_state(db: Database, ticket_no: str, to_state: str, actor: str, now: d
         opinion_states.check(opinion.status, to_state)
         before = opinion.status
         opinion.status, opinion.updated_at = to_state, now
+        if to_state == "resolved":
+            opinion.resolved_at, opinion.satisfaction, opinion.feedback_at = now, None, None
         if assignee:
             opinion.assignee = assignee.strip()[:64]
         s.add(OpinionEvent(opinion_id=opinion.id, at=now, actor=actor, from_state=before, to_state=to_state,
@@ -117,6 +119,8 @@ def change_state(db: Database, ticket_no: str, to_state: str, actor: str, now: d
         message = f"您反映的问题（工单 {opinion.ticket_no}）状态：{opinion_states.label(to_state)}"
         if note.strip():
             message += f"\n说明：{note.strip()}"
+        if to_state == "resolved":
+            message += "\n您对处理结果满意吗？请回复「满意」或「不满意」。"
         _tell_resident(s, opinion, message, now)
         s.flush()
         return _staff_view(s, opinion)
@@ -165,3 +169,34 @@ def _staff_view(s, o: Opinion, with_timeline: bool = True) -> StaffOpinionView:
         timeline = (TimelineEntry(o.created_at, "submitted", ""),
                     *(TimelineEntry(e.at, e.to_state, e.note) for e in events))
     return StaffOpinionView(o.ticket_no, o.status, o.content, o.community_id, o.assignee, o.created_at, timeline)
+
+
+@dataclass(frozen=True)
+class Feedback:
+    ticket_no: str
+    satisfied: bool
+    reopened: bool
+
+
+def feedback(db: Database, resident_id: int, ticket_no: str, satisfied: bool, now: datetime,
+             comment: str = "") -> Feedback | None:
+    """The resident's 满意 / 不满意 on their resolved opinion; 不满意 reopens it. None when the ticket
+    is not theirs or not waiting for an answer."""
+    with db.transaction() as s:
+        o = s.scalar(select(Opinion).where(Opinion.ticket_no == ticket_no, Opinion.resident_id == resident_id))
+        if o is None or o.status != "resolved" or o.satisfaction is not None:
+            return None
+        actor = audit.resident_actor(resident_id)
+        o.satisfaction, o.feedback_at, o.updated_at = ("satisfied" if satisfied else "unsatisfied"), now, now
+        if not satisfied:
+            o.status = "in_progress"
+            s.add(OpinionEvent(opinion_id=o.id, at=now, actor=actor, from_state="resolved", to_state="in_progress",
+                               note=("居民不满意：" + comment.strip()) if comment.strip() else "居民不满意，重新处理"))
+        audit.record(s, actor, "opinion.feedback", "opinion", o.ticket_no, at=now, satisfied=satisfied)
+        return Feedback(o.ticket_no, satisfied, not satisfied)
+
+
+def resident_openid(db: Database, ticket_no: str) -> str | None:
+    with db.transaction(read_only=True) as s:
+        return s.scalar(select(Resident.openid).join(Opinion, Opinion.resident_id == Resident.id)
+                        .where(Opinion.ticket_no == ticket_no.strip().upper()))

@@ -87,3 +87,25 @@ def test_staff_list_filters_by_state(demo, cli):
     listed = cli("opinions", "list", "--state", "accepted").output
     assert first in listed and second not in listed
     assert cli("opinions", "list", "--state", "bogus").exit_code != 0
+
+
+def test_an_unsatisfied_resident_reopens_the_ticket_and_a_satisfied_one_confirms_it(demo, cli, wechat_api):
+    ticket = _submit(demo, "o_feedback")
+    chat = demo.client()
+    cli("opinions", "assign", ticket, "--to", "城市管理办公室")
+    cli("opinions", "update", ticket, "resolved", "--note", "路灯已修好")
+    assert "满意" in wechat_api.messages("o_feedback")[-1]["content"]
+    reopened = chat.say("o_feedback", "不满意，灯还是不亮")["Content"]
+    assert "已重新打开" in reopened
+    assert "处理中" in cli("opinions", "show", ticket).output
+    assert "居民不满意：不满意，灯还是不亮" in cli("opinions", "show", ticket).output
+    cli("opinions", "update", ticket, "resolved", "--note", "更换了整条线路")
+    assert "已确认办结" in chat.say("o_feedback", "满意")["Content"]
+    assert "已办结" in chat.say("o_feedback", ticket)["Content"]
+
+
+def test_talking_about_something_else_after_resolution_is_understood_as_that(demo, cli):
+    ticket = _submit(demo, "o_moves_on2")
+    cli("opinions", "assign", ticket, "--to", "社区事务办公室")
+    cli("opinions", "update", ticket, "resolved")
+    assert "近期活动" in demo.client().say("o_moves_on2", "最近有什么活动")["Content"]

@@ -34,12 +34,18 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('assignee', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('merged_into_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('updated_at', storage.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('resolved_at', storage.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('satisfaction', sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column('feedback_at', storage.models.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_foreign_key('fk_opinions_merged_into', 'opinions', ['merged_into_id'], ['id'])
 
 
 def downgrade() -> None:
     with op.batch_alter_table('opinions', schema=None) as batch_op:
         batch_op.drop_constraint('fk_opinions_merged_into', type_='foreignkey')
+        batch_op.drop_column('feedback_at')
+        batch_op.drop_column('satisfaction')
+        batch_op.drop_column('resolved_at')
         batch_op.drop_column('updated_at')
         batch_op.drop_column('merged_into_id')
         batch_op.drop_column('assignee')
