@@ -176,6 +176,10 @@ class FakeWeChat:
             time.sleep(0.05)
         return self.messages(openid)
 
+    def token_fetches(self) -> int:
+        """How many times the bot asked for an access token."""
+        return len(requests.get(self.url + "/_fake/calls", params={"path": "token"}, timeout=5).json())
+
     def control(self, action: str, **payload) -> None:
         requests.post(f"{self.url}/_fake/{action}", json=payload, timeout=5).raise_for_status()
 

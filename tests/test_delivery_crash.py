@@ -33,14 +33,37 @@ def _worker(stack, *args) -> subprocess.Popen:
                             stdout=WORKER_LOG, stderr=WORKER_LOG, start_new_session=True)
 
 
+def _followers_outside_the_window(rt, openids: list[str]) -> None:
+    """Followers who have not written lately, so they get template messages, which carry client_msg_id."""
+    for openid in openids:
+        residents.subscribe(rt.db, openid, rt.now())
+    with rt.db.transaction() as s:
+        s.execute(update(Resident).values(last_interaction_at=rt.now() - timedelta(days=3)))
+
+
+def _let_time_pass(rt) -> None:
+    """What a dead worker left in `sending` is now stale, and jobs taken from the queue but never
+    started are overdue, so the sweeper queues their deliveries again."""
+    n = rt.config.notices
+    with rt.db.transaction() as s:
+        s.execute(update(Delivery).where(Delivery.state == "sending")
+                  .values(updated_at=rt.now() - timedelta(seconds=n.sending_timeout + 1)))
+        s.execute(update(Delivery).where(Delivery.state.in_(("pending", "sending")))
+                  .values(enqueued_at=rt.now() - timedelta(seconds=2 * n.sweep_interval + 1)))
+
+
+def _messages_per_resident(wechat_api) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for m in wechat_api.messages():
+        counts[m["openid"]] = counts.get(m["openid"], 0) + 1
+    return counts
+
+
 def test_a_broadcast_survives_a_worker_killed_mid_send(make_stack, wechat_api):
     stack = make_stack("sqlite+redis")
     rt = stack.rt
     openids = [f"o_crowd{i}" for i in range(RECIPIENTS)]
-    for openid in openids:
-        residents.subscribe(rt.db, openid, rt.now())
-    with rt.db.transaction() as s:  # none wrote lately: template messages, which carry client_msg_id
-        s.execute(update(Resident).values(last_interaction_at=rt.now() - timedelta(days=3)))
+    _followers_outside_the_window(rt, openids)
     wechat_api.control("stall", path="message/template/send", seconds=0.02, times=RECIPIENTS * 2)
     notice_id = notices.announce(rt.db, "台风预警", "今晚有台风，请收好阳台物品。", Audience("everyone"), "staff:admin",
                                  rt.now())
@@ -56,23 +79,13 @@ def test_a_broadcast_survives_a_worker_killed_mid_send(make_stack, wechat_api):
     sent_before = len(wechat_api.messages())
     assert 0 < sent_before < RECIPIENTS, "the kill must land in the middle of the broadcast"
 
-    # time passes: what the dead worker left in `sending` is now stale, and the job it had taken from
-    # the queue (but not started on) is overdue, so its deliveries are queued again
-    n = rt.config.notices
-    with rt.db.transaction() as s:
-        s.execute(update(Delivery).where(Delivery.state == "sending")
-                  .values(updated_at=rt.now() - timedelta(seconds=n.sending_timeout + 1)))
-        s.execute(update(Delivery).where(Delivery.state.in_(("pending", "sending")))
-                  .values(enqueued_at=rt.now() - timedelta(seconds=2 * n.sweep_interval + 1)))
+    _let_time_pass(rt)
     with runtime.use(rt):
         delivery.sweep()
     second = _worker(stack, "--burst")
     assert second.wait(timeout=60) == 0
 
-    per_resident = {}
-    for m in wechat_api.messages():
-        per_resident[m["openid"]] = per_resident.get(m["openid"], 0) + 1
-    assert per_resident == {openid: 1 for openid in openids}
+    assert _messages_per_resident(wechat_api) == {openid: 1 for openid in openids}
     report = notices.report(rt.db, notice_id)
     assert (report.sent, report.pending, report.failed) == (RECIPIENTS, 0, {})
 
@@ -107,10 +120,7 @@ def test_a_broadcast_survives_redis_dying_and_losing_its_queue(make_stack, wecha
         rt = stack.rt
         count = 200
         openids = [f"o_outage{i}" for i in range(count)]
-        for openid in openids:
-            residents.subscribe(rt.db, openid, rt.now())
-        with rt.db.transaction() as s:
-            s.execute(update(Resident).values(last_interaction_at=rt.now() - timedelta(days=3)))
+        _followers_outside_the_window(rt, openids)
         wechat_api.control("stall", path="message/template/send", seconds=0.02, times=count * 2)
         notice_id = notices.announce(rt.db, "停电通知", "今晚检修停电。", Audience("everyone"), "staff:admin", rt.now())
         with runtime.use(rt):
@@ -127,19 +137,11 @@ def test_a_broadcast_survives_redis_dying_and_losing_its_queue(make_stack, wecha
         assert len(wechat_api.messages()) < count
 
         server = start_redis()  # back, empty
-        n = rt.config.notices
-        with rt.db.transaction() as s:  # time passes, as for a crash
-            s.execute(update(Delivery).where(Delivery.state == "sending")
-                      .values(updated_at=rt.now() - timedelta(seconds=n.sending_timeout + 1)))
-            s.execute(update(Delivery).where(Delivery.state.in_(("pending", "sending")))
-                      .values(enqueued_at=rt.now() - timedelta(seconds=2 * n.sweep_interval + 1)))
+        _let_time_pass(rt)
         with runtime.use(rt):
             delivery.sweep()
         assert _worker(stack, "--burst").wait(timeout=60) == 0
-        per_resident = {}
-        for m in wechat_api.messages():
-            per_resident[m["openid"]] = per_resident.get(m["openid"], 0) + 1
-        assert per_resident == {openid: 1 for openid in openids}
+        assert _messages_per_resident(wechat_api) == {openid: 1 for openid in openids}
     finally:
         server.kill()
         server.wait()

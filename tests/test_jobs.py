@@ -2,7 +2,6 @@
 with one access token shared by every process."""
 from __future__ import annotations
 
-import requests
 from rq import Queue, SimpleWorker
 
 from bot import runtime
@@ -40,8 +39,7 @@ def test_every_process_shares_one_access_token(make_stack, wechat_api):
         _follower(stack.rt, openid)
         with runtime.use(stack.rt):
             assert send_text(openid, "通知") == "sent"
-    token_calls = requests.get(wechat_api.url + "/_fake/calls", params={"path": "token"}, timeout=5).json()
-    assert len(token_calls) == 1
+    assert wechat_api.token_fetches() == 1
 
 
 def test_an_expired_token_is_refreshed_and_the_message_still_goes_out(make_stack, wechat_api):
@@ -92,8 +90,7 @@ def test_a_token_error_refetches_once_and_gives_up_if_it_persists(make_stack, we
         with pytest.raises(WeChatClientException) as err:
             send_text("o_fay", "令牌一直无效")
     assert err.value.errcode == 40001
-    token_calls = requests.get(wechat_api.url + "/_fake/calls", params={"path": "token"}, timeout=5).json()
-    assert len(token_calls) == 2  # the first fetch, and exactly one refetch
+    assert wechat_api.token_fetches() == 2  # the first fetch, and exactly one refetch
 
 
 def test_many_workers_seeing_an_expired_token_at_once_fetch_one_new_token(make_stack, wechat_api):
@@ -114,5 +111,4 @@ def test_many_workers_seeing_an_expired_token_at_once_fetch_one_new_token(make_s
 
     with ThreadPoolExecutor(6) as pool:
         assert list(pool.map(send, range(6))) == ["sent"] * 6
-    token_calls = requests.get(wechat_api.url + "/_fake/calls", params={"path": "token"}, timeout=5).json()
-    assert len(token_calls) == 2  # the first token, and one replacement for all six senders
+    assert wechat_api.token_fetches() == 2  # the first token, and one replacement for all six senders

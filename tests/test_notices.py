@@ -155,7 +155,6 @@ def test_outside_the_window_45015_falls_back_to_a_template_message(make_stack, w
 
 
 def test_an_expired_token_is_refreshed_once_and_the_notice_still_goes_out(make_stack, wechat_api):
-    import requests
     stack = make_stack("sqlite+redis")
     openids = _residents(stack.rt, 3, prefix="o_tok")
     _announce(stack.rt, title="第一条")
@@ -164,7 +163,7 @@ def test_an_expired_token_is_refreshed_once_and_the_notice_still_goes_out(make_s
     _announce(stack.rt, title="第二条")
     run_jobs(stack.rt)
     assert all(len(wechat_api.messages(o)) == 2 for o in openids)
-    assert len(requests.get(wechat_api.url + "/_fake/calls", params={"path": "token"}, timeout=5).json()) == 2
+    assert wechat_api.token_fetches() == 2
 
 
 def test_a_notice_created_while_redis_is_down_goes_out_once_redis_is_back(make_stack, wechat_api, redis_url):
