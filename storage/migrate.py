@@ -1,11 +1,14 @@
 """`nanhu db upgrade`: Alembic migrations run from code, on nanhu's own engine."""
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
+from typing import Iterator
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from sqlalchemy import Connection
 
 from storage.db import Database
 
@@ -19,14 +22,33 @@ def _alembic(connection) -> AlembicConfig:
     return cfg
 
 
+@contextlib.contextmanager
+def _migrating(db: Database) -> Iterator[Connection]:
+    """One transaction for the migration. On SQLite, Alembic's batch mode recreates tables, which fails
+    while other tables' foreign keys point at them; the keys are off during the migration (the pragma
+    works only outside a transaction) and checked before it commits."""
+    with db.engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                yield conn
+                if sqlite and (broken := conn.exec_driver_sql("PRAGMA foreign_key_check").first()):
+                    raise RuntimeError(f"migration left a broken foreign key in table {broken[0]}")
+        finally:
+            if sqlite:
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+
 def upgrade(db: Database, revision: str = "head") -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin chatter buries the useful lines
-    with db.engine.begin() as conn:
+    with _migrating(db) as conn:
         command.upgrade(_alembic(conn), revision)
 
 
 def downgrade(db: Database, revision: str) -> None:
-    with db.engine.begin() as conn:
+    with _migrating(db) as conn:
         command.downgrade(_alembic(conn), revision)
 
 

@@ -163,6 +163,17 @@ class Opinion(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     satisfaction: Mapped[str | None] = mapped_column(String(16))  # satisfied | unsatisfied, the resident's word
     feedback_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    category: Mapped[str] = mapped_column(String(16), default="其他", server_default="其他")
+    department: Mapped[str | None] = mapped_column(String(64))  # responsible for the category (opinions.categories)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # created_at + the category's hours
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # first staff step or reply
+    location: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    photos: Mapped[list] = mapped_column(JSON, default=list)  # [{"media_id": ..., "url": ...}] from image messages
+    public_name: Mapped[str | None] = mapped_column(String(32))  # how the resident agreed to be named; None: hidden
+
+    __table_args__ = (Index("ix_opinions_resident_created", "resident_id", "created_at"),)
 
 
 class OpinionEvent(Base):
