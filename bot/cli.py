@@ -208,11 +208,12 @@ def nlp_eval(file: str | None, lexicon: str | None) -> None:
 
 @main.group()
 def opinions() -> None:
-    """Residents' opinions (社情民意): list, show, assign, update, reply."""
+    """Residents' opinions (社情民意): list, show, assign, update, categorize, merge, reply."""
 
 
-def _opinion_command(action):
-    """Run a staff action on an opinion, queue the resident's notice, and print the ticket."""
+def _opinion_command(action, arm_feedback: bool = False):
+    """Run a staff action on an opinion, queue the resident's notice, and print the ticket. After a
+    resolution (`arm_feedback`) the resident's next 满意 / 不满意 answers for this ticket."""
     from jobs.delivery import relay
     from storage import opinion_states
     from storage.opinions import OpinionRejected
@@ -225,9 +226,15 @@ def _opinion_command(action):
     except (opinion_states.InvalidTransition, OpinionRejected) as exc:
         raise click.ClickException(str(exc)) from None
     relay()
-    if view.status == "resolved":
+    if arm_feedback and view.status == "resolved":
         from handlers.opinions import await_feedback
-        await_feedback(rt, view.ticket_no)
+        from storage.kv import KVUnavailable
+
+        try:
+            await_feedback(rt, view.ticket_no)
+        except KVUnavailable:  # the change is made; an answer still finds the ticket (handlers.opinions)
+            click.echo("warning: the shared store is down; the resident's answer will be matched when it comes",
+                       err=True)
     if rt.jobs.kind == "in-process":
         rt.jobs.shutdown()  # without a worker, this command delivers the resident's notice before it exits
     _print_opinion(view)
@@ -236,25 +243,71 @@ def _opinion_command(action):
 def _print_opinion(view) -> None:
     from storage.opinion_states import label
 
-    click.echo(f"{view.ticket_no}  {view.status} ({label(view.status)})  assignee: {view.assignee or '-'}")
+    tz = _runtime_tz()
+    click.echo(f"{view.ticket_no}  {view.status} ({label(view.status)})  {view.category} → {view.department or '-'}"
+               f"  assignee: {view.assignee or '-'}")
+    if view.due_at:
+        click.echo(f"  due: {view.due_at.astimezone(tz):%Y-%m-%d %H:%M}")
     click.echo(f"  {view.content}")
+    if view.location:
+        pin = f"  ({view.latitude:.5f}, {view.longitude:.5f})" if view.latitude is not None else ""
+        click.echo(f"  location: {view.location}{pin}")
+    for url in view.photos:
+        click.echo(f"  photo: {url}")
+    click.echo(f"  name shown: {view.public_name or 'no (anonymous)'}")
+    if view.merged_into:
+        click.echo(f"  merged into: {view.merged_into} ({view.merged_into_status})")
+    if view.merged:
+        click.echo(f"  merged here: {', '.join(view.merged)}")
     for entry in view.timeline:
         note = f"  — {entry.note}" if entry.note else ""
-        click.echo(f"  {entry.at:%Y-%m-%d %H:%M}  {label(entry.state)}{note}")
+        click.echo(f"  {entry.at.astimezone(tz):%Y-%m-%d %H:%M}  {label(entry.state)}{note}")
+
+
+def _runtime_tz():
+    from bot import runtime
+
+    return runtime.current().tz
+
+
+def _community(rt, name: str | None):
+    """The community staff named on the command line (a fragment of its name will do), or None."""
+    from storage import communities
+
+    if not name:
+        return None
+    found = communities.match(communities.all_communities(rt.db), name)
+    if found is None:
+        raise click.ClickException(f"unknown community {name!r}: give a community name, e.g. 文华社区")
+    return found
 
 
 @opinions.command("list")
 @click.option("--state", default=None, help="only opinions in this state")
-def opinions_list(state: str | None) -> None:
+@click.option("--category", default=None, help="only this category (环境卫生, 其他, ...)")
+@click.option("--community", default=None, help="only this community (name)")
+@click.option("--overdue", is_flag=True, help="only open opinions past their deadline")
+def opinions_list(state: str | None, category: str | None, community: str | None, overdue: bool) -> None:
     """The latest opinions (contents shown to staff only; no names or phones)."""
+    from nlp import mask_mobiles
     from storage import opinions as store
     from storage.opinion_states import STATES, label
 
     if state and state not in STATES:
         raise click.ClickException(f"unknown state {state!r}; states: {', '.join(STATES)}")
     rt = _runtime(_config())
-    for view in store.staff_list(rt.db, state):
-        click.echo(f"{view.ticket_no}  {label(view.status):<6}  {view.created_at:%Y-%m-%d}  {view.content[:40]}")
+    rules = store.Rules.from_config(rt.config.opinions)
+    if category and category not in rules.categories:
+        raise click.ClickException(f"unknown category {category!r}; categories: {', '.join(rules.categories)}")
+    now = rt.now()
+    views = store.staff_list(rt.db, state, category=category, community_id=getattr(_community(rt, community), "id", None),
+                             overdue_at=now if overdue else None)
+    for view in views:
+        late = "  超期" if view.overdue(now) else ""
+        click.echo(f"{view.ticket_no}  {label(view.status):<6}  {view.category:<4}  "
+                   f"{view.created_at.astimezone(rt.tz):%Y-%m-%d}  {mask_mobiles(view.content)[:40]}{late}")
+    if not views:
+        click.echo("no opinions match")
 
 
 @opinions.command("show")
@@ -272,16 +325,17 @@ def opinions_show(ticket: str) -> None:
 
 @opinions.command("assign")
 @click.argument("ticket")
-@click.option("--to", "assignee", required=True, help="the responsible department or person")
+@click.option("--to", "assignee", default=None,
+              help="the responsible department or person (default: the department of its category)")
 @click.option("--note", default="")
 @click.option("--as", "staff_name", default="admin", show_default=True)
-def opinions_assign(ticket: str, assignee: str, note: str, staff_name: str) -> None:
+def opinions_assign(ticket: str, assignee: str | None, note: str, staff_name: str) -> None:
     """Accept an opinion and assign it (submitted → accepted)."""
     from storage import opinions as store
     from storage.audit import staff_actor
 
     _opinion_command(lambda rt: store.change_state(rt.db, ticket, "accepted", staff_actor(staff_name), rt.now(),
-                                                   note or f"已交由{assignee}办理", assignee=assignee))
+                                                   note, assignee=assignee))
 
 
 @opinions.command("update")
@@ -294,7 +348,34 @@ def opinions_update(ticket: str, state: str, note: str, staff_name: str) -> None
     from storage import opinions as store
     from storage.audit import staff_actor
 
-    _opinion_command(lambda rt: store.change_state(rt.db, ticket, state, staff_actor(staff_name), rt.now(), note))
+    _opinion_command(lambda rt: store.change_state(rt.db, ticket, state, staff_actor(staff_name), rt.now(), note),
+                     arm_feedback=state == "resolved")
+
+
+@opinions.command("categorize")
+@click.argument("ticket")
+@click.argument("category")
+@click.option("--as", "staff_name", default="admin", show_default=True)
+def opinions_categorize(ticket: str, category: str, staff_name: str) -> None:
+    """Change an opinion's category: its department and deadline follow [opinions.categories]."""
+    from storage import opinions as store
+    from storage.audit import staff_actor
+
+    _opinion_command(lambda rt: store.categorize(rt.db, ticket, category, staff_actor(staff_name), rt.now(),
+                                                 store.Rules.from_config(rt.config.opinions)))
+
+
+@opinions.command("merge")
+@click.argument("ticket")
+@click.option("--into", "into", required=True, help="the ticket it duplicates")
+@click.option("--note", default="")
+@click.option("--as", "staff_name", default="admin", show_default=True)
+def opinions_merge(ticket: str, into: str, note: str, staff_name: str) -> None:
+    """Close TICKET as a duplicate of another; its resident then hears of the other ticket's progress."""
+    from storage import opinions as store
+    from storage.audit import staff_actor
+
+    _opinion_command(lambda rt: store.merge(rt.db, ticket, into, staff_actor(staff_name), rt.now(), note))
 
 
 @opinions.command("reply")
@@ -534,6 +615,109 @@ def wechat_error(exc: Exception) -> str:
     if isinstance(exc, requests.RequestException):
         return f"cannot reach the WeChat API at wechat.api_base_url ({type(exc).__name__})"
     return f"{type(exc).__name__}"
+
+
+
+# --- statistics --------------------------------------------------------------------------------------
+
+@main.group()
+def stats() -> None:
+    """Figures for staff: stats opinions."""
+
+
+def _day_start(text: str | None, option: str, tz):
+    from datetime import datetime
+
+    if text is None:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=tz)
+    except ValueError:
+        raise click.UsageError(f"{option} {text!r}: expected a date YYYY-MM-DD") from None
+
+
+def _display_width(text: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    """Aligned columns (CJK characters count double): the first left-aligned, the rest right-aligned."""
+    widths = [max(_display_width(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        cells = [row[0] + " " * (widths[0] - _display_width(row[0]))]
+        cells += [" " * (w - _display_width(cell)) + cell for cell, w in zip(row[1:], widths[1:])]
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+def _percent(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate * 100:.1f}%"
+
+
+def _hours(hours: float | None) -> str:
+    return "—" if hours is None else f"{hours:.1f}"
+
+
+STATS_HEADINGS = ["", "总数", "已办结", "已完结", "按时办结", "超期未办", "如实办结率", "办结率", "首次响应中位(时)",
+                  "办结用时中位(时)", "满意", "不满意", "默认满意", "待评价", "未询问", "满意率"]
+
+
+def _stats_row(name: str, f) -> list[str]:
+    return [name, str(f.total), str(f.resolved), str(f.finished), str(f.on_time), str(f.overdue_open),
+            _percent(f.honest_rate), _percent(f.plain_rate), _hours(f.median_first_response_hours),
+            _hours(f.median_resolution_hours), str(f.satisfied), str(f.unsatisfied), str(f.confirmed_by_silence),
+            str(f.awaiting), str(f.not_asked), _percent(f.satisfaction_rate)]
+
+
+@stats.command("opinions")
+@click.option("--since", default=None, help="from this day, YYYY-MM-DD in app.timezone (inclusive)")
+@click.option("--until", default=None, help="up to this day, YYYY-MM-DD in app.timezone (exclusive)")
+@click.option("--community", default=None, help="only this community (e.g. 文华社区)")
+@click.option("--by", "by", type=click.Choice(["community", "category", "month", "all"]), default="all",
+              show_default=True)
+def stats_opinions(since: str | None, until: str | None, community: str | None, by: str) -> None:
+    """Opinions handled on time, resolution rates, response times and satisfaction (definitions under the table)."""
+    from zoneinfo import ZoneInfo
+
+    from storage.stats import opinion_stats
+
+    cfg = _config()
+    tz = ZoneInfo(cfg.app.timezone)
+    start, end = _day_start(since, "--since", tz), _day_start(until, "--until", tz)
+    if start is not None and end is not None and start >= end:
+        raise click.UsageError(f"--since {since} must be before --until {until}")
+    rt = _runtime(cfg)
+    found = _community(rt, community)
+    now = rt.now()
+    days = cfg.opinions.feedback_days
+    figures = opinion_stats(rt.db, now, rt.tz, days, start, end, found.id if found else None)
+
+    period = f"{since or '最早'} 至 {until + ' 前' if until else '现在'}"
+    scope = found.name if found else "全街道"
+    click.echo(f"意见统计 {scope}  提交时间 {period}（{cfg.app.timezone}）  截至 {now.astimezone(rt.tz):%Y-%m-%d %H:%M}")
+    rows = [STATS_HEADINGS, _stats_row("总体", figures.overall)]
+    sections = {"community": ("按社区", figures.by_community), "category": ("按类别", figures.by_category),
+                "month": ("按月份", figures.by_month)}
+    for key, (title, groups) in sections.items():
+        if by in (key, "all") and groups:
+            rows.append([f"[{title}]"] + [""] * (len(STATS_HEADINGS) - 1))
+            rows += [_stats_row(name, f) for name, f in groups.items()]
+    for line in _table(rows):
+        click.echo(line)
+    click.echo(f"""
+说明：统计提交时间在期间内的意见，不含"已合并"（duplicate）工单：合并的问题只在主工单计一次。
+  已完结 = 已办结 + 非本街道职责；超期未办 = 尚未完结（已提交、已受理、处理中）且已过办理期限。
+  按时办结 = 已办结，且办结时间不晚于期限（没有期限的算按时）。
+  如实办结率 = 按时办结 ÷ (已完结 + 超期未办)；办结率 = 已办结 ÷ 总数。
+  首次响应中位 = 提交到工作人员首次处理或回复的小时数中位数（只算已响应的）；
+  办结用时中位 = 已办结工单从提交到最后一次办结的小时数中位数。
+  满意、不满意 = 居民的回复（不满意含因此重新打开的工单）；默认满意 = 询问满意度满 {days} 天未评价；
+  待评价 = 询问满意度未满 {days} 天、尚未评价；未询问 = 已办结但居民已取消关注、没有收到询问（不计入满意率）。
+  满意率 = (满意 + 默认满意) ÷ (满意 + 不满意 + 默认满意)。
+  "—" 表示没有数据（分母为 0）。""")
 
 
 if __name__ == "__main__":

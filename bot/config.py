@@ -70,6 +70,35 @@ def _template_ids(v: dict) -> str | None:
     return f"each template id must be a non-empty string (bad: {', '.join(map(str, bad))})" if bad else None
 
 
+# The sub-district's "five departments, two offices, two centres" (五部两室两中心); replace with the real ones.
+DEFAULT_CATEGORIES = {
+    "环境卫生": {"department": "城区治理办公室", "hours": 48},
+    "市容秩序": {"department": "城区治理办公室", "hours": 72},
+    "治安安全": {"department": "公共安全办公室", "hours": 24},
+    "物业管理": {"department": "社会事务部", "hours": 72},
+    "交通出行": {"department": "城区治理办公室", "hours": 120},
+    "噪音扰民": {"department": "公共安全办公室", "hours": 48},
+    "公共设施": {"department": "发展更新部", "hours": 120},
+    "民生服务": {"department": "党群服务中心", "hours": 72},
+    "其他": {"department": "党群服务中心", "hours": 120},
+}
+
+
+def _categories(v: dict) -> str | None:
+    if "其他" not in v:
+        return "must include the category 其他 (where an opinion goes when no other fits)"
+    for name, spec in v.items():
+        if not 1 <= len(name) <= 16:
+            return f"category names are 1-16 characters (bad: {name!r})"
+        if not isinstance(spec, dict) or set(spec) != {"department", "hours"}:
+            return f"{name} must be a table {{ department = \"...\", hours = N }}"
+        if not isinstance(spec["department"], str) or not 1 <= len(spec["department"].strip()) <= 64:
+            return f"{name}.department must be a name of 1-64 characters"
+        if isinstance(spec["hours"], bool) or not isinstance(spec["hours"], (int, float)) or not 1 <= spec["hours"] <= 24 * 90:
+            return f"{name}.hours must be a number of hours between 1 and 2160"
+    return None
+
+
 def _database_url(v: str) -> str | None:
     if not (v.startswith("sqlite:") or v.startswith("postgresql")):
         return "must be a sqlite:/// or postgresql+psycopg:// URL"
@@ -112,6 +141,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "opinions": {
         "feedback_days": Key(int, 7, _at_least(1)),
+        "categories": Key(dict, DEFAULT_CATEGORIES, _categories),
+        "max_per_hour": Key(int, 5, _at_least(1)),
     },
     "notices": {
         "cs_window_hours": Key(float, 48.0, lambda v: None if 0 <= v <= 48 else "must be between 0 and 48 (WeChat's window)"),

@@ -169,6 +169,21 @@ class WebhookClient:
         resp.raise_for_status()
         return parse_reply(self.sim.open_reply(resp.content))
 
+    def photo(self, openid: str, pic_url: str, media_id: str = "media-demo") -> dict[str, object]:
+        """Send an image message, as WeChat pushes it (PicUrl, MediaId)."""
+        return self._send(openid, MsgType="image", PicUrl=pic_url, MediaId=media_id)
+
+    def location(self, openid: str, latitude: float, longitude: float, label: str, scale: int = 15) -> dict[str, object]:
+        """Send a location message (Location_X is the latitude, Location_Y the longitude)."""
+        return self._send(openid, MsgType="location", Location_X=latitude, Location_Y=longitude, Scale=scale,
+                          Label=label)
+
+    def _send(self, openid: str, **fields: object) -> dict[str, object]:
+        resp = self.post_fields({"ToUserName": "gh_nanhu", "FromUserName": openid, "CreateTime": int(time.time()),
+                                 "MsgId": new_msg_id(), **fields})
+        resp.raise_for_status()
+        return parse_reply(self.sim.open_reply(resp.content))
+
     def event(self, openid: str, event: str, event_key: str | None = None, **extra: object) -> dict[str, object]:
         resp = self.post_fields(event_fields(openid, event, event_key, **extra))
         resp.raise_for_status()

@@ -4,6 +4,7 @@ from __future__ import annotations
 from bot.logs import log_unknown
 from bot.replies import Text
 from bot.router import Context, Router, bare
+from handlers import opinions
 from storage import residents
 
 router = Router("help")
@@ -72,7 +73,7 @@ def cancel(ctx: Context) -> Text:
     return Text(f"已取消「{title}」，刚才填写的内容没有提交。")
 
 
-@router.message_type("image", "location", "link", "video", "shortvideo", "voice")
+@router.message_type("location", "link", "video", "shortvideo", "voice")
 def media_outside_flow(ctx: Context) -> Text:
     return Text("收到。如果想反映问题，请用文字或语音简单说说情况：在哪里、什么情况。\n发「帮助」看看我能做什么。")
 
@@ -85,6 +86,8 @@ def not_understood(ctx: Context) -> Text:
         return Text("不客气！有需要随时发消息给我。")
     if _asks_for_a_person(ctx):
         return Text(NO_HUMAN)
+    if (answered := opinions.answer_without_question(ctx)) is not None:
+        return answered
     if ctx.message.text:
         log_unknown(ctx.message.text)
     return Text("抱歉，我没有看懂。\n\n" + CAPABILITIES)

@@ -7,6 +7,7 @@
 
 Pure Python over a data lexicon (lexicon.toml, described in LEXICON.md); no Flask, database or network.
 """
+from nlp.categories import categories, category
 from nlp.classifier import classify, explain, load
 from nlp.intent import INTENTS, Intent
 from nlp.lexicon import Lexicon, LexiconError, read_lexicon
@@ -20,6 +21,7 @@ from nlp.slots import (
     head_count,
     mask_mobile,
     mask_mobiles,
+    mentions_place,
     mobile,
     pick,
     rating,
@@ -28,7 +30,7 @@ from nlp.slots import (
 )
 
 __all__ = [
-    "INTENTS", "Intent", "Lexicon", "LexiconError", "Rating", "When", "classify", "code", "explain", "extract_number",
-    "extract_slots", "head_count", "load", "mask_mobile", "mask_mobiles", "mobile", "normalize", "pick", "rating",
+    "INTENTS", "Intent", "Lexicon", "LexiconError", "Rating", "When", "categories", "category", "classify", "code", "explain", "extract_number",
+    "extract_slots", "head_count", "load", "mask_mobile", "mask_mobiles", "mentions_place", "mobile", "normalize", "pick", "rating",
     "read_lexicon", "ticket_no", "when",
 ]

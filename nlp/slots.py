@@ -381,3 +381,18 @@ def rating(text: str | None) -> Rating | None:
     if _SATISFIED_WORDS.search(norm):
         return Rating(SATISFIED)
     return None
+
+
+# ---------------------------------------------------------------- places
+
+# words that place a problem: 3栋, 2单元, 楼下, 门口, 深南路, 菜市场 ... Vague ones (小区, 社区, 附近,
+# 旁边) do not: "小区垃圾太多" still needs a where. A date (3号) is not a place.
+_PLACE = re.compile(r"\d+\s*(栋|幢|座|号楼|单元|楼|层|巷|弄|室|号门)|[一二三四五六七八九十]+(栋|幢|座|单元|号楼)"
+                    r"|楼下|楼上|楼道|楼梯|门口|大门|东门|西门|南门|北门|后门|侧门|前门|路口|路边|马路|广场|公园|市场|学校"
+                    r"|地铁站|公交站|停车场|车库|对面|隔壁|楼顶|天台|花园|大厦|垃圾站|天桥|桥下|河边"
+                    r"|[\u4e00-\u9fff](?<![走了住的条在一上带让出线网道找])(路|街|巷)(?![灯面线况过道上])")
+
+
+def mentions_place(text: str) -> bool:
+    """Whether a description already says where the problem is (so the bot need not ask)."""
+    return bool(_PLACE.search(normalize(text))) if text else False

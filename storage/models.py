@@ -163,6 +163,7 @@ class Opinion(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     satisfaction: Mapped[str | None] = mapped_column(String(16))  # satisfied | unsatisfied, the resident's word
     feedback_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    feedback_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # 满意吗 went to the resident
     category: Mapped[str] = mapped_column(String(16), default="其他", server_default="其他")
     department: Mapped[str | None] = mapped_column(String(64))  # responsible for the category (opinions.categories)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # created_at + the category's hours

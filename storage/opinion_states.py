@@ -30,6 +30,9 @@ STATES: dict[str, State] = {s.name: s for s in (
 )}
 
 
+OPEN_STATES = tuple(name for name, state in STATES.items() if state.kind is Kind.OPEN)
+
+
 class InvalidTransition(ValueError):
     """This state cannot follow that one; the message names the allowed next states."""
 

@@ -5,17 +5,60 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from storage import audit, counters, notices, opinion_states
 from storage.db import Database
 from storage.models import Opinion, OpinionEvent, Resident
 
 MAX_CONTENT = 1000
+MAX_PHOTOS = 3
 
 
 class OpinionRejected(ValueError):
     """The opinion cannot be taken as given; the message says why, for the resident."""
+
+
+class TooManyOpinions(OpinionRejected):
+    """The resident reached opinions.max_per_hour."""
+
+
+@dataclass(frozen=True)
+class Route:
+    department: str
+    hours: float
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The sub-district's choices from [opinions]: each category's department and deadline, the hourly limit."""
+
+    categories: dict[str, Route]
+    max_per_hour: int
+
+    @classmethod
+    def from_config(cls, section) -> "Rules":
+        return cls({name: Route(spec["department"].strip(), float(spec["hours"]))
+                    for name, spec in section.categories.items()}, section.max_per_hour)
+
+    def route(self, category: str) -> tuple[str, Route]:
+        """The category as configured (unknown ones become 其他) and its route."""
+        name = category if category in self.categories else "其他"
+        return name, self.categories[name]
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What the resident told us in chat, before it becomes a ticket."""
+
+    content: str
+    community_id: int | None
+    category: str = "其他"
+    location: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    photos: tuple[dict, ...] = ()
+    public_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -24,45 +67,81 @@ class OpinionView:
     content: str
     status: str
     created_at: datetime
+    category: str = "其他"
+    department: str | None = None
+    due_at: datetime | None = None
 
 
-def submit(db: Database, resident_id: int, community_id: int | None, content: str, now: datetime,
-           tz: ZoneInfo) -> OpinionView:
+def _view(o: Opinion) -> OpinionView:
+    return OpinionView(o.ticket_no, o.content, o.status, o.created_at, o.category, o.department, o.due_at)
+
+
+def check_content(content: str) -> str:
+    """The description as it will be stored, or OpinionRejected saying what is wrong with it."""
     content = content.strip()
     if not content:
         raise OpinionRejected("内容是空的")
     if len(content) > MAX_CONTENT:
-        raise OpinionRejected(f"内容超过 {MAX_CONTENT} 字")
+        raise OpinionRejected(f"内容有 {len(content)} 字，超过了 {MAX_CONTENT} 字")
+    return content
+
+
+def _submitted_in_last_hour(s, resident_id: int, now: datetime) -> int:
+    return s.scalar(select(func.count()).select_from(Opinion).where(
+        Opinion.resident_id == resident_id, Opinion.created_at > now - timedelta(hours=1))) or 0
+
+
+def can_submit(db: Database, resident_id: int, now: datetime, rules: Rules) -> bool:
+    """Whether the resident is still under the hourly limit (asked before walking them through the flow)."""
+    with db.transaction(read_only=True) as s:
+        return _submitted_in_last_hour(s, resident_id, now) < rules.max_per_hour
+
+
+def submit(db: Database, resident_id: int, draft: Draft, now: datetime, tz: ZoneInfo, rules: Rules) -> OpinionView:
+    """Store the resident's opinion whole, routed to its category's department with its deadline."""
+    content = check_content(draft.content)
+    category, route = rules.route(draft.category)
     day = now.astimezone(tz).strftime("%Y%m%d")
     with db.transaction() as s:
+        # the resident's row lock makes the hourly count exact under concurrent submissions (PostgreSQL;
+        # SQLite's write transactions are already serial)
+        s.scalar(select(Resident.id).where(Resident.id == resident_id).with_for_update())
+        if _submitted_in_last_hour(s, resident_id, now) >= rules.max_per_hour:
+            raise TooManyOpinions(f"一小时内最多反映 {rules.max_per_hour} 个问题")
         seq = counters.next_value(s, "opinion", day)
         ticket_no = f"MY{day}{seq:03d}"
-        opinion = Opinion(ticket_no=ticket_no, resident_id=resident_id, community_id=community_id,
-                          content=content, status="submitted", created_at=now)
+        opinion = Opinion(ticket_no=ticket_no, resident_id=resident_id, community_id=draft.community_id,
+                          content=content, status="submitted", created_at=now, category=category,
+                          department=route.department, due_at=now + timedelta(hours=route.hours),
+                          location=draft.location.strip()[:256], latitude=draft.latitude, longitude=draft.longitude,
+                          photos=list(draft.photos[:MAX_PHOTOS]),
+                          public_name=(draft.public_name or "").strip()[:32] or None)
         s.add(opinion)
         s.flush()
         audit.record(s, audit.resident_actor(resident_id), "opinion.submit", "opinion", ticket_no, at=now,
-                     community_id=community_id)
-        return OpinionView(ticket_no, content, opinion.status, now)
+                     community_id=draft.community_id, category=category)
+        return _view(opinion)
 
 
 def of_resident(db: Database, resident_id: int, limit: int = 10) -> list[OpinionView]:
     with db.transaction() as s:
         rows = s.scalars(select(Opinion).where(Opinion.resident_id == resident_id)
                          .order_by(Opinion.created_at.desc(), Opinion.id.desc()).limit(limit))
-        return [OpinionView(o.ticket_no, o.content, o.status, o.created_at) for o in rows]
+        return [_view(o) for o in rows]
 
 
 SAME_OPINION_WINDOW = timedelta(hours=24)
 
 
 def recent_same(db: Database, resident_id: int, content: str, now: datetime) -> OpinionView | None:
-    """The resident's opinion with exactly this content from the last day, if any (a re-send, not a new issue)."""
-    with db.transaction() as s:
+    """The resident's open opinion with exactly this content from the last day, if any (a re-send, not a
+    new issue; the same words about a problem that was resolved or closed are a new report)."""
+    with db.transaction(read_only=True) as s:
         o = s.scalar(select(Opinion).where(Opinion.resident_id == resident_id, Opinion.content == content.strip(),
-                                           Opinion.created_at >= now - SAME_OPINION_WINDOW)
+                                           Opinion.created_at >= now - SAME_OPINION_WINDOW,
+                                           Opinion.status.in_(opinion_states.OPEN_STATES))
                      .order_by(Opinion.id.desc()).limit(1))
-        return OpinionView(o.ticket_no, o.content, o.status, o.created_at) if o else None
+        return _view(o) if o else None
 
 
 # --- the lifecycle: staff move opinions, residents are told -----------------------------------------
@@ -83,45 +162,96 @@ class StaffOpinionView:
     assignee: str | None
     created_at: datetime
     timeline: tuple[TimelineEntry, ...]
+    category: str = "其他"
+    department: str | None = None
+    due_at: datetime | None = None
+    location: str = ""
+    photos: tuple[str, ...] = ()          # picture URLs
+    public_name: str | None = None
+    merged_into: str | None = None        # ticket number
+    merged_into_status: str | None = None
+    merged: tuple[str, ...] = ()          # tickets merged into this one
+    latitude: float | None = None
+    longitude: float | None = None
+
+    def overdue(self, now: datetime) -> bool:
+        return self.due_at is not None and now > self.due_at and self.status in opinion_states.OPEN_STATES
 
 
-def _ticket(s, ticket_no: str) -> Opinion:
-    opinion = s.scalar(select(Opinion).where(Opinion.ticket_no == ticket_no.strip().upper()))
+def _ticket(s, ticket_no: str, lock: bool = True) -> Opinion:
+    """The ticket, locked for the rest of the transaction unless only read (two staff acting on one ticket
+    at once take turns; SQLite's write transactions already do)."""
+    query = select(Opinion).where(Opinion.ticket_no == ticket_no.strip().upper())
+    opinion = s.scalar(query.with_for_update() if lock else query)
     if opinion is None:
         raise LookupError(f"no opinion {ticket_no}")
     return opinion
 
 
-def _tell_resident(s, opinion: Opinion, text: str, now: datetime) -> None:
-    """A notice to the resident who raised it, in the same transaction as the change (the outbox)."""
-    resident = s.get(Resident, opinion.resident_id)
+def _subscribed(s, resident_id: int) -> bool:
+    return bool(s.scalar(select(Resident.subscribed).where(Resident.id == resident_id)))
+
+
+def _tell(s, resident_id: int, ticket_no: str, text: str, now: datetime) -> None:
+    resident = s.get(Resident, resident_id)
     if resident is not None and resident.subscribed:
-        notices.notify(s, "opinion_update", f"工单 {opinion.ticket_no} 有新进展", text,
+        notices.notify(s, "opinion_update", f"工单 {ticket_no} 有新进展", text,
                        [(resident.id, resident.openid)], "system", now)
+
+
+def _tell_residents(s, opinion: Opinion, text: str, now: datetime, to_followers: str | None = None) -> None:
+    """A notice to the resident who raised it and, with `to_followers`, to those whose tickets were merged
+    into it; in the same transaction as the change (the outbox). Followers hear only of changes of
+    state: staff notes are written to the ticket's own resident and may be about them alone."""
+    _tell(s, opinion.resident_id, opinion.ticket_no, text, now)
+    if to_followers is None:
+        return
+    followers = s.execute(select(Opinion.resident_id, Opinion.ticket_no).where(Opinion.merged_into_id == opinion.id)
+                          .order_by(Opinion.id)).all()
+    told = {opinion.resident_id}
+    for resident_id, their_ticket in followers:
+        if resident_id not in told:
+            told.add(resident_id)
+            _tell(s, resident_id, their_ticket,
+                  f"您反映的问题（工单 {their_ticket}）已并入工单 {opinion.ticket_no} 一并处理。{to_followers}", now)
+
+
+def _staff_step(s, opinion: Opinion, actor: str, to_state: str, note: str, now: datetime) -> None:
+    """One step on the timeline; the first one by staff is the ticket's first response."""
+    s.add(OpinionEvent(opinion_id=opinion.id, at=now, actor=actor, from_state=opinion.status, to_state=to_state,
+                       note=note.strip()))
+    opinion.updated_at = now
+    if opinion.first_response_at is None and actor.startswith("staff:"):
+        opinion.first_response_at = now
 
 
 def change_state(db: Database, ticket_no: str, to_state: str, actor: str, now: datetime, note: str = "",
                  assignee: str | None = None) -> StaffOpinionView:
     """Move an opinion along the state table, record who, when and why, and tell the resident."""
+    if to_state == "duplicate":
+        raise opinion_states.InvalidTransition("a ticket becomes duplicate by merging it into another (merge)")
     with db.transaction() as s:
         opinion = _ticket(s, ticket_no)
         opinion_states.check(opinion.status, to_state)
         before = opinion.status
-        opinion.status, opinion.updated_at = to_state, now
+        if to_state == "accepted" and not note.strip():
+            note = f"已交由{(assignee or '').strip() or opinion.assignee or opinion.department or '相关部门'}办理"
+        _staff_step(s, opinion, actor, to_state, note, now)
+        opinion.status = to_state
         if to_state == "resolved":
             opinion.resolved_at, opinion.satisfaction, opinion.feedback_at = now, None, None
-        if assignee:
+        if assignee and assignee.strip():
             opinion.assignee = assignee.strip()[:64]
-        s.add(OpinionEvent(opinion_id=opinion.id, at=now, actor=actor, from_state=before, to_state=to_state,
-                           note=note.strip()))
+        elif to_state == "accepted" and not opinion.assignee:
+            opinion.assignee = opinion.department  # routed by category when submitted
         audit.record(s, actor, "opinion.change_state", "opinion", opinion.ticket_no, at=now, before=before,
                      after=to_state, assignee=opinion.assignee)
-        message = f"您反映的问题（工单 {opinion.ticket_no}）状态：{opinion_states.label(to_state)}"
-        if note.strip():
-            message += f"\n说明：{note.strip()}"
+        state = f"状态：{opinion_states.label(to_state)}"
+        message = f"您反映的问题（工单 {opinion.ticket_no}）{state}" + (f"\n说明：{note.strip()}" if note.strip() else "")
         if to_state == "resolved":
             message += "\n您对处理结果满意吗？请回复「满意」或「不满意」。"
-        _tell_resident(s, opinion, message, now)
+            opinion.feedback_asked_at = now if _subscribed(s, opinion.resident_id) else None
+        _tell_residents(s, opinion, message, now, to_followers=state)
         s.flush()
         return _staff_view(s, opinion)
 
@@ -132,43 +262,111 @@ def reply(db: Database, ticket_no: str, actor: str, note: str, now: datetime) ->
         raise OpinionRejected("回复内容是空的")
     with db.transaction() as s:
         opinion = _ticket(s, ticket_no)
-        opinion.updated_at = now
-        s.add(OpinionEvent(opinion_id=opinion.id, at=now, actor=actor, from_state=opinion.status,
-                           to_state=opinion.status, note=note.strip()))
+        _staff_step(s, opinion, actor, opinion.status, note, now)
         audit.record(s, actor, "opinion.reply", "opinion", opinion.ticket_no, at=now)
-        _tell_resident(s, opinion, f"关于您反映的问题（工单 {opinion.ticket_no}）：{note.strip()}", now)
+        _tell_residents(s, opinion, f"关于您反映的问题（工单 {opinion.ticket_no}）：{note.strip()}", now)
         s.flush()
         return _staff_view(s, opinion)
 
 
-def staff_list(db: Database, status: str | None = None, limit: int = 50) -> list[StaffOpinionView]:
+def categorize(db: Database, ticket_no: str, category: str, actor: str, now: datetime, rules: Rules) -> StaffOpinionView:
+    """Staff correct the suggested category: the ticket goes to that category's department, and its
+    deadline becomes the category's, counted from submission."""
+    if category not in rules.categories:
+        raise OpinionRejected(f"unknown category {category!r}; categories: {', '.join(rules.categories)}")
+    with db.transaction() as s:
+        opinion = _ticket(s, ticket_no)
+        if opinion.status not in opinion_states.OPEN_STATES:
+            # the deadline it was judged by stays: a late resolution cannot be made on time afterwards
+            raise OpinionRejected(f"{opinion.ticket_no} is {opinion.status}; only open tickets change category")
+        before, route = opinion.category, rules.categories[category]
+        opinion.category, opinion.department = category, route.department
+        opinion.due_at = opinion.created_at + timedelta(hours=route.hours)
+        opinion.updated_at = now
+        s.add(OpinionEvent(opinion_id=opinion.id, at=now, actor=actor, from_state=opinion.status,
+                           to_state=opinion.status, note=f"类别改为{category}（{route.department}负责）"))
+        audit.record(s, actor, "opinion.categorize", "opinion", opinion.ticket_no, at=now, before=before,
+                     after=category, department=route.department)
+        s.flush()
+        return _staff_view(s, opinion)
+
+
+def merge(db: Database, ticket_no: str, into_ticket_no: str, actor: str, now: datetime, note: str = "") -> StaffOpinionView:
+    """Close a ticket as a duplicate of another: its resident is told, and hears of the other ticket's
+    progress from then on. Tickets already merged into it move along to the other one."""
+    with db.transaction() as s:
+        wanted = {ticket_no.strip().upper(), into_ticket_no.strip().upper()}
+        s.scalars(select(Opinion.id).where(Opinion.ticket_no.in_(wanted)).order_by(Opinion.id).with_for_update()).all()
+        opinion, target = _ticket(s, ticket_no), _ticket(s, into_ticket_no)  # already locked, in id order
+        if opinion.id == target.id:
+            raise OpinionRejected("a ticket cannot be merged into itself")
+        if target.status == "duplicate":
+            parent = s.get(Opinion, target.merged_into_id)
+            raise OpinionRejected(f"{target.ticket_no} is itself merged into {parent.ticket_no}; merge into that one")
+        opinion_states.check(opinion.status, "duplicate")
+        if opinion_states.STATES[target.status].kind is opinion_states.Kind.CLOSED:
+            raise OpinionRejected(f"{target.ticket_no} is closed ({target.status}); merge into an open or resolved ticket")
+        _staff_step(s, opinion, actor, "duplicate", note or f"并入工单 {target.ticket_no}", now)
+        opinion.status, opinion.merged_into_id = "duplicate", target.id
+        for child in s.scalars(select(Opinion).where(Opinion.merged_into_id == opinion.id)):
+            child.merged_into_id = target.id
+        s.add(OpinionEvent(opinion_id=target.id, at=now, actor=actor, from_state=target.status,
+                           to_state=target.status, note=f"合并了工单 {opinion.ticket_no}"))
+        audit.record(s, actor, "opinion.merge", "opinion", opinion.ticket_no, at=now, into=target.ticket_no)
+        state = opinion_states.label(target.status)
+        _tell(s, opinion.resident_id, opinion.ticket_no,
+              f"您反映的问题（工单 {opinion.ticket_no}）与工单 {target.ticket_no} 是同一件事，已合并处理，"
+              f"目前状态：{state}。后续进展会继续通知您。", now)
+        s.flush()
+        return _staff_view(s, opinion)
+
+
+def staff_list(db: Database, status: str | None = None, limit: int = 50, *, category: str | None = None,
+               community_id: int | None = None, overdue_at: datetime | None = None) -> list[StaffOpinionView]:
+    """The latest opinions, optionally only one state, category or community, or only those open past
+    their deadline at `overdue_at`."""
     with db.transaction(read_only=True) as s:
         query = select(Opinion).order_by(Opinion.created_at.desc(), Opinion.id.desc()).limit(limit)
         if status:
             query = query.where(Opinion.status == status)
+        if category:
+            query = query.where(Opinion.category == category)
+        if community_id is not None:
+            query = query.where(Opinion.community_id == community_id)
+        if overdue_at is not None:
+            query = query.where(Opinion.status.in_(opinion_states.OPEN_STATES), Opinion.due_at < overdue_at)
         return [_staff_view(s, o, with_timeline=False) for o in s.scalars(query)]
 
 
 def staff_show(db: Database, ticket_no: str) -> StaffOpinionView:
     with db.transaction(read_only=True) as s:
-        return _staff_view(s, _ticket(s, ticket_no))
+        return _staff_view(s, _ticket(s, ticket_no, lock=False))
 
 
 def timeline_of_own(db: Database, resident_id: int, ticket_no: str) -> StaffOpinionView | None:
     """The resident's own ticket with its timeline; None for anyone else's."""
     with db.transaction(read_only=True) as s:
-        o = s.scalar(select(Opinion).where(Opinion.ticket_no == ticket_no.upper(), Opinion.resident_id == resident_id))
+        o = s.scalar(select(Opinion).where(Opinion.ticket_no == ticket_no.strip().upper(),
+                                           Opinion.resident_id == resident_id))
         return _staff_view(s, o) if o else None
 
 
 def _staff_view(s, o: Opinion, with_timeline: bool = True) -> StaffOpinionView:
     timeline: tuple[TimelineEntry, ...] = ()
+    merged: tuple[str, ...] = ()
     if with_timeline:
         events = s.scalars(select(OpinionEvent).where(OpinionEvent.opinion_id == o.id)
                            .order_by(OpinionEvent.at, OpinionEvent.id))
         timeline = (TimelineEntry(o.created_at, "submitted", ""),
                     *(TimelineEntry(e.at, e.to_state, e.note) for e in events))
-    return StaffOpinionView(o.ticket_no, o.status, o.content, o.community_id, o.assignee, o.created_at, timeline)
+        merged = tuple(s.scalars(select(Opinion.ticket_no).where(Opinion.merged_into_id == o.id).order_by(Opinion.id)))
+    parent = s.execute(select(Opinion.ticket_no, Opinion.status).where(Opinion.id == o.merged_into_id)).first() \
+        if o.merged_into_id else None
+    return StaffOpinionView(o.ticket_no, o.status, o.content, o.community_id, o.assignee, o.created_at, timeline,
+                            o.category, o.department, o.due_at, o.location,
+                            tuple(p.get("url", "") for p in (o.photos or [])), o.public_name,
+                            parent[0] if parent else None, parent[1] if parent else None, merged,
+                            o.latitude, o.longitude)
 
 
 @dataclass(frozen=True)
@@ -183,7 +381,8 @@ def feedback(db: Database, resident_id: int, ticket_no: str, satisfied: bool, no
     """The resident's 满意 / 不满意 on their resolved opinion; 不满意 reopens it. None when the ticket
     is not theirs or not waiting for an answer."""
     with db.transaction() as s:
-        o = s.scalar(select(Opinion).where(Opinion.ticket_no == ticket_no, Opinion.resident_id == resident_id))
+        o = s.scalar(select(Opinion).where(Opinion.ticket_no == ticket_no, Opinion.resident_id == resident_id)
+                     .with_for_update())
         if o is None or o.status != "resolved" or o.satisfaction is not None:
             return None
         actor = audit.resident_actor(resident_id)
@@ -194,6 +393,15 @@ def feedback(db: Database, resident_id: int, ticket_no: str, satisfied: bool, no
                                note=("居民不满意：" + comment.strip()) if comment.strip() else "居民不满意，重新处理"))
         audit.record(s, actor, "opinion.feedback", "opinion", o.ticket_no, at=now, satisfied=satisfied)
         return Feedback(o.ticket_no, satisfied, not satisfied)
+
+
+def awaiting_feedback(db: Database, resident_id: int, now: datetime, feedback_days: int) -> str | None:
+    """The resident's latest resolved ticket whose 满意吗 was asked within `feedback_days` and not yet answered."""
+    with db.transaction(read_only=True) as s:
+        return s.scalar(select(Opinion.ticket_no).where(
+            Opinion.resident_id == resident_id, Opinion.status == "resolved", Opinion.satisfaction.is_(None),
+            Opinion.feedback_asked_at > now - timedelta(days=feedback_days))
+            .order_by(Opinion.feedback_asked_at.desc(), Opinion.id.desc()).limit(1))
 
 
 def resident_openid(db: Database, ticket_no: str) -> str | None:

@@ -273,3 +273,25 @@ def run_jobs(rt: Runtime) -> None:
             SimpleWorker([Queue(rt.config.redis.queue, connection=rt.redis)], connection=rt.redis).work(burst=True)
     else:
         rt.jobs.shutdown()
+
+
+@pytest.fixture
+def staff_cli(demo, monkeypatch):
+    """`nanhu ...` as staff run it, against the demo stack's database, Redis and WeChat stand-in; the
+    jobs it queues (the residents' notices) are run before it returns."""
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    cfg = demo.rt.config
+    for name, value in {"NANHU_CONFIG": str(ROOT / "config.example.toml"), "NANHU_DATABASE_URL": cfg.database.url,
+                        "NANHU_REDIS_URL": cfg.redis.url, "NANHU_WECHAT_API_BASE_URL": cfg.wechat.api_base_url,
+                        "NANHU_WECHAT_APP_ID": cfg.wechat.app_id, "NANHU_WECHAT_APP_SECRET": cfg.wechat.app_secret,
+                        "NANHU_APP_LEXICON_LOG": ""}.items():
+        monkeypatch.setenv(name, value)
+
+    def run(*args):
+        result = CliRunner().invoke(main, list(args))
+        run_jobs(demo.rt)
+        return result
+    return run

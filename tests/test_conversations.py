@@ -63,7 +63,8 @@ def test_an_unknown_community_is_asked_again_politely(demo):
     chat = demo.client()
     chat.say("o_erin", "垃圾桶满了好几天")
     assert "没有找到这个社区" in chat.say("o_erin", "42")["Content"]
-    assert "请确认" in chat.say("o_erin", "新南")["Content"]
+    assert "哪个位置" in chat.say("o_erin", "新南")["Content"]  # the description did not say where
+    assert "请确认" in chat.say("o_erin", "跳过")["Content"]
 
 
 def test_the_conversation_survives_a_restart_of_the_web_process(demo, make_stack):
@@ -121,11 +122,12 @@ def test_a_voice_message_is_understood_through_its_recognition(demo):
     assert "近期活动" in reply["Content"]
 
 
-def test_an_image_outside_a_flow_gets_guidance(demo):
+def test_a_photo_on_its_own_starts_an_opinion_and_asks_for_words(demo):
     fields = {"ToUserName": "gh_nanhu", "FromUserName": "o_kim", "CreateTime": int(time.time()),
               "MsgType": "image", "PicUrl": "http://example.invalid/p.jpg", "MediaId": "m2", "MsgId": 7002}
     from devtools.simulator import parse_reply
-    assert "用文字或语音简单说说" in parse_reply(demo.client().post_fields(fields).text)["Content"]
+    reply = parse_reply(demo.client().post_fields(fields).text)["Content"]
+    assert "收到照片（共 1 张）" in reply and "说说这是什么问题" in reply
 
 
 def test_location_link_and_video_messages_are_parsed_and_answered(demo):
@@ -198,11 +200,11 @@ def test_a_voice_description_is_taken_like_text(demo):
 
 def test_the_same_opinion_sent_twice_is_not_a_second_ticket(demo):
     chat = demo.client()
-    assert "哪个社区" in chat.say("o_twice", "井盖丢了很危险")["Content"]
+    assert "哪个社区" in chat.say("o_twice", "路口井盖丢了很危险")["Content"]
     chat.say("o_twice", "2")
     first = chat.say("o_twice", "是")["Content"]
     assert "工单号" in first
-    chat.say("o_twice", "井盖丢了很危险")
+    chat.say("o_twice", "路口井盖丢了很危险")
     second = chat.say("o_twice", "是")["Content"]
     assert "已经反映过了" in second
     with demo.rt.db.transaction() as s:
@@ -217,6 +219,6 @@ def test_thanks_gets_a_thank_you_and_asking_for_a_person_is_answered_honestly(de
 
 def test_no_at_the_confirmation_can_be_said_as_residents_say_it(demo):
     chat = demo.client()
-    chat.say("o_no", "路灯坏了很久了")
+    chat.say("o_no", "3栋楼下路灯坏了很久了")
     chat.say("o_no", "1")
     assert "遇到的问题" in chat.say("o_no", "不对")["Content"]

@@ -155,9 +155,10 @@ def test_ticket_numbers_stay_unique_and_gap_free_under_concurrent_submissions(st
 
     demo_data.load(stack.rt.db, datetime.now(timezone.utc), stack.rt.config.app.secret_key)
     ids = [residents.touch(stack.rt.db, f"o_{i}", stack.rt.now()).id for i in range(12)]
+    rules = opinions.Rules.from_config(stack.rt.config.opinions)
     with ThreadPoolExecutor(6) as pool:
-        views = list(pool.map(lambda rid: opinions.submit(stack.rt.db, rid, None, f"问题{rid}", stack.rt.now(),
-                                                          stack.rt.tz), ids))
+        views = list(pool.map(lambda rid: opinions.submit(stack.rt.db, rid, opinions.Draft(f"问题{rid}", None),
+                                                          stack.rt.now(), stack.rt.tz, rules), ids))
     numbers = sorted(int(v.ticket_no[-3:]) for v in views)
     assert numbers == list(range(1, 13))
 

@@ -31,6 +31,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('longitude', sa.Float(), nullable=True))
         batch_op.add_column(sa.Column('photos', sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column('public_name', sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column('feedback_asked_at', storage.models.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index('ix_opinions_resident_created', ['resident_id', 'created_at'], unique=False)
 
     opinions = sa.table('opinions', sa.column('id', sa.Integer), sa.column('created_at', storage.models.UTCDateTime()),
@@ -52,6 +53,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('opinions', schema=None) as batch_op:
         batch_op.drop_index('ix_opinions_resident_created')
-        for column in ('public_name', 'photos', 'longitude', 'latitude', 'location', 'first_response_at', 'due_at',
+        for column in ('feedback_asked_at', 'public_name', 'photos', 'longitude', 'latitude', 'location', 'first_response_at', 'due_at',
                        'department', 'category'):
             batch_op.drop_column(column)
