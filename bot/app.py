@@ -8,6 +8,7 @@ from flask import Flask, jsonify
 import nlp
 from bot import config as config_module, logs, runtime as runtime_module
 from bot.config import Config
+from bot.pages import bp as pages_bp
 from bot.router import Router
 from bot.runtime import Runtime
 from bot.webhook import MAX_BODY, bp as webhook_bp
@@ -44,6 +45,7 @@ def create_app(config: Config | None = None, rt: Runtime | None = None, router: 
                        SECRET_KEY=config.app.secret_key, JSON_AS_ASCII=False)
     app.extensions["nanhu"] = {"runtime": rt, "router": router}
     app.register_blueprint(webhook_bp)
+    app.register_blueprint(pages_bp)
 
     @app.get("/healthz")
     def healthz():

@@ -44,6 +44,7 @@ class Context:
     conversation: Conversation | None = None
     flows: dict[str, Flow] = field(default_factory=dict)
     router: "Router | None" = None
+    args: str = ""                                  # what followed a command word (核销 123456 → "123456")
     _changed: bool = False
 
     @property
@@ -80,6 +81,7 @@ class Router:
         self.menu_keys: dict[str, Handler] = {}
         self.message_types: dict[str, Handler] = {}
         self.global_words: dict[str, Handler] = {}
+        self.commands: dict[str, tuple[re.Pattern[str], Handler]] = {}
         self.flows: dict[str, Flow] = {}
         self.fallback_handler: Handler | None = None
 
@@ -126,6 +128,17 @@ class Router:
             return h
         return register
 
+    def command(self, *words: str, args: str) -> Callable[[Handler], Handler]:
+        """A global word followed by arguments matching the regular expression `args` (核销 123456).
+        Like global words it overrides any open conversation; the arguments are in `ctx.args`."""
+        pattern = re.compile(args)
+
+        def register(h: Handler) -> Handler:
+            for w in words:
+                self._add(self.commands, bare(nlp.normalize(w)), (pattern, h), "command")
+            return h
+        return register
+
     def fallback(self, h: Handler) -> Handler:
         if self.fallback_handler is not None:
             raise ValueError("two fallback handlers")
@@ -137,7 +150,7 @@ class Router:
         return flow
 
     def include(self, other: "Router") -> "Router":
-        for table in ("intents", "events", "menu_keys", "message_types", "global_words", "flows"):
+        for table in ("intents", "events", "menu_keys", "message_types", "global_words", "commands", "flows"):
             for key, h in getattr(other, table).items():
                 self._add(getattr(self, table), key, h, table)
         if other.fallback_handler:
@@ -164,6 +177,11 @@ class Router:
         handler = self.global_words.get(bare(ctx.text)) if ctx.text else None
         if handler:
             return self._call(handler, ctx)
+        said = bare(ctx.text)
+        for word, (pattern, command) in self.commands.items():
+            if said.startswith(word) and pattern.fullmatch(said[len(word):]):
+                ctx.args = said[len(word):]
+                return self._call(command, ctx)
 
         if ctx.conversation is not None:
             flow = ctx.flows.get(ctx.conversation.flow)

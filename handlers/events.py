@@ -1,30 +1,292 @@
-"""Community events: what is coming up and how many places are left."""
+"""Community events in chat: what is coming up, signing up (with the waitlist when full), one's own
+sign-ups, cancelling; and for staff, checking a resident in by code."""
 from __future__ import annotations
 
+import json
+import re
+
+import nlp
+
+from bot.answers import yes_no
+from bot.conversation import Flow
+from bot.pages import registration_link
 from bot.replies import Text
-from bot.router import Context, Router
-from handlers.common import when
-from storage import events
+from bot.router import PASS, Context, Router
+from handlers.common import list_number, when
+from jobs.delivery import relay
+from storage import events, party, staff
+from storage.audit import staff_actor
 
 router = Router("events")
+signup_flow = router.add_flow(Flow("event.signup", "活动报名"))
+cancel_flow = router.add_flow(Flow("event.cancel", "取消报名"))
+
+SHOWN_KEY = "evlist:{}"             # the events last listed to a resident, so that 报名 2 means what they saw
+MAX_CHECK_IN_FAILURES = 10          # wrong codes per staff member per window: six digits must not be guessable
+CHECK_IN_WINDOW = 600
+_MINE = re.compile(r"我的报名|我报(了|的)|已报名|报名记录|报了哪|报了什么|我报名的")
+
+
+def _remember_list(ctx: Context, found: list[events.EventView]) -> None:
+    ctx.rt.kv.set(SHOWN_KEY.format(ctx.message.openid), json.dumps([e.id for e in found]),
+                  ctx.rt.config.conversation.idle_timeout)
+
+
+def _shown_list(ctx: Context) -> list[int]:
+    raw = ctx.rt.kv.get(SHOWN_KEY.format(ctx.message.openid))
+    return json.loads(raw) if raw else [e.id for e in events.upcoming(ctx.rt.db, ctx.now)]
+
+
+def _line(i: int, e: events.EventView, ctx: Context) -> str:
+    where = f"{e.community_name}·{e.place}" if e.community_name else e.place
+    left = f"剩余{e.places_left}个名额" if e.places_left else ("名额已满，可候补" if e.waitlist else "名额已满")
+    return f"{i}. {e.title}\n   {when(e.starts_at, ctx.rt.tz)}｜{where}｜{left}"
 
 
 @router.intent("event.list")
 @router.menu("EVENTS")
 def upcoming(ctx: Context) -> Text:
+    if _MINE.search(ctx.text):
+        return my_registrations(ctx)
     found = events.upcoming(ctx.rt.db, ctx.now)
     if not found:
         return Text("近期暂时没有可报名的活动，有新活动会第一时间告诉您。")
-    lines = []
-    for i, e in enumerate(found, 1):
-        where = f"{e.community_name}·{e.place}" if e.community_name else e.place
-        left = f"剩余{e.places_left}个名额" if e.places_left else "名额已满"
-        lines.append(f"{i}. {e.title}\n   {when(e.starts_at, ctx.rt.tz)}｜{where}｜{left}")
-    return Text("近期活动：\n" + "\n".join(lines) + "\n\n在线报名即将开通，现在请联系活动所在社区工作站报名。")
+    _remember_list(ctx, found)
+    lines = "\n".join(_line(i, e, ctx) for i, e in enumerate(found, 1))
+    return Text(f"近期活动：\n{lines}\n\n报名请回复「报名 序号」，如「报名 1」；几个人一起来就说「报名 1 两个人」。"
+                "发「我的报名」查看已报名的活动。")
 
 
-@router.intent("event.signup", "event.cancel")
-def signup_not_open_yet(ctx: Context) -> Text:
-    # Registration with capacity, waitlist and check-in codes is its own piece of work (issue 6);
-    # until it lands, say so plainly instead of pretending to register anyone.
-    return Text("在线报名正在开通中，暂时还不能在这里报名或取消。请联系所在社区工作站报名。\n发「活动」可查看近期活动。")
+# --- signing up ---------------------------------------------------------------------------------------
+
+def _head_count(text: str, default: int = 1) -> int:
+    """How many people a message signs up: what it says (even 0 or 300, refused later), else `default`."""
+    for count in (nlp.head_count(text), nlp.stated_people(text)):
+        if count is not None:
+            return count
+    return default
+
+
+def _by_title(ctx: Context) -> int | None:
+    """An event named in the message (报名嘉年华): the one sharing the longest run of characters with
+    it, at least 3 (or a whole shorter title). Cancelled events count, so that the reply can say so."""
+    said = ctx.text
+    best, best_len = None, 0
+    for e in events.staff_list(ctx.rt.db, ctx.now):
+        need = min(3, len(e.title))
+        for size in range(len(e.title), max(best_len, need - 1), -1):
+            if any(e.title[i:i + size] in said for i in range(len(e.title) - size + 1)):
+                best, best_len = e.id, size
+                break
+    return best
+
+
+def _which_event(ctx: Context) -> int | None | str:
+    """The event the resident means: a list number, or words of a title. A string is a reply saying
+    why the number does not fit."""
+    ids = _shown_list(ctx)
+    number = ctx.intent.slots.get("number") if ctx.intent else None
+    if number is not None:
+        if 1 <= number <= len(ids):
+            return ids[number - 1]
+        return f"没有第 {number} 个活动。" + (f"请回复 1 到 {len(ids)} 之间的序号，或先发「活动」看看列表。" if ids
+                                          else "近期暂时没有可报名的活动。")
+    return _by_title(ctx)
+
+
+@router.intent("event.signup")
+def signup(ctx: Context) -> Text:
+    chosen = _which_event(ctx)
+    if isinstance(chosen, str):
+        return Text(chosen)
+    count = _head_count(ctx.message.text)
+    if chosen is None:
+        found = events.upcoming(ctx.rt.db, ctx.now)
+        if not found:
+            return Text("近期暂时没有可报名的活动，有新活动会第一时间告诉您。")
+        _remember_list(ctx, found)
+        ctx.begin(signup_flow, "which", head_count=count)
+        lines = "\n".join(_line(i, e, ctx) for i, e in enumerate(found, 1))
+        return Text(f"您想报名哪个活动？回复序号即可：\n{lines}")
+    return _register(ctx, chosen, count)
+
+
+@signup_flow.step("which")
+def which(ctx: Context):
+    ids = _shown_list(ctx)
+    number = list_number(ctx.message.text)
+    chosen = ids[number - 1] if number and 1 <= number <= len(ids) else _by_title(ctx)
+    if chosen is None:
+        if nlp.classify(ctx.message.text).name not in ("unknown", "event.signup"):
+            return PASS
+        return Text(f"请回复 1 到 {len(ids)} 之间的序号，或发「取消」退出。")
+    count = _head_count(ctx.message.text, ctx.conversation.data.get("head_count", 1))
+    ctx.end()
+    return _register(ctx, chosen, count)
+
+
+def _relay(notice_ids: tuple[int, ...]) -> None:
+    """Queue the notices an action wrote (the sweeper would find them too, later)."""
+    for notice_id in notice_ids:
+        relay(notice_id)
+
+
+def _is_member(ctx: Context) -> bool:
+    return party.member_for(ctx.rt.db, ctx.message.openid) is not None
+
+
+def _register(ctx: Context, event_id: int, count: int, join_waitlist: bool = False) -> Text:
+    result = events.register(ctx.rt.db, event_id, ctx.resident.id, count, ctx.now, ctx.rt.tz,
+                             join_waitlist=join_waitlist, is_party_member=_is_member(ctx))
+    _relay(result.notices)
+    e = result.event
+    if result.outcome == "confirmed":
+        reg = result.registration
+        ctx.begin(signup_flow, "phone", registration_id=reg.id)
+        return Text(f"报名成功！\n活动：{e.title}\n时间：{when(e.starts_at, ctx.rt.tz)}\n"
+                    + (f"地点：{e.place}\n" if e.place else "")
+                    + f"人数：{reg.head_count} 人\n签到码：{reg.code}\n入场二维码：{registration_link(ctx.rt.config, reg.id)}\n"
+                    + (f"活动前 {e.reminder_hours} 小时会提醒您。" if e.reminder_hours else "")
+                    + "不能参加请发「取消报名」。\n如愿意留个手机号（活动有变动时方便联系），直接回复号码即可。")
+    if result.outcome == "waitlisted":
+        reg = result.registration
+        return Text(f"已为您排上候补：「{e.title}」{reg.head_count} 人，第 {reg.position} 位。\n"
+                    "有名额时会自动为您报名并通知您。不想等了发「取消报名」。")
+    if result.outcome == "already":
+        reg = result.registration
+        state = f"签到码 {reg.code}" if reg.status == "confirmed" else f"候补第 {reg.position} 位"
+        return Text(f"您已经报名了「{e.title}」（{reg.head_count} 人，{state}），不用重复报名。\n"
+                    "要改人数，请先发「取消报名」再重新报名。")
+    if result.outcome == "full":
+        ctx.begin(signup_flow, "waitlist", event_id=e.id, head_count=count)
+        room = f"只剩 {e.places_left} 个名额，不够 {count} 人。" if e.places_left else "名额已满。"
+        smaller = f"可以改报 {e.places_left} 人（回复「报名 {e.title[:6]} {e.places_left}人」），或者" if e.places_left else "可以"
+        return Text(f"「{e.title}」{room}\n{smaller}排队候补，您将排在第 {result.position} 位，有名额时自动为您报名并通知您。\n"
+                    "回复「是」加入候补，「否」算了。")
+    return Text(_REFUSALS[result.outcome](e, ctx))
+
+
+_REFUSALS = {
+    "no_room": lambda e, ctx: f"「{e.title}」名额已满，这个活动不设候补。发「活动」看看其他活动吧。",
+    "cancelled": lambda e, ctx: f"「{e.title}」已取消，不能报名了。发「活动」看看其他活动吧。",
+    "started": lambda e, ctx: f"「{e.title}」已经开始或结束了，不能再报名。发「活动」看看其他活动吧。",
+    "deadline": lambda e, ctx: f"「{e.title}」报名已于 {when(e.signup_deadline, ctx.rt.tz)} 截止。发「活动」看看其他活动吧。",
+    "too_many": lambda e, ctx: f"「{e.title}」每次最多报 {e.max_per_registration} 人。"
+                               f"请重新发「报名 {e.title[:6]} 人数」，如「报名 {e.title[:6]} 2人」。",
+    "too_few": lambda e, ctx: f"报名人数至少 1 人。请重新发「报名 {e.title[:6]} 人数」，如「报名 {e.title[:6]} 2人」。",
+    "not_for_you": lambda e, ctx: f"「{e.title}」面向党员。党员请先发「绑定 + 绑定码」认证身份后再报名。",
+}
+
+
+@signup_flow.step("waitlist")
+def waitlist(ctx: Context):
+    said = yes_no(ctx.text)
+    if said is None:
+        if nlp.classify(ctx.message.text).name != "unknown":
+            return PASS
+        return Text("要排队候补吗？请回复「是」或「否」。")
+    data = ctx.conversation.data
+    ctx.end()
+    if not said:
+        return Text("好的，没有为您候补。发「活动」看看其他活动吧。")
+    return _register(ctx, data["event_id"], data["head_count"], join_waitlist=True)
+
+
+@signup_flow.step("phone")
+def phone(ctx: Context):
+    number = nlp.mobile(ctx.message.text)
+    if number is None or len(nlp.normalize(ctx.message.text)) > 20:
+        return PASS  # anything else is a new request; the phone number was optional
+    registration_id = ctx.conversation.data["registration_id"]
+    ctx.end()
+    events.set_phone(ctx.rt.db, registration_id, ctx.resident.id, number)
+    return Text("已记下，仅供活动工作人员联系您使用。")
+
+
+# --- one's own sign-ups, cancelling ---------------------------------------------------------------------
+
+def _mine_line(i: int, r: events.RegistrationView, ctx: Context) -> str:
+    state = f"签到码 {r.code}" if r.status == "confirmed" else f"候补第 {r.position} 位"
+    return f"{i}. {r.event.title}\n   {when(r.event.starts_at, ctx.rt.tz)}｜{r.head_count} 人｜{state}"
+
+
+def my_registrations(ctx: Context) -> Text:
+    mine = events.registrations_of(ctx.rt.db, ctx.resident.id, ctx.now)
+    if not mine:
+        return Text("您目前没有报名的活动。发「活动」看看近期活动。")
+    lines = "\n".join(_mine_line(i, r, ctx) for i, r in enumerate(mine, 1))
+    return Text(f"您报名的活动：\n{lines}\n\n入场二维码见报名成功时的链接；不能参加请发「取消报名」。")
+
+
+@router.intent("event.cancel")
+def cancel(ctx: Context) -> Text:
+    mine = events.registrations_of(ctx.rt.db, ctx.resident.id, ctx.now)
+    if not mine:
+        return Text("您目前没有报名的活动，不需要取消。")
+    if len(mine) == 1:
+        return _ask_to_confirm(ctx, mine[0])
+    ctx.begin(cancel_flow, "which", ids=[r.id for r in mine])
+    lines = "\n".join(_mine_line(i, r, ctx) for i, r in enumerate(mine, 1))
+    return Text(f"要取消哪一个？回复序号：\n{lines}")
+
+
+def _ask_to_confirm(ctx: Context, r: events.RegistrationView) -> Text:
+    ctx.begin(cancel_flow, "confirm", registration_id=r.id)
+    what = "报名" if r.status == "confirmed" else "候补"
+    return Text(f"确定取消「{r.event.title}」（{when(r.event.starts_at, ctx.rt.tz)}，{r.head_count} 人）的{what}吗？"
+                "回复「是」取消，「否」保留。")
+
+
+@cancel_flow.step("which")
+def cancel_which(ctx: Context):
+    ids = ctx.conversation.data["ids"]
+    number = list_number(ctx.message.text)
+    if not number or not 1 <= number <= len(ids):
+        if nlp.classify(ctx.message.text).name not in ("unknown", "event.cancel"):
+            return PASS
+        return Text(f"请回复 1 到 {len(ids)} 之间的序号，或发「取消」退出。")
+    chosen = events.registration(ctx.rt.db, ids[number - 1])
+    return _ask_to_confirm(ctx, chosen)
+
+
+@cancel_flow.step("confirm")
+def cancel_confirm(ctx: Context):
+    said = yes_no(ctx.text)
+    if said is None:
+        if nlp.classify(ctx.message.text).name != "unknown":
+            return PASS
+        return Text("请回复「是」取消报名，或「否」保留。")
+    registration_id = ctx.conversation.data["registration_id"]
+    ctx.end()
+    if not said:
+        return Text("好的，报名保留。")
+    done = events.cancel_registration(ctx.rt.db, registration_id, ctx.resident.id, ctx.now, ctx.rt.tz)
+    if done is None:
+        return Text("这个报名已经取消过了。发「我的报名」查看。")
+    _relay(done.notices)
+    return Text(f"已取消「{done.registration.event.title}」的报名。谢谢告知，名额会让给其他居民。")
+
+
+# --- staff at the door ------------------------------------------------------------------------------
+
+@router.command("核销", "签到", "验码", args=r"\d{6}")
+def check_in(ctx: Context) -> Text:
+    member = staff.for_openid(ctx.rt.db, ctx.message.openid)
+    if member is None:
+        return Text("签到码请在活动现场出示给工作人员核验。发「我的报名」可查看您的签到码。")
+    failures_key = f"checkinfail:{ctx.message.openid}"
+    failures = int(ctx.rt.kv.get(failures_key) or 0)
+    if failures >= MAX_CHECK_IN_FAILURES:
+        return Text(f"错误次数过多，请 {CHECK_IN_WINDOW // 60} 分钟后再试。")
+    result = events.check_in(ctx.rt.db, ctx.args, staff_actor(member.username), ctx.now)
+    if result.outcome in ("unknown", "ambiguous"):
+        ctx.rt.kv.set(failures_key, str(failures + 1), CHECK_IN_WINDOW)
+        if result.outcome == "ambiguous":
+            return Text("这个签到码对应今天的多个活动，请用 nanhu events checkin 指定活动核验。")
+        return Text(f"签到码 {ctx.args} 无效：今天的活动里没有这个码。请核对后再试。")
+    r = result.registration
+    if result.outcome == "checked_in":
+        return Text(f"✅ 签到成功：「{r.event.title}」{r.head_count} 人。")
+    if result.outcome == "already":
+        return Text(f"⚠️ 这个签到码已于 {when(r.checked_in_at, ctx.rt.tz)} 签到过，不能重复使用。")
+    return Text(f"❌ 这个报名{'在候补中' if r.status == 'waitlisted' else '已取消'}，不能签到。")

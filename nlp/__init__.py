@@ -25,6 +25,7 @@ from nlp.slots import (
     mobile,
     pick,
     rating,
+    stated_people,
     ticket_no,
     when,
 )
@@ -32,5 +33,5 @@ from nlp.slots import (
 __all__ = [
     "INTENTS", "Intent", "Lexicon", "LexiconError", "Rating", "When", "categories", "category", "classify", "code", "explain", "extract_number",
     "extract_slots", "head_count", "load", "mask_mobile", "mask_mobiles", "mentions_place", "mobile", "normalize", "pick", "rating",
-    "read_lexicon", "ticket_no", "when",
+    "read_lexicon", "stated_people", "ticket_no", "when",
 ]

@@ -396,3 +396,34 @@ _PLACE = re.compile(r"\d+\s*(栋|幢|座|号楼|单元|楼|层|巷|弄|室|号�
 def mentions_place(text: str) -> bool:
     """Whether a description already says where the problem is (so the bot need not ask)."""
     return bool(_PLACE.search(normalize(text))) if text else False
+
+
+# ---------------------------------------------------------------- any stated number of people
+
+_BIG_CN = {"十": 10, "百": 100, "千": 1000, "万": 10000}
+_STATED_PEOPLE = re.compile(r"(\d+|[零〇一二两三四五六七八九十百千万]+)\s*个?\s*(?:人|位)")
+
+
+def _cn_int(numeral: str) -> int | None:
+    """三百 → 300, 两千五百 → 2500, 十二 → 12; None for what is not a numeral."""
+    if numeral.isdigit():
+        return int(numeral)
+    total, digit = 0, None
+    for ch in numeral:
+        if ch in _CN_DIGIT:
+            digit = _CN_DIGIT[ch]
+        elif ch in _BIG_CN:
+            total += (1 if digit is None else digit) * _BIG_CN[ch]
+            digit = None
+        else:
+            return None
+    return total + (digit or 0)
+
+
+def stated_people(text: str | None) -> int | None:
+    """A number of people as said, however unreasonable: 0人 → 0, 三百人 → 300 (head_count reads
+    only sensible counts). None when no number of people is said."""
+    if not text:
+        return None
+    m = _STATED_PEOPLE.search(normalize(text))
+    return _cn_int(m.group(1)) if m else None

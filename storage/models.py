@@ -103,9 +103,39 @@ class Event(Base):
     signup_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
     capacity: Mapped[int] = mapped_column(Integer)
     max_per_registration: Mapped[int] = mapped_column(Integer, default=2)
-    places_taken: Mapped[int] = mapped_column(Integer, default=0)
+    places_taken: Mapped[int] = mapped_column(Integer, default=0)   # confirmed head counts, kept under the row lock
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | cancelled
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    waitlist: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    reminder_hours: Mapped[int] = mapped_column(Integer, default=24, server_default="24")  # 0: no reminder
+    audience: Mapped[str] = mapped_column(String(16), default="everyone", server_default="everyone")  # | party
+    alerted_percent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 50 / 80 / 100 told to staff
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(96), default="system", server_default="system")
+
+
+class Registration(Base):
+    """A resident's sign-up for an event: confirmed places, or a place on the waitlist."""
+
+    __tablename__ = "registrations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    head_count: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))  # confirmed | waitlisted | cancelled
+    code: Mapped[str] = mapped_column(String(6))      # the check-in code shown at the door
+    phone: Mapped[str | None] = mapped_column(String(20))  # left by the resident, for staff only
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the waitlist's order
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checked_in_by: Mapped[str | None] = mapped_column(String(96))
+    reminder_delivery_id: Mapped[int | None] = mapped_column(Integer)  # the pending reminder in the outbox
+
+    __table_args__ = (UniqueConstraint("event_id", "resident_id"), UniqueConstraint("event_id", "code"),
+                      Index("ix_registrations_waitlist", "event_id", "status", "waiting_since"))
 
 
 class Project(Base):

@@ -94,6 +94,13 @@ def count_audience(db: Database, audience: Audience) -> int:
         return len(_recipients(s, audience))
 
 
+NEW_NOTICES = "nanhu.new_notices"  # session.info key: notices due now written in this transaction
+
+
+def new_notices(session: Session) -> tuple[int, ...]:
+    return tuple(session.info.get(NEW_NOTICES, ()))
+
+
 def notify(session: Session, kind: str, title: str, body: str, recipients: Iterable[tuple[int, str]],
            created_by: str, now: datetime, send_at: datetime | None = None, url: str = "",
            audience: dict | None = None) -> int:
@@ -104,6 +111,8 @@ def notify(session: Session, kind: str, title: str, body: str, recipients: Itera
     session.add(notice)
     session.flush()
     due = send_at or now
+    if due <= now:  # the caller hands these to the relay after its commit (scheduled ones wait for the sweeper)
+        session.info.setdefault(NEW_NOTICES, []).append(notice.id)
     if recipients:
         session.execute(Delivery.__table__.insert(), [
             {"notice_id": notice.id, "resident_id": rid, "openid": openid, "state": "pending", "attempts": 0,
