@@ -5,9 +5,9 @@ from bot.router import Router
 
 
 def build_router() -> Router:
-    from handlers import announcements, events, help, notices, opinions, party
+    from handlers import announcements, events, help, notices, opinions, party, projects
 
     root = Router("nanhu")
-    for module in (help, opinions, events, party, notices, announcements):
+    for module in (help, opinions, events, party, projects, notices, announcements):
         root.include(module.router)
     return root

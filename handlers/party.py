@@ -1,10 +1,10 @@
-"""Party members: binding an openid to the roster, showing identity, community projects."""
+"""Party members: binding an openid to the roster, showing identity."""
 from __future__ import annotations
 
 from bot.replies import Text
 from bot.router import Context, Router
 from handlers.common import day
-from storage import party, projects
+from storage import party
 from storage.audit import resident_actor
 
 router = Router("party")
@@ -43,22 +43,3 @@ def show_identity(ctx: Context) -> Text:
     since = day(member.bound_at, ctx.rt.tz) if member.bound_at else "—"
     return Text(f"【南湖街道 党员证】\n姓名：{member.name}\n支部：{member.branch}\n社区：{member.community_name or '—'}\n"
                 f"服务积分：{member.points}\n认证时间：{since}\n\n我是党员，我带头；有事找我，我来帮。")
-
-
-@router.intent("project.list")
-@router.menu("PROJECTS")
-def list_projects(ctx: Context) -> Text:
-    found = projects.claimable(ctx.rt.db)
-    if not found:
-        return Text("目前没有可认领的项目，有新项目会通知您。")
-    lines = [f"{i}. 【{p.category}】{p.title}\n   {p.community_name or '全街道'}｜还可认领 {p.places_left} 人"
-             for i, p in enumerate(found, 1)]
-    return Text("可认领的社区项目：\n" + "\n".join(lines))
-
-
-@router.intent("project.claim")
-def claim(ctx: Context) -> Text:
-    if party.member_for(ctx.rt.db, ctx.message.openid) is None:
-        return Text("认领项目需要先完成党员认证：请发送「绑定」加上 6 位绑定码。")
-    # Claiming with atomic places, progress reports and points is its own piece of work (issue 7).
-    return Text("在线认领正在开通中，请先联系所在社区党委认领。发「项目」可查看可认领的项目。")

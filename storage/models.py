@@ -155,6 +155,76 @@ class Project(Base):
     claims_taken: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | in_progress | completed | cancelled
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    beneficiaries_actual: Mapped[int | None] = mapped_column(Integer)   # counted when staff close it
+    spent_yuan: Mapped[float | None] = mapped_column(Float)
+    closing_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    starts_on: Mapped[str | None] = mapped_column(String(10))           # YYYY-MM-DD, the plan
+    ends_on: Mapped[str | None] = mapped_column(String(10))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(96), default="system", server_default="system")
+
+
+class Milestone(Base):
+    """A dated step of a project's plan (公开: timeline)."""
+
+    __tablename__ = "milestones"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    title: Mapped[str] = mapped_column(String(128))
+    due_on: Mapped[str] = mapped_column(String(10))                     # YYYY-MM-DD
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ProjectClaim(Base):
+    """A party member who took one of a project's places."""
+
+    __tablename__ = "project_claims"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("party_members.id"), index=True)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("project_id", "member_id"),)
+
+
+class ProgressReport(Base):
+    __tablename__ = "progress_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("party_members.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class ProjectRating(Base):
+    """A resident's 1–5 evaluation of a completed project (公开评议)."""
+
+    __tablename__ = "project_ratings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"))
+    stars: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("project_id", "resident_id"),)
+
+
+class PointsEntry(Base):
+    """One line of a member's service credit: why the points were given (the card shows the total)."""
+
+    __tablename__ = "points_ledger"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("party_members.id"), index=True)
+    points: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(32))   # claim | progress | completed
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class PartyMember(Base):
@@ -173,6 +243,21 @@ class PartyMember(Base):
     points: Mapped[int] = mapped_column(Integer, default=0)
     joined_on: Mapped[str | None] = mapped_column(String(10))  # YYYY-MM-DD, as given on the roster
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    commitment: Mapped[str] = mapped_column(String(128), default="", server_default="")  # 服务承诺, on the card
+    card_serial: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # in the card's signed token
+    card_revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # staff revoked the card: links show it
+
+    __table_args__ = (UniqueConstraint("mobile", name="uq_party_members_mobile"),)
+
+
+class IdentityShow(Base):
+    """A member showed their identity (亮身份): the participation rate counts members with one in a period."""
+
+    __tablename__ = "identity_shows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("party_members.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class Opinion(Base):
