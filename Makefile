@@ -6,6 +6,8 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
             command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
             && { echo $$p; break; }; done)
 export NANHU_CONFIG ?= nanhu.toml
+# the Chinese font the identity card image is drawn with (var/ is not in git)
+CARD_FONT := var/fonts/wqy-microhei.ttc
 
 .PHONY: run chat test check-python clean
 
@@ -29,13 +31,29 @@ nanhu.toml:
 	cp config.example.toml nanhu.toml
 	@echo "wrote nanhu.toml from config.example.toml (local development values)"
 
-run: $(VENV)/.installed nanhu.toml
+# Unpacked from Debian's fonts-wqy-microhei without installing it (no root needed). Without apt-get,
+# or offline, this only says so: the bot then sends identity cards as text, and the rest works.
+$(CARD_FONT):
+	@mkdir -p $(@D)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	if command -v apt-get >/dev/null 2>&1 && command -v dpkg-deb >/dev/null 2>&1 \
+	   && (cd "$$tmp" && apt-get download -qq -o APT::Sandbox::User="$$(id -un)" fonts-wqy-microhei >/dev/null) \
+	   && dpkg-deb -x "$$tmp"/fonts-wqy-microhei_*.deb "$$tmp/pkg" \
+	   && cp "$$tmp/pkg/usr/share/fonts/truetype/wqy/wqy-microhei.ttc" "$@.part" && mv "$@.part" "$@"; then \
+	  echo "fetched the identity card font: $@"; \
+	else \
+	  rm -f "$@.part"; \
+	  echo "note: could not fetch $@ (needs apt-get and dpkg-deb, and 'apt-get update' done once);"; \
+	  echo "      without a Chinese font, identity cards are sent as text. Any Chinese .ttc/.ttf in $(@D)/ will do."; \
+	fi
+
+run: $(VENV)/.installed nanhu.toml $(CARD_FONT)
 	$(BIN)/nanhu dev
 
 chat: $(VENV)/.installed nanhu.toml
 	$(BIN)/nanhu chat
 
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev $(CARD_FONT)
 	$(BIN)/python -m pytest
 
 clean:

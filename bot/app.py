@@ -9,6 +9,7 @@ import nlp
 from bot import config as config_module, logs, runtime as runtime_module
 from bot.config import Config
 from bot.pages import bp as pages_bp
+from bot.public import bp as public_bp
 from bot.router import Router
 from bot.runtime import Runtime
 from bot.webhook import MAX_BODY, bp as webhook_bp
@@ -29,11 +30,21 @@ def _check_schema(rt: Runtime) -> None:
                   type(exc).__name__)
 
 
+def _check_templates(config: Config) -> None:
+    from storage.notices import KINDS
+
+    missing = [kind for kind in KINDS if kind not in config.notices.templates]
+    if missing:
+        log.warning("notices.templates has no template for %s: residents who have not written in the last "
+                    "48 hours will not receive these", ", ".join(missing))
+
+
 def create_app(config: Config | None = None, rt: Runtime | None = None, router: Router | None = None) -> Flask:
     config = config or (rt.config if rt else config_module.load())
     logs.setup(config.app.log_level, config.app.lexicon_log)
     rt = rt or runtime_module.build(config)
     _check_schema(rt)
+    _check_templates(config)
     runtime_module.set_process_default(rt)
     if router is None:
         from handlers import build_router
@@ -46,6 +57,7 @@ def create_app(config: Config | None = None, rt: Runtime | None = None, router: 
     app.extensions["nanhu"] = {"runtime": rt, "router": router}
     app.register_blueprint(webhook_bp)
     app.register_blueprint(pages_bp)
+    app.register_blueprint(public_bp)
 
     @app.get("/healthz")
     def healthz():

@@ -391,6 +391,138 @@ def opinions_reply(ticket: str, note: str, staff_name: str) -> None:
 
 
 @main.group()
+def projects() -> None:
+    """Community projects: publish, show, mark milestones, close with spending, cancel."""
+
+
+def _project_command(action):
+    from storage import projects as store
+
+    rt = _runtime(_config())
+    try:
+        view = action(rt, store)
+    except store.ProjectNotFound as exc:
+        raise click.ClickException(str(exc).strip("'\"")) from None
+    except store.ProjectRejected as exc:
+        raise click.ClickException(str(exc)) from None
+    _print_project(rt, view.id)
+
+
+def _print_project(rt, project_id: int) -> None:
+    from storage import projects as store
+
+    d = store.disclosure(rt.db, project_id)
+    p = d.project
+    click.echo(f"#{p.id}  {p.title}  [{p.status}]  {p.category} · {p.community_name or '全街道'}")
+    click.echo(f"  claimed {p.claim_slots - p.places_left}/{p.claim_slots}: "
+               + (", ".join(f"{name} ({branch})" for name, branch in d.claimers) or "-"))
+    actual = d.beneficiaries_actual if d.beneficiaries_actual is not None else "-"
+    click.echo(f"  beneficiaries: {d.beneficiaries or '-'}; planned {d.beneficiaries_planned}, actual {actual}")
+    spent = f"{d.spent_yuan:.2f}" if d.spent_yuan is not None else "-"
+    click.echo(f"  budget {d.budget_yuan:.2f} yuan, spent {spent}; plan {d.starts_on or '-'} – {d.ends_on or '-'}")
+    for i, (title, due, done) in enumerate(d.milestones, 1):
+        click.echo(f"  milestone {i}: {due} {title}" + (" (done)" if done else ""))
+    click.echo(f"  progress reports: {len(d.progress)}; ratings: {len(d.ratings)}"
+               + (f", average {d.average_stars:.1f}" if d.ratings else ""))
+    click.echo(f"  public page: {rt.config.app.base_url.rstrip('/')}/projects/{p.id}")
+
+
+def _milestone(text: str) -> tuple[str, str]:
+    title, sep, day = text.rpartition("@")
+    if not sep:
+        raise click.UsageError(f"--milestone {text!r}: expected 'title@YYYY-MM-DD'")
+    return title, day
+
+
+@projects.command("create")
+@click.option("--title", required=True)
+@click.option("--category", default="党建项目", show_default=True, help="e.g. 民生微实事")
+@click.option("--description", default="")
+@click.option("--community", default=None, help="a community's name; default: the whole sub-district")
+@click.option("--beneficiaries", default="", help="who benefits, in words")
+@click.option("--planned", "planned", type=int, default=0, help="how many people are to benefit")
+@click.option("--budget", type=float, default=0.0, help="yuan")
+@click.option("--slots", type=int, default=1, show_default=True, help="how many members may claim it")
+@click.option("--start", "starts_on", default=None, help="YYYY-MM-DD")
+@click.option("--end", "ends_on", default=None, help="YYYY-MM-DD")
+@click.option("--milestone", "milestones", multiple=True, help="'title@YYYY-MM-DD', repeatable")
+@click.option("--as", "staff_name", default="admin", show_default=True)
+def projects_create(title, category, description, community, beneficiaries, planned, budget, slots, starts_on,
+                    ends_on, milestones, staff_name) -> None:
+    """Publish a project for party members to claim; its public page opens at once."""
+    from storage.audit import staff_actor
+
+    steps = tuple(_milestone(m) for m in milestones)
+    _project_command(lambda rt, store: store.create(rt.db, store.ProjectSpec(
+        title, category, description, getattr(_community(rt, community), "id", None), beneficiaries, planned,
+        budget, slots, starts_on, ends_on, steps), staff_actor(staff_name), rt.now()))
+
+
+@projects.command("list")
+@click.option("--all", "include_cancelled", is_flag=True, help="also cancelled projects")
+def projects_list(include_cancelled: bool) -> None:
+    """Projects with their state and claims."""
+    from storage import projects as store
+
+    rt = _runtime(_config())
+    found = store.all_projects(rt.db, include_cancelled)
+    for p in found:
+        click.echo(f"#{p.id:<4} {p.status:<11} claimed {p.claim_slots - p.places_left}/{p.claim_slots:<3} {p.title}")
+    if not found:
+        click.echo("no projects")
+
+
+@projects.command("show")
+@click.argument("project_id", type=int)
+def projects_show(project_id: int) -> None:
+    """One project: claimers, beneficiaries, budget and spending, milestones, reports and ratings."""
+    from storage import projects as store
+
+    rt = _runtime(_config())
+    try:
+        _print_project(rt, project_id)
+    except store.ProjectNotFound:
+        raise click.ClickException(f"no project {project_id}") from None
+
+
+@projects.command("milestone-done")
+@click.argument("project_id", type=int)
+@click.argument("number", type=int)
+@click.option("--as", "staff_name", default="admin", show_default=True)
+def projects_milestone_done(project_id: int, number: int, staff_name: str) -> None:
+    """Mark milestone NUMBER (as `show` lists them) done."""
+    from storage.audit import staff_actor
+
+    _project_command(lambda rt, store: store.complete_milestone(rt.db, project_id, number, staff_actor(staff_name),
+                                                                rt.now()))
+
+
+@projects.command("close")
+@click.argument("project_id", type=int)
+@click.option("--beneficiaries", "actual", type=int, required=True, help="people who actually benefited")
+@click.option("--spent", type=float, required=True, help="yuan actually spent")
+@click.option("--note", default="")
+@click.option("--as", "staff_name", default="admin", show_default=True)
+def projects_close(project_id: int, actual: int, spent: float, note: str, staff_name: str) -> None:
+    """Complete a project with its actual beneficiaries and spending; claimers earn completion points."""
+    from storage.audit import staff_actor
+
+    _project_command(lambda rt, store: store.close(rt.db, project_id, actual, spent, staff_actor(staff_name), rt.now(),
+                                                   store.Points.from_config(rt.config.party), note))
+
+
+@projects.command("cancel")
+@click.argument("project_id", type=int)
+@click.option("--reason", default="")
+@click.option("--as", "staff_name", default="admin", show_default=True)
+def projects_cancel(project_id: int, reason: str, staff_name: str) -> None:
+    """Cancel a project (it stays on the public list with the reason)."""
+    from storage.audit import staff_actor
+
+    _project_command(lambda rt, store: store.cancel(rt.db, project_id, staff_actor(staff_name), rt.now(), reason))
+
+
+@main.group()
 def events() -> None:
     """Community events: create, list, show, move, cancel, check in, export registrations."""
 
@@ -492,11 +624,11 @@ def events_show(event_id: int) -> None:
     except store.EventNotFound:
         raise click.ClickException(f"no event {event_id}") from None
     _print_event(record.event, rt.tz)
-    click.echo(f"  confirmed: {record.confirmed_people} people; checked in: {record.attended_people} people")
+    click.echo(f"  people confirmed: {record.confirmed_people}; checked in: {record.attended_people}")
     for r in record.registrations:
         seen = f"  checked in {r.checked_in_at.astimezone(rt.tz):%m-%d %H:%M}" if r.checked_in_at else ""
         place = f" #{r.position}" if r.position else ""
-        click.echo(f"  {r.code}  {r.status}{place}  {r.head_count} people{seen}")
+        click.echo(f"  {r.code}  {r.status}{place}  people: {r.head_count}{seen}")
 
 
 @events.command("move")
@@ -538,7 +670,7 @@ def events_checkin(event_id: int, code: str, staff_name: str) -> None:
     result = store.check_in(rt.db, code, staff_actor(staff_name), rt.now(), event_id=event_id)
     r = result.registration
     if result.outcome == "checked_in":
-        click.echo(f"checked in: {r.head_count} people for #{event_id} {r.event.title}")
+        click.echo(f"checked in: #{event_id} {r.event.title}, people: {r.head_count}")
         return
     if result.outcome == "already":
         raise click.ClickException(f"code {code} was already used at {r.checked_in_at.astimezone(rt.tz):%Y-%m-%d %H:%M}")
@@ -569,7 +701,158 @@ def events_export(event_id: int, out: str) -> None:
             writer.writerow([r.code, r.status, r.position or "", r.head_count,
                              r.created_at.astimezone(rt.tz).strftime("%Y-%m-%d %H:%M") if r.created_at else "",
                              r.checked_in_at.astimezone(rt.tz).strftime("%Y-%m-%d %H:%M") if r.checked_in_at else "",
-                             r.phone or ""])
+                             r.phone if r.status != "cancelled" and r.phone else ""])  # not of those who withdrew
+
+
+@main.group()
+def party() -> None:
+    """The party roster: import members with binding codes from CSV, list them, issue a new code, unbind."""
+
+
+def _roster_text(path: str) -> str:
+    """The CSV as text: UTF-8 (with or without BOM), else GB18030 (a superset of the GBK that Excel writes on
+    Chinese Windows, so rare characters in names survive too)."""
+    raw = Path(path).read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            pass
+    raise click.ClickException(f"{path} is neither UTF-8 nor GBK text: save the spreadsheet as CSV")
+
+
+def _write_codes(out, created, tz) -> None:
+    import csv
+
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["name", "branch", "community", "mobile", "code", "expires"])
+    for m in created:
+        writer.writerow([m.name, m.branch, m.community, m.masked_mobile, m.code,
+                         m.expires_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")])
+
+
+@party.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--codes-out", default=None, type=click.Path(dir_okay=False),
+              help="new CSV file for the binding codes (default: print them)")
+@click.option("--as", "staff_name", default="admin", show_default=True)
+def party_import(file: str, codes_out: str | None, staff_name: str) -> None:
+    """Add members from a CSV with a header row: 姓名/name, 手机/mobile, 支部/branch, 社区/community, and
+    optionally 职务/role, 入党日期/joined_on, 服务承诺/commitment. Every line is checked first; any problem
+    and nothing is imported. Each new member gets a one-time binding code, shown only here."""
+    import io
+
+    from storage import roster
+    from storage.audit import staff_actor
+
+    text = _roster_text(file)
+    rt = _runtime(_config())
+    try:
+        # opened before importing: the codes are in no other place, so they must have somewhere to go
+        out = open(codes_out, "x", encoding="utf-8-sig", newline="") if codes_out else None  # Excel reads the BOM
+    except FileExistsError:
+        raise click.ClickException(f"{codes_out} already exists (it may hold codes not handed out yet): "
+                                   "give a new file name") from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {codes_out}: {exc.strerror}") from None
+    report = None
+    try:
+        report = roster.import_csv(rt.db, text, rt.config.app.secret_key, rt.now(), staff_actor(staff_name))
+    finally:
+        if out and (report is None or not report.ok):  # no codes to keep: leave no empty file behind
+            out.close()
+            Path(codes_out).unlink()
+    if report.ignored_columns:
+        click.echo(f"ignored columns: {', '.join(report.ignored_columns)}", err=True)
+    if not report.ok:
+        for problem in report.problems:
+            click.echo(problem, err=True)
+        raise click.ClickException(f"{len(report.problems)} problem(s) in {file}; nothing was imported")
+    # without --codes-out, standard output carries only the codes CSV, so it can be redirected to a file
+    click.echo(f"imported {len(report.created)} party members", err=not out)
+    if out:
+        with out:
+            _write_codes(out, report.created, rt.tz)
+        click.echo(f"binding codes written to {codes_out}: give each member their own code; it is stored nowhere "
+                   "else (nanhu party code ID issues a new one)")
+    else:
+        buffer = io.StringIO()
+        _write_codes(buffer, report.created, rt.tz)
+        click.echo(buffer.getvalue(), nl=False)
+
+
+def _aligned(rows: list[list[str]]) -> list[str]:
+    """Left-aligned columns, CJK characters counting double."""
+    import unicodedata
+
+    def width(text: str) -> int:
+        return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    widths = [max(width(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell + " " * (w - width(cell)) for cell, w in zip(row, widths)).rstrip() for row in rows]
+
+
+@party.command("list")
+@click.option("--community", default=None, help="only this community (name)")
+def party_list(community: str | None) -> None:
+    """The roster with masked phones: bound or not, and until when an unused code works."""
+    from storage import roster
+
+    rt = _runtime(_config())
+    now = rt.now()
+    entries = roster.roster(rt.db, getattr(_community(rt, community), "id", None))
+    if not entries:
+        click.echo("no party members")
+        return
+
+    def state(e) -> str:
+        if e.bound:
+            return "bound"
+        if e.code_expires_at is None:
+            return "no code"
+        if e.code_expires_at <= now:
+            return "code expired"
+        return f"code until {e.code_expires_at.astimezone(rt.tz):%Y-%m-%d}"
+    rows = [["id", "name", "mobile", "community", "branch", "role", "state", "points"]]
+    rows += [[f"#{e.id}", e.name, e.masked_mobile, e.community or "-", e.branch, e.role, state(e), str(e.points)]
+             for e in entries]
+    for line in _aligned(rows):
+        click.echo(line)
+
+
+@party.command("code")
+@click.argument("member_id", type=int)
+@click.option("--as", "staff_name", default="admin", show_default=True)
+def party_code(member_id: int, staff_name: str) -> None:
+    """A new binding code for a member not yet bound (shown once; the previous code stops working)."""
+    from storage import roster
+    from storage.audit import staff_actor
+    from storage.party import CODE_VALIDITY
+
+    rt = _runtime(_config())
+    now = rt.now()
+    try:
+        code = roster.new_binding_code(rt.db, member_id, rt.config.app.secret_key, now, staff_actor(staff_name))
+    except (roster.MemberNotFound, roster.RosterError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"binding code for #{member_id}: {code}, until {(now + CODE_VALIDITY).astimezone(rt.tz):%Y-%m-%d %H:%M}"
+               f" (the member sends 「绑定 {code}」; it is shown only now)")
+
+
+@party.command("unbind")
+@click.argument("member_id", type=int)
+@click.option("--as", "staff_name", default="admin", show_default=True)
+def party_unbind(member_id: int, staff_name: str) -> None:
+    """Release a member's WeChat account (e.g. a new phone); identity-card links issued before stop verifying."""
+    from storage import roster
+    from storage.audit import staff_actor
+
+    rt = _runtime(_config())
+    try:
+        member = roster.unbind(rt.db, member_id, staff_actor(staff_name), rt.now())
+    except (roster.MemberNotFound, roster.RosterError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"#{member.id} {member.name} is no longer bound; card links issued before no longer verify. "
+               f"To bind again: nanhu party code {member.id}")
 
 
 @main.group()
@@ -900,6 +1183,123 @@ def stats_opinions(since: str | None, until: str | None, community: str | None, 
   待评价 = 询问满意度未满 {days} 天、尚未评价；未询问 = 已办结但居民已取消关注、没有收到询问（不计入满意率）。
   满意率 = (满意 + 默认满意) ÷ (满意 + 不满意 + 默认满意)。
   "—" 表示没有数据（分母为 0）。""")
+
+
+# --- identity cards -----------------------------------------------------------------------------------
+
+@main.group()
+def card() -> None:
+    """Party members' identity cards (亮身份): list, revoke, reinstate, participation."""
+
+
+@card.command("list")
+def card_list() -> None:
+    """Every member on the roster with their card: id (for revoke/reinstate), bound or not, status, last shown."""
+    from storage import cards
+
+    rt = _runtime(_config())
+    rows = [["id", "姓名", "支部", "社区", "认证", "党员证", "最近亮身份"]]
+    for m in cards.roster(rt.db):
+        status = (f"已注销 {m.revoked_at.astimezone(rt.tz):%Y-%m-%d}" if m.revoked_at else "有效") + f" #{m.serial}"
+        shown = f"{m.last_shown_at.astimezone(rt.tz):%Y-%m-%d %H:%M}" if m.last_shown_at else "—"
+        rows.append([str(m.member_id), m.name, m.branch, m.community_name or "—", "是" if m.bound else "否", status, shown])
+    if len(rows) == 1:
+        click.echo("the party roster is empty")
+        return
+    widths = [max(_display_width(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        click.echo("  ".join(cell + " " * (w - _display_width(cell)) for cell, w in zip(r, widths)).rstrip())
+
+
+@card.command("revoke")
+@click.argument("member_id", type=int)
+@click.option("--reason", default="", help="recorded in the audit log")
+@click.option("--as", "staff_name", default="admin", show_default=True)
+def card_revoke(member_id: int, reason: str, staff_name: str) -> None:
+    """Revoke a member's card: its links show 已注销 and 亮身份 tells the member."""
+    from storage import cards
+    from storage.audit import staff_actor
+
+    rt = _runtime(_config())
+    try:
+        changed = cards.revoke(rt.db, member_id, staff_actor(staff_name), rt.now(), reason)
+    except cards.MemberNotFound:
+        raise click.ClickException(f"no party member {member_id} (see: nanhu card list)") from None
+    click.echo(f"card of member {member_id} revoked" if changed else f"card of member {member_id} was already revoked")
+
+
+@card.command("reinstate")
+@click.argument("member_id", type=int)
+@click.option("--as", "staff_name", default="admin", show_default=True)
+def card_reinstate(member_id: int, staff_name: str) -> None:
+    """Give a revoked member a valid card again; links handed out before stay revoked."""
+    from storage import cards
+    from storage.audit import staff_actor
+
+    rt = _runtime(_config())
+    try:
+        serial = cards.reinstate(rt.db, member_id, staff_actor(staff_name), rt.now())
+    except cards.MemberNotFound:
+        raise click.ClickException(f"no party member {member_id} (see: nanhu card list)") from None
+    if serial is None:
+        raise click.ClickException(f"the card of member {member_id} is not revoked")
+    click.echo(f"card of member {member_id} reinstated (serial {serial}); earlier links stay revoked, "
+               "亮身份 gives the member a new one")
+
+
+@card.command("participation")
+@click.option("--since", default=None, help="from this day, YYYY-MM-DD in app.timezone (default: the 1st of this month)")
+@click.option("--until", default=None, help="up to this day, YYYY-MM-DD in app.timezone (exclusive; default: now)")
+def card_participation(since: str | None, until: str | None) -> None:
+    """Participation rate: the share of bound members who showed their identity (亮身份) in the period."""
+    from storage import cards
+
+    rt = _runtime(_config())
+    start = _day_start(since, "--since", rt.tz)
+    end = _day_start(until, "--until", rt.tz)
+    if start is None:
+        start = rt.now().astimezone(rt.tz).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if end is not None and start >= end:
+        raise click.UsageError(f"--since {start:%Y-%m-%d} must be before --until {until}")
+    figures = cards.participation(rt.db, start, end)
+    period = f"{start:%Y-%m-%d} 至 {until + ' 前' if until else '现在'}（{rt.config.app.timezone}）"
+    click.echo(f"亮身份参与率 {period}")
+    click.echo(f"  已认证党员 {figures.bound_members}  亮过身份 {figures.showed}  参与率 {_percent(figures.rate)}")
+    click.echo("说明：已认证党员 = 现已绑定微信、且在期末前认证的党员；亮过身份 = 其中期间内至少发过一次「亮身份」的人数"
+               "（同一人多次只算一次，已注销的党员证不计）。")
+
+
+@stats.command("party")
+@click.option("--since", default=None, help="identity shows from this day, YYYY-MM-DD in app.timezone (inclusive)")
+@click.option("--until", default=None, help="up to this day (exclusive)")
+def stats_party(since: str | None, until: str | None) -> None:
+    """Members bound, identity participation, projects by state, beneficiaries, ratings, points by branch."""
+    from zoneinfo import ZoneInfo
+
+    from storage.projects import STATE_LABELS
+    from storage.stats import party_stats
+
+    cfg = _config()
+    tz = ZoneInfo(cfg.app.timezone)
+    start, end = _day_start(since, "--since", tz), _day_start(until, "--until", tz)
+    if start is not None and end is not None and start >= end:
+        raise click.UsageError(f"--since {since} must be before --until {until}")
+    rt = _runtime(cfg)
+    f = party_stats(rt.db, start, end)
+    click.echo(f"党员统计  亮身份期间 {since or '最早'} 至 {until + ' 前' if until else '现在'}")
+    rows = [["党员（名册）", str(f.members)], ["已绑定微信", str(f.bound)],
+            ["期间亮身份", f"{f.participation.showed}/{f.participation.bound_members}"],
+            ["亮身份参与率", _percent(f.participation.rate)]]
+    rows += [[f"项目·{STATE_LABELS.get(state, state)}", str(n)] for state, n in sorted(f.projects_by_state.items())]
+    rows += [["已完成项目受益人数", str(f.beneficiaries)], ["居民评价", str(f.ratings)],
+             ["平均评价（星）", "—" if f.average_stars is None else f"{f.average_stars:.2f}"]]
+    for line in _table(rows):
+        click.echo(line)
+    click.echo("\n积分（按支部）")
+    for line in _table([["支部", "积分", "党员"]] + [[b, str(p), str(n)] for b, p, n in f.points_by_branch]):
+        click.echo(line)
+    click.echo("\n说明：亮身份参与率 = 期间亮过身份的党员 ÷ 期末前已绑定的党员（同 nanhu card participation）；"
+               "受益人数为已完成项目结项时登记的实际人数。")
 
 
 if __name__ == "__main__":

@@ -144,6 +144,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "categories": Key(dict, DEFAULT_CATEGORIES, _categories),
         "max_per_hour": Key(int, 5, _at_least(1)),
     },
+    "party": {
+        "points_claim": Key(int, 5, _at_least(0)),
+        "points_progress": Key(int, 2, _at_least(0)),
+        "points_completed": Key(int, 10, _at_least(0)),
+    },
     "notices": {
         "cs_window_hours": Key(float, 48.0, lambda v: None if 0 <= v <= 48 else "must be between 0 and 48 (WeChat's window)"),
         "templates": Key(dict, {}, _template_ids),
@@ -183,6 +188,7 @@ class Config:
     redis: Section
     conversation: Section
     opinions: Section
+    party: Section
     notices: Section
     dev: Section
 

@@ -32,9 +32,10 @@ class Conversation:
 class Flow:
     """A named set of states; each state has one step handler."""
 
-    def __init__(self, name: str, title: str):
+    def __init__(self, name: str, title: str, cancel_reply: str | None = None):
         self.name = name
         self.title = title  # what the resident is doing, e.g. "反映问题", used in 帮助 / 取消 replies
+        self.cancel_reply = cancel_reply  # what 取消 says, when "nothing was submitted" would be wrong
         self.steps: dict[str, "Handler"] = {}
 
     def step(self, state: str) -> Callable[["Handler"], "Handler"]:

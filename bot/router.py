@@ -129,8 +129,9 @@ class Router:
         return register
 
     def command(self, *words: str, args: str) -> Callable[[Handler], Handler]:
-        """A global word followed by arguments matching the regular expression `args` (核销 123456).
-        Like global words it overrides any open conversation; the arguments are in `ctx.args`."""
+        """A global word followed by arguments matching the regular expression `args` (核销 123456), on
+        the normalised text with its spaces. Like global words it overrides any open conversation; the
+        arguments are in `ctx.args`."""
         pattern = re.compile(args)
 
         def register(h: Handler) -> Handler:
@@ -177,10 +178,10 @@ class Router:
         handler = self.global_words.get(bare(ctx.text)) if ctx.text else None
         if handler:
             return self._call(handler, ctx)
-        said = bare(ctx.text)
+        said = ctx.text.strip()
         for word, (pattern, command) in self.commands.items():
-            if said.startswith(word) and pattern.fullmatch(said[len(word):]):
-                ctx.args = said[len(word):]
+            if said.startswith(word) and pattern.fullmatch(rest := said[len(word):].strip(" :：,，")):
+                ctx.args = rest
                 return self._call(command, ctx)
 
         if ctx.conversation is not None:

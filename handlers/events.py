@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 import nlp
 
@@ -19,12 +20,15 @@ from storage.audit import staff_actor
 
 router = Router("events")
 signup_flow = router.add_flow(Flow("event.signup", "活动报名"))
-cancel_flow = router.add_flow(Flow("event.cancel", "取消报名"))
+phone_flow = router.add_flow(Flow("event.phone", "留联系电话",
+                                  cancel_reply="好的，不留电话了。您的报名仍然有效，发「我的报名」可查看。"))
+cancel_flow = router.add_flow(Flow("event.cancel", "取消报名", cancel_reply="好的，报名保留，没有取消。"))
 
 SHOWN_KEY = "evlist:{}"             # the events last listed to a resident, so that 报名 2 means what they saw
+MAX_LISTED = 8                      # events in one reply (a passive reply holds 2048 bytes)
 MAX_CHECK_IN_FAILURES = 10          # wrong codes per staff member per window: six digits must not be guessable
 CHECK_IN_WINDOW = 600
-_MINE = re.compile(r"我的报名|我报(了|的)|已报名|报名记录|报了哪|报了什么|我报名的")
+_MINE = re.compile(r"我的报名|我报(了|的)|已报名|报名记录|报了哪|报了什么|我报名的|签到码|二维码")
 
 
 def _remember_list(ctx: Context, found: list[events.EventView]) -> None:
@@ -34,13 +38,19 @@ def _remember_list(ctx: Context, found: list[events.EventView]) -> None:
 
 def _shown_list(ctx: Context) -> list[int]:
     raw = ctx.rt.kv.get(SHOWN_KEY.format(ctx.message.openid))
-    return json.loads(raw) if raw else [e.id for e in events.upcoming(ctx.rt.db, ctx.now)]
+    return json.loads(raw) if raw else [e.id for e in events.upcoming(ctx.rt.db, ctx.now, limit=MAX_LISTED)]
+
+
+def _where(e: events.EventView) -> str:
+    if e.community_name and not e.place.startswith(e.community_name):
+        return f"{e.community_name}·{e.place}" if e.place else e.community_name
+    return e.place or "地点待定"
 
 
 def _line(i: int, e: events.EventView, ctx: Context) -> str:
-    where = f"{e.community_name}·{e.place}" if e.community_name else e.place
     left = f"剩余{e.places_left}个名额" if e.places_left else ("名额已满，可候补" if e.waitlist else "名额已满")
-    return f"{i}. {e.title}\n   {when(e.starts_at, ctx.rt.tz)}｜{where}｜{left}"
+    title = e.title if len(e.title) <= 30 else e.title[:29] + "…"
+    return f"{i}. {title}\n   {when(e.starts_at, ctx.rt.tz)}｜{_where(e)[:30]}｜{left}"
 
 
 @router.intent("event.list")
@@ -48,7 +58,7 @@ def _line(i: int, e: events.EventView, ctx: Context) -> str:
 def upcoming(ctx: Context) -> Text:
     if _MINE.search(ctx.text):
         return my_registrations(ctx)
-    found = events.upcoming(ctx.rt.db, ctx.now)
+    found = events.upcoming(ctx.rt.db, ctx.now, limit=MAX_LISTED)
     if not found:
         return Text("近期暂时没有可报名的活动，有新活动会第一时间告诉您。")
     _remember_list(ctx, found)
@@ -67,31 +77,42 @@ def _head_count(text: str, default: int = 1) -> int:
     return default
 
 
-def _by_title(ctx: Context) -> int | None:
-    """An event named in the message (报名嘉年华): the one sharing the longest run of characters with
-    it, at least 3 (or a whole shorter title). Cancelled events count, so that the reply can say so."""
+def _by_title(ctx: Context) -> tuple[int, str] | None:
+    """An event named in the message (报名嘉年华) and the words that named it: the event sharing the
+    longest run of characters with the message, at least 3 (or a whole shorter title); among equals
+    the soonest open one. Cancelled events count, so that the reply can say so."""
     said = ctx.text
-    best, best_len = None, 0
-    for e in events.staff_list(ctx.rt.db, ctx.now):
+    best: tuple[int, str] | None = None
+    best_len = 0
+    candidates = sorted(events.staff_list(ctx.rt.db, ctx.now), key=lambda e: (e.status != "open", e.starts_at))
+    for e in candidates:
         need = min(3, len(e.title))
         for size in range(len(e.title), max(best_len, need - 1), -1):
-            if any(e.title[i:i + size] in said for i in range(len(e.title) - size + 1)):
-                best, best_len = e.id, size
+            hit = next((e.title[i:i + size] for i in range(len(e.title) - size + 1) if e.title[i:i + size] in said), None)
+            if hit:
+                best, best_len = (e.id, hit), size
                 break
     return best
 
 
-def _which_event(ctx: Context) -> int | None | str:
-    """The event the resident means: a list number, or words of a title. A string is a reply saying
-    why the number does not fit."""
-    ids = _shown_list(ctx)
+def _which_event(ctx: Context) -> tuple[int | None, int | None] | str:
+    """The event the resident means and how many people, if said: words of a title first (then a
+    number in the message is a head count: 报名嘉年华 2), else a list number. A string is a reply
+    saying why the number does not fit."""
     number = ctx.intent.slots.get("number") if ctx.intent else None
+    named = _by_title(ctx)
+    if named is not None:
+        event_id, words = named
+        rest = ctx.message.text.replace(words, " ")
+        count = _head_count(rest, default=number if number is not None else 1)
+        return event_id, count
+    ids = _shown_list(ctx)
     if number is not None:
         if 1 <= number <= len(ids):
-            return ids[number - 1]
+            return ids[number - 1], _head_count(ctx.message.text)
         return f"没有第 {number} 个活动。" + (f"请回复 1 到 {len(ids)} 之间的序号，或先发「活动」看看列表。" if ids
                                           else "近期暂时没有可报名的活动。")
-    return _by_title(ctx)
+    return None, _head_count(ctx.message.text)
 
 
 @router.intent("event.signup")
@@ -99,23 +120,24 @@ def signup(ctx: Context) -> Text:
     chosen = _which_event(ctx)
     if isinstance(chosen, str):
         return Text(chosen)
-    count = _head_count(ctx.message.text)
-    if chosen is None:
-        found = events.upcoming(ctx.rt.db, ctx.now)
+    event_id, count = chosen
+    if event_id is None:
+        found = events.upcoming(ctx.rt.db, ctx.now, limit=MAX_LISTED)
         if not found:
             return Text("近期暂时没有可报名的活动，有新活动会第一时间告诉您。")
         _remember_list(ctx, found)
         ctx.begin(signup_flow, "which", head_count=count)
         lines = "\n".join(_line(i, e, ctx) for i, e in enumerate(found, 1))
         return Text(f"您想报名哪个活动？回复序号即可：\n{lines}")
-    return _register(ctx, chosen, count)
+    return _register(ctx, event_id, count)
 
 
 @signup_flow.step("which")
 def which(ctx: Context):
     ids = _shown_list(ctx)
     number = list_number(ctx.message.text)
-    chosen = ids[number - 1] if number and 1 <= number <= len(ids) else _by_title(ctx)
+    named = _by_title(ctx)
+    chosen = ids[number - 1] if number and 1 <= number <= len(ids) else (named[0] if named else None)
     if chosen is None:
         if nlp.classify(ctx.message.text).name not in ("unknown", "event.signup"):
             return PASS
@@ -140,13 +162,14 @@ def _register(ctx: Context, event_id: int, count: int, join_waitlist: bool = Fal
                              join_waitlist=join_waitlist, is_party_member=_is_member(ctx))
     _relay(result.notices)
     e = result.event
+    again = f"报名{e.title}"  # how to sign up for this one again, in words that name it
     if result.outcome == "confirmed":
         reg = result.registration
-        ctx.begin(signup_flow, "phone", registration_id=reg.id)
-        return Text(f"报名成功！\n活动：{e.title}\n时间：{when(e.starts_at, ctx.rt.tz)}\n"
-                    + (f"地点：{e.place}\n" if e.place else "")
-                    + f"人数：{reg.head_count} 人\n签到码：{reg.code}\n入场二维码：{registration_link(ctx.rt.config, reg.id)}\n"
-                    + (f"活动前 {e.reminder_hours} 小时会提醒您。" if e.reminder_hours else "")
+        ctx.begin(phone_flow, "phone", registration_id=reg.id)
+        reminder = e.reminder_hours and e.starts_at - timedelta(hours=e.reminder_hours) > ctx.now
+        return Text(f"报名成功！\n活动：{e.title}\n时间：{when(e.starts_at, ctx.rt.tz)}\n地点：{_where(e)}\n"
+                    f"人数：{reg.head_count} 人\n签到码：{reg.code}\n入场二维码：{registration_link(ctx.rt.config, reg.id, reg.code)}\n"
+                    + (f"活动前 {e.reminder_hours} 小时会提醒您。" if reminder else "")
                     + "不能参加请发「取消报名」。\n如愿意留个手机号（活动有变动时方便联系），直接回复号码即可。")
     if result.outcome == "waitlisted":
         reg = result.registration
@@ -156,25 +179,26 @@ def _register(ctx: Context, event_id: int, count: int, join_waitlist: bool = Fal
         reg = result.registration
         state = f"签到码 {reg.code}" if reg.status == "confirmed" else f"候补第 {reg.position} 位"
         return Text(f"您已经报名了「{e.title}」（{reg.head_count} 人，{state}），不用重复报名。\n"
-                    "要改人数，请先发「取消报名」再重新报名。")
+                    "要改人数，请先发「取消报名」再重新报名（名额会先让给候补的居民）。")
+    smaller = (f"可以改报 {e.places_left} 人（回复「{again} {e.places_left}人」）" if 0 < e.places_left < count else "")
     if result.outcome == "full":
         ctx.begin(signup_flow, "waitlist", event_id=e.id, head_count=count)
         room = f"只剩 {e.places_left} 个名额，不够 {count} 人。" if e.places_left else "名额已满。"
-        smaller = f"可以改报 {e.places_left} 人（回复「报名 {e.title[:6]} {e.places_left}人」），或者" if e.places_left else "可以"
-        return Text(f"「{e.title}」{room}\n{smaller}排队候补，您将排在第 {result.position} 位，有名额时自动为您报名并通知您。\n"
-                    "回复「是」加入候补，「否」算了。")
-    return Text(_REFUSALS[result.outcome](e, ctx))
+        return Text(f"「{e.title}」{room}\n{smaller + '，或者' if smaller else '可以'}排队候补，您将排在第 {result.position} 位，"
+                    "有名额时自动为您报名并通知您。\n回复「是」加入候补，「否」算了。")
+    if result.outcome == "no_room" and smaller:
+        return Text(f"「{e.title}」只剩 {e.places_left} 个名额，不够 {count} 人；这个活动不设候补。{smaller}。")
+    return Text(_REFUSALS[result.outcome](e, ctx, again))
 
 
 _REFUSALS = {
-    "no_room": lambda e, ctx: f"「{e.title}」名额已满，这个活动不设候补。发「活动」看看其他活动吧。",
-    "cancelled": lambda e, ctx: f"「{e.title}」已取消，不能报名了。发「活动」看看其他活动吧。",
-    "started": lambda e, ctx: f"「{e.title}」已经开始或结束了，不能再报名。发「活动」看看其他活动吧。",
-    "deadline": lambda e, ctx: f"「{e.title}」报名已于 {when(e.signup_deadline, ctx.rt.tz)} 截止。发「活动」看看其他活动吧。",
-    "too_many": lambda e, ctx: f"「{e.title}」每次最多报 {e.max_per_registration} 人。"
-                               f"请重新发「报名 {e.title[:6]} 人数」，如「报名 {e.title[:6]} 2人」。",
-    "too_few": lambda e, ctx: f"报名人数至少 1 人。请重新发「报名 {e.title[:6]} 人数」，如「报名 {e.title[:6]} 2人」。",
-    "not_for_you": lambda e, ctx: f"「{e.title}」面向党员。党员请先发「绑定 + 绑定码」认证身份后再报名。",
+    "no_room": lambda e, ctx, again: f"「{e.title}」名额已满，这个活动不设候补。发「活动」看看其他活动吧。",
+    "cancelled": lambda e, ctx, again: f"「{e.title}」已取消，不能报名了。发「活动」看看其他活动吧。",
+    "started": lambda e, ctx, again: f"「{e.title}」已经开始或结束了，不能再报名。发「活动」看看其他活动吧。",
+    "deadline": lambda e, ctx, again: f"「{e.title}」报名已于 {when(e.signup_deadline, ctx.rt.tz)} 截止。发「活动」看看其他活动吧。",
+    "too_many": lambda e, ctx, again: f"「{e.title}」每次最多报 {e.max_per_registration} 人。请重新发「{again} 2人」这样的人数。",
+    "too_few": lambda e, ctx, again: f"报名人数至少 1 人。请重新发「{again} 2人」这样的人数。",
+    "not_for_you": lambda e, ctx, again: f"「{e.title}」面向党员。党员请先发「绑定 + 绑定码」认证身份后再报名。",
 }
 
 
@@ -192,7 +216,7 @@ def waitlist(ctx: Context):
     return _register(ctx, data["event_id"], data["head_count"], join_waitlist=True)
 
 
-@signup_flow.step("phone")
+@phone_flow.step("phone")
 def phone(ctx: Context):
     number = nlp.mobile(ctx.message.text)
     if number is None or len(nlp.normalize(ctx.message.text)) > 20:
@@ -211,11 +235,13 @@ def _mine_line(i: int, r: events.RegistrationView, ctx: Context) -> str:
 
 
 def my_registrations(ctx: Context) -> Text:
-    mine = events.registrations_of(ctx.rt.db, ctx.resident.id, ctx.now)
+    mine = events.registrations_of(ctx.rt.db, ctx.resident.id, ctx.now)[:MAX_LISTED]
     if not mine:
         return Text("您目前没有报名的活动。发「活动」看看近期活动。")
-    lines = "\n".join(_mine_line(i, r, ctx) for i, r in enumerate(mine, 1))
-    return Text(f"您报名的活动：\n{lines}\n\n入场二维码见报名成功时的链接；不能参加请发「取消报名」。")
+    lines = "\n".join(_mine_line(i, r, ctx) + (f"\n   入场二维码：{registration_link(ctx.rt.config, r.id, r.code)}"
+                                                 if r.status == "confirmed" else "")
+                      for i, r in enumerate(mine, 1))
+    return Text(f"您报名的活动：\n{lines}\n\n不能参加请发「取消报名」。")
 
 
 @router.intent("event.cancel")

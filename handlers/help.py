@@ -68,9 +68,9 @@ def show_help(ctx: Context) -> Text:
 def cancel(ctx: Context) -> Text:
     if ctx.flow is None:
         return Text("好的。现在没有进行中的操作。需要时发「帮助」看看我能做什么。")
-    title = ctx.flow.title
+    flow = ctx.flow
     ctx.end()
-    return Text(f"已取消「{title}」，刚才填写的内容没有提交。")
+    return Text(flow.cancel_reply or f"已取消「{flow.title}」，刚才填写的内容没有提交。")
 
 
 @router.message_type("location", "link", "video", "shortvideo", "voice")

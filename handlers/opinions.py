@@ -118,7 +118,8 @@ def _summary(ctx: Context, first_line: str = "") -> Text:
         f"类别：{category}（{route.department}负责，工作人员可调整）",
         f"署名：{data['public_name']}（公开）" if data.get("public_name") else "署名：不公开",
         "",
-        "还可以发照片、位置或补充说明；愿意公开称呼请回「署名 张阿姨」。",
+        ("还可以发照片、位置或补充说明；不想公开称呼请回「匿名」。" if data.get("public_name") else
+         "还可以发照片、位置或补充说明；愿意公开称呼请回「署名 张阿姨」。"),
         "回复「是」提交，「重新描述」重写，「取消」放弃。",
     ]
     return Text("\n".join(lines))
@@ -222,7 +223,8 @@ _ASK_SIGN = {"公开", "公开姓名", "公开名字", "公开称呼", "署名"}
 _UNSIGN = {"匿名", "不署名", "不公开", "不公开姓名", "隐藏", "不要署名"}
 _PLACE_NOTE = re.compile(r"^(?:位置|地点|地址)(?:是|在|[:：\s])+(.+)$")
 _REDO = {"否", "不对", "不是", "错了", "重新描述", "重新说", "重写", "重新填", "no", "n"}
-_NOTHING_MORE = {"不用", "不用了", "没有", "没有了", "算了", "不要", "没了", "不补充", "没有补充", "就这些", "就这样"}
+_NOTHING_MORE = {"不用", "不用了", "没有", "没有了", "算了", "不要", "没了", "不补充", "没有补充", "就这些", "就这样",
+                 "跳过", "不需要", "无"}
 
 
 @submit_flow.step("confirm")
@@ -343,7 +345,7 @@ def _one_ticket(ctx: Context, ticket_no: str) -> Text:
 
 # --- after resolution: 满意 / 不满意 -----------------------------------------------------------------
 
-feedback_flow = router.add_flow(Flow("opinion.feedback", "评价处理结果"))
+feedback_flow = router.add_flow(Flow("opinion.feedback", "评价处理结果", cancel_reply="好的。您的评价已经记下了。"))
 
 
 def await_feedback(rt, ticket_no: str) -> bool:
@@ -353,7 +355,8 @@ def await_feedback(rt, ticket_no: str) -> bool:
     if openid is None:
         return False
     store = ConversationStore(rt.kv, rt.config.opinions.feedback_days * 86400)
-    if store.load(openid) is not None:
+    current = store.load(openid)
+    if current is not None and current.flow != feedback_flow.name:
         return False
     store.save(openid, Conversation(feedback_flow.name, "rate", {"ticket_no": ticket_no}))
     return True
@@ -388,4 +391,17 @@ def _record_feedback(ctx: Context, ticket_no: str, satisfied: bool) -> Text:
         return Text("这张工单已经评价过了，谢谢您。")
     if satisfied:
         return Text(f"感谢您的评价！工单 {ticket_no} 已确认办结。")
-    return Text(f"抱歉没能让您满意。工单 {ticket_no} 已重新打开，工作人员会继续跟进，进展会通知您。")
+    ctx.begin(feedback_flow, "why", ticket_no=ticket_no)
+    return Text(f"抱歉没能让您满意。工单 {ticket_no} 已重新打开，工作人员会继续跟进，进展会通知您。\n"
+                "能说说哪里还不满意吗？直接回复即可，会记在工单上转给工作人员。")
+
+
+@feedback_flow.step("why")
+def why(ctx: Context):
+    if not ctx.message.text.strip() or _means_something_else(ctx) or (
+            len(ctx.text) <= 12 and nlp.rating(ctx.message.text) is not None):  # a verdict, not a reason
+        return PASS
+    ticket_no = ctx.conversation.data["ticket_no"]
+    ctx.end()
+    opinions.add_resident_note(ctx.rt.db, ctx.resident.id, ticket_no, ctx.message.text, ctx.now)
+    return Text(f"已记在工单 {ticket_no} 上，谢谢您。工作人员处理后会通知您。")

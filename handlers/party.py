@@ -1,13 +1,16 @@
 """Party members: binding an openid to the roster, showing identity."""
 from __future__ import annotations
 
-from bot.replies import Text
+import logging
+
+from bot import cards as card_images
+from bot.replies import Article, News, Reply, Text
 from bot.router import Context, Router
-from handlers.common import day
-from storage import party
+from storage import cards, party
 from storage.audit import resident_actor
 
 router = Router("party")
+log = logging.getLogger("nanhu")
 
 MAX_BIND_FAILURES = 5   # per openid per hour; six digits must not be guessable by trying
 BIND_WINDOW = 3600
@@ -36,10 +39,19 @@ def bind(ctx: Context) -> Text:
 
 @router.intent("identity.show")
 @router.menu("IDENTITY")
-def show_identity(ctx: Context) -> Text:
-    member = party.member_for(ctx.rt.db, ctx.message.openid)
-    if member is None:
+def show_identity(ctx: Context) -> Reply:
+    card = cards.show(ctx.rt.db, ctx.message.openid, ctx.now)
+    if card is None:
         return Text("您还没有完成党员认证。请发送「绑定」加上社区党委给您的 6 位绑定码。\n不是党员也没关系，发「帮助」看看其他服务。")
-    since = day(member.bound_at, ctx.rt.tz) if member.bound_at else "—"
-    return Text(f"【南湖街道 党员证】\n姓名：{member.name}\n支部：{member.branch}\n社区：{member.community_name or '—'}\n"
-                f"服务积分：{member.points}\n认证时间：{since}\n\n我是党员，我带头；有事找我，我来帮。")
+    if card.revoked:
+        return Text("您的党员证已被注销，如有疑问请联系所在社区党委。")
+    links = card_images.links(ctx.rt.config, card)
+    try:
+        card_images.ensure_renderable(card, ctx.rt.tz)
+    except card_images.CardFontMissing as exc:  # never a card of empty boxes: the same card as text
+        log.warning("identity card sent as text: %s", exc)
+        return Text(card_images.as_text(card, ctx.rt.tz, links.verify))
+    community = f" · {card.community_name}" if card.community_name else ""
+    return News(Article(title=f"南湖街道党员证 · {card.name}",
+                        description=f"{card.branch}{community}\n服务积分 {card.points}\n点开查看验真页，可出示给居民核验。",
+                        url=links.verify, picurl=links.image))

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select, update
 
 from storage import audit, notices
+from storage.notices import utc_iso
 from storage.db import Database
 from storage.models import Community, Delivery, Event, Registration, Resident, Staff
 from storage.residents import _ensure as ensure_resident
@@ -180,6 +181,8 @@ def cancel_event(db: Database, event_id: int, actor: str, now: datetime, reason:
         event = _event(s, event_id, lock=True)
         if event.status == "cancelled":
             raise EventRejected(f"event {event_id} is already cancelled")
+        if event.ends_at <= now:
+            raise EventRejected(f"event {event_id} has already ended")
         event.status, event.updated_at = "cancelled", now
         regs = _active(s, event.id)
         for reg in regs:
@@ -225,7 +228,7 @@ def _plan_reminder(s, event: Event, reg: Registration, now: datetime, tz: ZoneIn
             + (f"，地点：{event.place}" if event.place else "") + f"。\n签到码：{reg.code}（{reg.head_count} 人）")
     notice_id = notices.notify(s, "event_reminder", "活动提醒", text, [(resident.id, resident.openid)], "system",
                                now, send_at=send_at, audience={"event_id": event.id, "registration_id": reg.id,
-                                                               "starts_at": event.starts_at.isoformat()})
+                                                               "starts_at": utc_iso(event.starts_at)})
     reg.reminder_delivery_id = s.scalar(select(Delivery.id).where(Delivery.notice_id == notice_id))
 
 
@@ -237,8 +240,11 @@ def _drop_reminder(s, reg: Registration, now: datetime) -> None:
         reg.reminder_delivery_id = None
 
 
-def _new_code(s, event_id: int) -> str:
-    taken = set(s.scalars(select(Registration.code).where(Registration.event_id == event_id)))
+def _new_code(s, now: datetime) -> str:
+    """Six digits no registration of an event still to come (or just over) has: a code at the door
+    names one registration, whichever event staff are checking in."""
+    taken = set(s.scalars(select(Registration.code).join(Event, Event.id == Registration.event_id)
+                          .where(Event.ends_at >= now - CHECK_IN_WINDOW)))
     while True:
         code = f"{secrets.randbelow(10**6):06d}"
         if code not in taken:
@@ -299,9 +305,11 @@ def register(db: Database, event_id: int, resident_id: int, head_count: int, now
         view = _view(s, event)
         reg = s.scalar(select(Registration).where(Registration.event_id == event.id,
                                                   Registration.resident_id == resident_id))
+        if event.status != "open":
+            return SignupResult("cancelled", view)
         if reg is not None and reg.status in ("confirmed", "waitlisted"):
             return SignupResult("already", view, _reg_view(s, reg, event))
-        refusal = ("cancelled" if event.status != "open" else "started" if event.starts_at <= now
+        refusal = ("started" if event.starts_at <= now
                    else "deadline" if event.signup_deadline is not None and event.signup_deadline <= now
                    else "not_for_you" if event.audience == "party" and not is_party_member
                    else "too_few" if head_count < 1
@@ -316,7 +324,7 @@ def register(db: Database, event_id: int, resident_id: int, head_count: int, now
                 return SignupResult("no_room", view)
             if not join_waitlist:
                 return SignupResult("full", view, position=view.waiting + 1)
-        code = _new_code(s, event.id)
+        code = _new_code(s, now)
         if reg is None:
             reg = Registration(event_id=event.id, resident_id=resident_id, created_at=now, head_count=head_count,
                                code=code, status="new")
@@ -403,7 +411,8 @@ def registrations_of(db: Database, resident_id: int, now: datetime) -> list[Regi
     with db.transaction(read_only=True) as s:
         rows = s.execute(select(Registration, Event).join(Event, Event.id == Registration.event_id)
                          .where(Registration.resident_id == resident_id,
-                                Registration.status.in_(("confirmed", "waitlisted")), Event.ends_at > now)
+                                Registration.status.in_(("confirmed", "waitlisted")), Event.ends_at > now,
+                                Event.status == "open")
                          .order_by(Event.starts_at, Event.id)).all()
         return [_reg_view(s, reg, event) for reg, event in rows]
 

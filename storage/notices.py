@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
 from sqlalchemy import and_, func, or_, select, update
@@ -94,6 +94,7 @@ def count_audience(db: Database, audience: Audience) -> int:
         return len(_recipients(s, audience))
 
 
+KINDS = ("announcement", "opinion_update", "event_update", "event_reminder", "event_alert")
 NEW_NOTICES = "nanhu.new_notices"  # session.info key: notices due now written in this transaction
 
 
@@ -183,8 +184,8 @@ def claim(db: Database, delivery_ids: list[int], now: datetime, cs_window: timed
         batch_keys = select(Delivery.batch_key).where(Delivery.id.in_(delivery_ids), Delivery.batch_key.is_not(None))
         rows = s.execute(
             select(Delivery.id, Delivery.openid, Delivery.attempts, Delivery.batch_key, Notice.id.label("notice_id"),
-                   Notice.kind, Notice.title, Notice.body, Notice.url, Notice.recipients,
-                   Resident.last_interaction_at, Resident.refuses_templates)
+                   Notice.kind, Notice.title, Notice.body, Notice.url, Notice.recipients, Notice.audience,
+                   Resident.last_interaction_at, Resident.refuses_templates, Resident.subscribed)
             .join(Notice, Notice.id == Delivery.notice_id)
             .join(Resident, Resident.id == Delivery.resident_id)
             .where(or_(Delivery.id.in_(delivery_ids), Delivery.batch_key.in_(batch_keys)),
@@ -204,6 +205,8 @@ def claim(db: Database, delivery_ids: list[int], now: datetime, cs_window: timed
             skip.update(_over_cap(s, rows, now, daily_cap))
         skip.update({row.id: REFUSES_TEMPLATES for row in rows
                      if channels[row.id] == "template" and row.refuses_templates and row.id not in skip})
+        skip.update({row.id: UNFOLLOWED for row in rows if not row.subscribed and not row.batch_key and row.id not in skip})
+        skip.update({row_id: STALE_REMINDER for row_id in _stale_reminders(s, rows) if row_id not in skip})
         if skip:
             for reason in set(skip.values()):
                 s.execute(update(deliveries)
@@ -233,6 +236,31 @@ def claim(db: Database, delivery_ids: list[int], now: datetime, cs_window: timed
 
 
 CAP_REACHED = "announcement cap for the day reached"
+UNFOLLOWED = "resident has unfollowed"
+STALE_REMINDER = "event moved or registration cancelled since the reminder was planned"
+
+
+def utc_iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat()
+
+
+def _stale_reminders(s: Session, rows: list) -> list[int]:
+    """Reminders whose event has moved or whose registration is no longer confirmed (a last check at
+    sending time: the change that planned them skips them too, unless they were already in flight)."""
+    from storage.models import Event, Registration
+
+    wanted = {row.id: row.audience for row in rows if row.kind == "event_reminder" and row.audience}
+    if not wanted:
+        return []
+    ids = {a.get("registration_id") for a in wanted.values()}
+    current = {r.id: (r.status, utc_iso(e.starts_at), e.status) for r, e in s.execute(
+        select(Registration, Event).join(Event, Event.id == Registration.event_id).where(Registration.id.in_(ids)))}
+    stale = []
+    for row_id, audience in wanted.items():
+        now_is = current.get(audience.get("registration_id"))
+        if now_is is None or now_is[0] != "confirmed" or now_is[2] != "open" or now_is[1] != audience.get("starts_at"):
+            stale.append(row_id)
+    return stale
 REFUSES_TEMPLATES = "resident refuses template messages (43101)"
 
 

@@ -1,6 +1,7 @@
 """Opinions (社情民意): what residents raise, known publicly by a ticket number."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -247,7 +248,7 @@ def change_state(db: Database, ticket_no: str, to_state: str, actor: str, now: d
         audit.record(s, actor, "opinion.change_state", "opinion", opinion.ticket_no, at=now, before=before,
                      after=to_state, assignee=opinion.assignee)
         state = f"状态：{opinion_states.label(to_state)}"
-        message = f"您反映的问题（工单 {opinion.ticket_no}）{state}" + (f"\n说明：{note.strip()}" if note.strip() else "")
+        message = f"您反映的问题{state}" + (f"\n说明：{note.strip()}" if note.strip() else "")  # the title names the ticket
         if to_state == "resolved":
             message += "\n您对处理结果满意吗？请回复「满意」或「不满意」。"
             opinion.feedback_asked_at = now if _subscribed(s, opinion.resident_id) else None
@@ -264,7 +265,7 @@ def reply(db: Database, ticket_no: str, actor: str, note: str, now: datetime) ->
         opinion = _ticket(s, ticket_no)
         _staff_step(s, opinion, actor, opinion.status, note, now)
         audit.record(s, actor, "opinion.reply", "opinion", opinion.ticket_no, at=now)
-        _tell_residents(s, opinion, f"关于您反映的问题（工单 {opinion.ticket_no}）：{note.strip()}", now)
+        _tell_residents(s, opinion, f"工作人员答复：{note.strip()}", now)
         s.flush()
         return _staff_view(s, opinion)
 
@@ -390,7 +391,7 @@ def feedback(db: Database, resident_id: int, ticket_no: str, satisfied: bool, no
         if not satisfied:
             o.status = "in_progress"
             s.add(OpinionEvent(opinion_id=o.id, at=now, actor=actor, from_state="resolved", to_state="in_progress",
-                               note=("居民不满意：" + comment.strip()) if comment.strip() else "居民不满意，重新处理"))
+                               note=_unsatisfied_note(comment)))
         audit.record(s, actor, "opinion.feedback", "opinion", o.ticket_no, at=now, satisfied=satisfied)
         return Feedback(o.ticket_no, satisfied, not satisfied)
 
@@ -402,6 +403,27 @@ def awaiting_feedback(db: Database, resident_id: int, now: datetime, feedback_da
             Opinion.resident_id == resident_id, Opinion.status == "resolved", Opinion.satisfaction.is_(None),
             Opinion.feedback_asked_at > now - timedelta(days=feedback_days))
             .order_by(Opinion.feedback_asked_at.desc(), Opinion.id.desc()).limit(1))
+
+
+def _unsatisfied_note(comment: str) -> str:
+    said = comment.strip()
+    if not said or len(re.sub(r"[\W_]|不|太|很|非常|满意|了|啊|呢", "", said)) == 0:  # only the verdict itself
+        return "居民不满意，重新处理"
+    return "居民不满意：" + said
+
+
+def add_resident_note(db: Database, resident_id: int, ticket_no: str, text: str, now: datetime) -> bool:
+    """The resident's own words on their ticket's timeline (why they were not satisfied)."""
+    text = text.strip()[:MAX_CONTENT]
+    with db.transaction() as s:
+        o = s.scalar(select(Opinion).where(Opinion.ticket_no == ticket_no, Opinion.resident_id == resident_id))
+        if o is None or not text:
+            return False
+        s.add(OpinionEvent(opinion_id=o.id, at=now, actor=audit.resident_actor(resident_id), from_state=o.status,
+                           to_state=o.status, note=f"居民补充：{text}"))
+        o.updated_at = now
+        audit.record(s, audit.resident_actor(resident_id), "opinion.resident_note", "opinion", o.ticket_no, at=now)
+        return True
 
 
 def resident_openid(db: Database, ticket_no: str) -> str | None:

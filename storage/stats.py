@@ -27,7 +27,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -35,6 +35,9 @@ from sqlalchemy import select
 from storage.db import Database
 from storage.models import Community, Opinion
 from storage.opinion_states import STATES, Kind
+
+if TYPE_CHECKING:
+    from storage.cards import Participation
 
 NO_COMMUNITY = "未填社区"
 
@@ -146,3 +149,34 @@ def opinion_stats(db: Database, now: datetime, tz: ZoneInfo, feedback_days: int,
         by_category=grouped(lambda r: r.category),
         by_month=grouped(lambda r: r.created_at.astimezone(tz).strftime("%Y-%m")),
     )
+
+
+# --- party members and projects -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PartyStats:
+    members: int                      # on the roster
+    bound: int                        # bound to a WeChat account now
+    participation: "Participation"    # storage.cards: bound members who showed identity in the period
+    projects_by_state: dict[str, int]
+    beneficiaries: int                # actually reached, completed projects
+    ratings: int
+    average_stars: float | None
+    points_by_branch: list[tuple[str, int, int]]  # branch, points, members; most points first
+
+
+def party_stats(db: Database, since: datetime | None = None, until: datetime | None = None) -> PartyStats:
+    from sqlalchemy import func
+
+    from storage import cards, projects
+    from storage.models import PartyMember
+
+    with db.transaction(read_only=True) as s:
+        members = s.scalar(select(func.count()).select_from(PartyMember)) or 0
+        bound = s.scalar(select(func.count()).select_from(PartyMember).where(PartyMember.openid.is_not(None))) or 0
+        branches = s.execute(select(PartyMember.branch, func.sum(PartyMember.points), func.count())
+                             .group_by(PartyMember.branch)
+                             .order_by(func.sum(PartyMember.points).desc(), PartyMember.branch)).all()
+    figures = projects.figures(db)
+    return PartyStats(members, bound, cards.participation(db, since, until), figures.by_state, figures.beneficiaries,
+                      figures.ratings, figures.average_stars, [(b, int(p or 0), n) for b, p, n in branches])

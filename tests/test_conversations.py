@@ -95,8 +95,10 @@ def test_a_party_member_binds_with_a_code_and_shows_identity(demo):
     chat = demo.client()
     assert "还没有完成党员认证" in chat.say("o_chen", "亮身份")["Content"]
     assert "认证成功" in chat.say("o_chen", "绑定 836215")["Content"]
-    card = chat.say("o_chen", "亮身份")["Content"]
-    assert "陈建华" in card and "罗湖社区第一党支部" in card and "13800138001" not in card
+    reply = chat.say("o_chen", "亮身份")
+    article = reply["Articles"][0]
+    assert "陈建华" in article["Title"] and "罗湖社区第一党支部" in article["Description"]
+    assert "13800138001" not in str(reply)
     # the code is used up
     assert "不正确或已失效" in chat.say("o_other", "绑定 836215")["Content"]
     with demo.rt.db.transaction() as s:

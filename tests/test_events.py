@@ -103,12 +103,12 @@ def test_bad_sign_ups_get_a_clear_answer_and_write_nothing(demo):
 
 def test_a_past_event_or_one_past_its_deadline_takes_no_sign_ups(demo):
     rt = demo.rt
-    soon = _event(demo, "早场太极", capacity=10, starts_in=timedelta(seconds=2), reminder_hours=0)
+    soon = _event(demo, "早场太极", capacity=10, starts_in=timedelta(hours=1), reminder_hours=0)
     closed = _event(demo, "晚场太极", capacity=10, starts_in=timedelta(days=1),
-                    signup_deadline=rt.now() + timedelta(seconds=1))
-    time.sleep(2.2)
-    assert events.register(rt.db, soon.id, _resident(demo, "o_late1"), 1, rt.now(), rt.tz).outcome == "started"
-    assert events.register(rt.db, closed.id, _resident(demo, "o_late2"), 1, rt.now(), rt.tz).outcome == "deadline"
+                    signup_deadline=rt.now() + timedelta(hours=1))
+    later = rt.now() + timedelta(hours=2)
+    assert events.register(rt.db, soon.id, _resident(demo, "o_late1"), 1, later, rt.tz).outcome == "started"
+    assert events.register(rt.db, closed.id, _resident(demo, "o_late2"), 1, later, rt.tz).outcome == "deadline"
 
 
 def _resident(demo, openid: str) -> int:
@@ -125,16 +125,15 @@ def test_signing_up_twice_is_refused_kindly(demo):
 
 
 def test_a_reminder_goes_out_when_its_time_comes(demo, wechat_api):
-    event = _event(demo, "健康讲座", capacity=10, starts_in=timedelta(hours=1, seconds=2), reminder_hours=1)
+    _event(demo, "健康讲座", capacity=10, starts_in=timedelta(hours=1, seconds=2), reminder_hours=1)
     chat = demo.client()
     code = CODE.search(chat.say("o_remind", "报名健康讲座")["Content"]).group(1)
     _sweep(demo.rt)
     assert not [m for m in wechat_api.messages("o_remind") if "活动提醒" in m["content"]]  # not yet
-    time.sleep(2.5)
+    time.sleep(2.5)  # the reminder's time (an hour before the start) passes
     _sweep(demo.rt)
-    (reminder,) = [m for m in wechat_api.wait_messages("o_remind") if "活动提醒" in m["content"]]
-    assert "健康讲座" in reminder["content"] and code in reminder["content"]
-    assert event.id
+    reminders = [m for m in wechat_api.wait_messages("o_remind") if "活动提醒" in m["content"]]
+    assert len(reminders) == 1 and "健康讲座" in reminders[0]["content"] and code in reminders[0]["content"]
 
 
 def test_a_moved_event_sends_no_stale_reminder_and_tells_every_registrant(demo, wechat_api):
@@ -152,7 +151,9 @@ def test_a_moved_event_sends_no_stale_reminder_and_tells_every_registrant(demo, 
         assert any("时间有变" in t for t in told) and not any("活动提醒" in t for t in told)
     with rt.db.transaction() as s:
         states = sorted(s.scalars(select(Delivery.state).join(Registration, Registration.reminder_delivery_id == Delivery.id)))
+        skipped = s.scalars(select(Delivery.errmsg).where(Delivery.state == "skipped")).all()
     assert states == ["pending", "pending"]  # the new reminders, a day later
+    assert len(skipped) == 2  # the old ones
 
 
 def test_a_cancelled_event_tells_every_registrant(demo, wechat_api):
@@ -208,8 +209,9 @@ def test_fifty_residents_race_for_the_last_ten_places_through_the_webhook(demo):
     with ThreadPoolExecutor(50) as pool:
         replies = list(pool.map(sign_up, range(50)))
     placed = [r for r in replies if "报名成功" in r]
-    assert len(placed) == 10
-    assert all("名额已满" in r or "稍后再发" in r for r in replies if r not in placed)
+    assert 1 <= len(placed) <= 10  # a reply given late ("正在处理") may hide a confirmed place
+    assert all("名额已满" in r or "稍后再发" in r or "正在处理" in r for r in replies if r not in placed)
+    run_jobs(rt)
     record = events.attendance(rt.db, event.id)
     assert record.confirmed_people == 20 and len(record.registrations) == 11
     assert len({r.code for r in record.registrations}) == 11
@@ -231,3 +233,68 @@ def test_fifty_concurrent_sign_ups_for_ten_places_and_a_waitlist_in_order(demo):
     record = events.attendance(rt.db, event.id)
     assert sorted(r.position for r in record.registrations if r.status == "waitlisted") == list(range(1, 41))
     assert record.event.places_left == 0 and record.confirmed_people == 10
+
+
+def test_a_title_and_a_number_mean_that_event_for_that_many_people(demo):
+    _event(demo, "社区义诊", capacity=10)
+    chat = demo.client()
+    chat.say("o_num", "活动")  # 社区义诊 is 1 on the list, 社区党群嘉年华 2
+    done = chat.say("o_num", "报名社区党群嘉年华 2")["Content"]
+    assert "社区党群嘉年华" in done and "人数：2 人" in done
+
+
+def test_cancel_right_after_signing_up_keeps_the_place(demo):
+    _event(demo, "剪纸课", capacity=10)
+    chat = demo.client()
+    chat.say("o_keep", "报名剪纸课")
+    assert "报名仍然有效" in chat.say("o_keep", "取消")["Content"]
+    assert "剪纸课" in chat.say("o_keep", "我的报名")["Content"]
+    chat.say("o_keep", "取消报名")
+    assert "报名保留" in chat.say("o_keep", "取消")["Content"]
+    assert "剪纸课" in chat.say("o_keep", "我的报名")["Content"]
+
+
+def test_a_cancelled_event_leaves_my_registrations_and_its_reminder_is_not_sent(demo, wechat_api):
+    rt = demo.rt
+    event = _event(demo, "观影会", capacity=10, starts_in=timedelta(hours=1, seconds=2), reminder_hours=1)
+    chat = demo.client()
+    chat.say("o_film", "报名观影会")
+    events.cancel_event(rt.db, event.id, "staff:admin", rt.now(), "设备故障")
+    assert "没有报名的活动" in chat.say("o_film", "我的报名")["Content"]
+    assert "已取消" in chat.say("o_film", "报名观影会")["Content"]
+    time.sleep(2.5)
+    _sweep(rt)
+    told = [m["content"] for m in wechat_api.wait_messages("o_film")]
+    assert any("设备故障" in t for t in told) and not any("活动提醒" in t for t in told)
+
+
+def test_a_reminder_in_flight_when_the_event_moved_is_caught_when_sending(demo, wechat_api):
+    """The move skips pending reminders; one already handed to a worker is checked again at claim time."""
+    from storage import notices
+
+    rt = demo.rt
+    event = _event(demo, "茶话会", capacity=10, starts_in=timedelta(hours=1, seconds=1), reminder_hours=1)
+    demo.client().say("o_tea", "报名茶话会")
+    with rt.db.transaction() as s:
+        reminder_id = s.scalar(select(Registration.reminder_delivery_id))
+    later = event.starts_at + timedelta(days=2)
+    with rt.db.transaction() as s:  # as if it had been claimed before the move: the move does not see it pending
+        s.get(Delivery, reminder_id).state = "queued-elsewhere"
+    events.reschedule(rt.db, event.id, later, later + timedelta(hours=1), "staff:admin", rt.now(), rt.tz)
+    with rt.db.transaction() as s:
+        s.get(Delivery, reminder_id).state = "pending"
+    time.sleep(1.5)
+    assert notices.claim(rt.db, [reminder_id], rt.now(), timedelta(hours=48)) == []
+    with rt.db.transaction() as s:
+        assert s.get(Delivery, reminder_id).errmsg == notices.STALE_REMINDER
+
+
+def test_check_in_codes_are_unique_across_current_events(demo):
+    rt = demo.rt
+    first, second = _event(demo, "上午场", capacity=600), _event(demo, "下午场", capacity=600)
+    codes = []
+    for i in range(300):
+        rid = _resident(demo, f"o_code_{i}")
+        for e in (first, second):
+            codes.append(events.register(rt.db, e.id, rid, 1, rt.now(), rt.tz).registration.code)
+    assert len(set(codes)) == len(codes)
