@@ -19,7 +19,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import qrcode
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 from PIL import Image, ImageDraw, ImageFont
 
 from bot.config import Config
@@ -74,12 +74,33 @@ def token(config: Config, member_id: int, serial: int) -> str:
     return _signer(config).dumps([int(member_id), int(serial)])
 
 
+IMAGE_VALIDITY = 7 * 86400  # the picture's link expires: it shows the full name, the check page does not
+
+
+def image_token(config: Config, member_id: int, serial: int) -> str:
+    """The card picture's own token (another salt, and it expires), so that the verification link in
+    the QR code does not also open the picture with the full name."""
+    return URLSafeTimedSerializer(config.app.secret_key, salt=_SALT + "-image").dumps([int(member_id), int(serial)])
+
+
+def read_image_token(config: Config, value: str) -> tuple[int, int] | None:
+    try:
+        data = URLSafeTimedSerializer(config.app.secret_key, salt=_SALT + "-image").loads(value, max_age=IMAGE_VALIDITY)
+    except BadSignature:  # also SignatureExpired
+        return None
+    return _pair(data)
+
+
 def read_token(config: Config, value: str) -> tuple[int, int] | None:
     """(member_id, serial) from a link's token; None if it is not one we signed."""
     try:
         data = _signer(config).loads(value)
     except BadSignature:
         return None
+    return _pair(data)
+
+
+def _pair(data) -> tuple[int, int] | None:
     if (not isinstance(data, list) or len(data) != 2
             or not all(isinstance(x, int) and not isinstance(x, bool) for x in data)):
         return None
@@ -98,7 +119,7 @@ def links(config: Config, card: CardView) -> Links:
     # WeChat caches a picture by its URL: a changed card (points, commitment...) gets a new one
     version = hashlib.sha256(repr((card.name, card.branch, card.community_name, card.commitment, card.points,
                                    card.joined_on, card.bound_at, card.revoked)).encode()).hexdigest()[:10]
-    return Links(f"{base}/v/{t}", f"{base}/card/{t}.png?v={version}")
+    return Links(f"{base}/v/{t}", f"{base}/card/{image_token(config, card.member_id, card.serial)}.png?v={version}")
 
 
 # --- fonts ----------------------------------------------------------------------------------------------

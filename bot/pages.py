@@ -93,11 +93,11 @@ def card_image(token: str) -> Response:
     from storage import cards
 
     rt = current_app.extensions["nanhu"]["runtime"]
-    ids = card_images.read_token(rt.config, token)
+    ids = card_images.read_image_token(rt.config, token)
     card = cards.card(rt.db, *ids) if ids else None
     if card is None:
         return Response("无效", status=404, mimetype="text/plain", headers={"Cache-Control": "no-store"})
-    verify_url = f"{rt.config.app.base_url.rstrip('/')}/v/{token}"
+    verify_url = f"{rt.config.app.base_url.rstrip('/')}/v/{card_images.token(rt.config, *ids)}"
     try:
         png = card_images.render(card, verify_url, rt.tz)
     except card_images.CardFontMissing as exc:

@@ -33,7 +33,7 @@ def _yuan(value: float | None) -> str:
 def project_list() -> Response:
     rt = current_app.extensions["nanhu"]["runtime"]
     rows = []
-    for p in projects.all_projects(rt.db):
+    for p in projects.all_projects(rt.db, include_cancelled=True):  # disclosure includes what was dropped
         state = projects.STATE_LABELS.get(p.status, p.status)
         rows.append(f"<tr><td>{p.id}</td><td><a href='/projects/{p.id}'>{escape(p.title)}</a><br>"
                     f"<span class=muted>{escape(p.category)} · {escape(p.community_name or '全街道')}</span></td>"

@@ -81,7 +81,7 @@ class Router:
         self.menu_keys: dict[str, Handler] = {}
         self.message_types: dict[str, Handler] = {}
         self.global_words: dict[str, Handler] = {}
-        self.commands: dict[str, tuple[re.Pattern[str], Handler]] = {}
+        self.commands: dict[str, tuple[re.Pattern[str], Handler, bool]] = {}
         self.flows: dict[str, Flow] = {}
         self.fallback_handler: Handler | None = None
 
@@ -128,15 +128,16 @@ class Router:
             return h
         return register
 
-    def command(self, *words: str, args: str) -> Callable[[Handler], Handler]:
+    def command(self, *words: str, args: str, overrides_conversation: bool = True) -> Callable[[Handler], Handler]:
         """A global word followed by arguments matching the regular expression `args` (核销 123456), on
         the normalised text with its spaces. Like global words it overrides any open conversation; the
-        arguments are in `ctx.args`."""
-        pattern = re.compile(args)
+        arguments are in `ctx.args`. With `overrides_conversation=False` an open conversation's step
+        sees the message first (a word residents also use in sentences, like 评价)."""
+        pattern = re.compile(args, re.S)
 
         def register(h: Handler) -> Handler:
             for w in words:
-                self._add(self.commands, bare(nlp.normalize(w)), (pattern, h), "command")
+                self._add(self.commands, bare(nlp.normalize(w)), (pattern, h, overrides_conversation), "command")
             return h
         return register
 
@@ -178,11 +179,9 @@ class Router:
         handler = self.global_words.get(bare(ctx.text)) if ctx.text else None
         if handler:
             return self._call(handler, ctx)
-        said = ctx.text.strip()
-        for word, (pattern, command) in self.commands.items():
-            if said.startswith(word) and pattern.fullmatch(rest := said[len(word):].strip(" :：,，")):
-                ctx.args = rest
-                return self._call(command, ctx)
+        command = self._command(ctx, overriding=True)
+        if command:
+            return self._call(command, ctx)
 
         if ctx.conversation is not None:
             flow = ctx.flows.get(ctx.conversation.flow)
@@ -195,6 +194,10 @@ class Router:
                     return result
                 ctx.end()
 
+        command = self._command(ctx, overriding=False)
+        if command:
+            return self._call(command, ctx)
+
         if msg.type != "text" and not ctx.text:
             handler = self.message_types.get(msg.type)
             return self._call(handler, ctx) if handler else self._fallback(ctx)
@@ -203,6 +206,15 @@ class Router:
         if clarify.needs_question(ctx.intent):
             return clarify.ask(ctx)
         return self.run_intent(ctx)
+
+    def _command(self, ctx: Context, overriding: bool) -> Handler | None:
+        said = ctx.text.strip()
+        for word, (pattern, command, overrides) in self.commands.items():
+            if overrides == overriding and said.startswith(word) and \
+                    pattern.fullmatch(rest := said[len(word):].strip(" :：,，")):
+                ctx.args = rest
+                return command
+        return None
 
     def run_intent(self, ctx: Context) -> Reply | None:
         """The handler of `ctx.intent`, or the fallback."""

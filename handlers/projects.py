@@ -14,7 +14,7 @@ from storage import party, projects
 
 router = Router("projects")
 rate_flow = router.add_flow(Flow("project.rate", "评价项目"))
-_MINE = re.compile(r"我的项目|我认领|已认领|认领了")
+_MINE = re.compile(r"我的项目|我认领的|我认领了|已认领")
 
 
 def _points(ctx: Context) -> projects.Points:
@@ -72,17 +72,23 @@ def claim(ctx: Context) -> Text:
     return Text({
         "unknown": f"没有编号为 {number} 的项目。发「项目」查看可认领的项目和编号。",
         "already": f"您已经认领了【{number}】{p.title if p else ''}，不用重复认领。",
-        "closed": f"【{number}】{p.title if p else ''}已经{projects.STATE_LABELS.get(p.status, '') if p else '结束'}，不能再认领了。",
+        "closed": f"【{number}】{p.title if p else ''}{projects.STATE_LABELS.get(p.status, '已结束') if p else '已结束'}，不能再认领了。",
+        "not_member": "认领项目需要有效的党员认证。如有疑问请联系所在社区党委。",
         "full": f"【{number}】{p.title if p else ''}的认领名额已满。发「项目」看看其他项目吧。",
     }[result.outcome])
 
 
-@router.command("进展", "汇报进展", "进度汇报", args=r"(\d{1,4})\s*(\D.*)")
+_NOT_A_PROJECT = r"(?![号栋楼幢单元月年日层户室岁])"   # 进展2栋电梯… / 评价3号楼… are residents talking
+PROGRESS_ARGS = rf"(\d{{1,4}}){_NOT_A_PROJECT}[\s:：,，]+(\S.*)"
+RATING_ARGS = rf"(\d{{1,4}}){_NOT_A_PROJECT}((?:[\s:：,，]+.*)?)"
+
+
+@router.command("进展", "汇报进展", "进度汇报", args=PROGRESS_ARGS, overrides_conversation=False)
 def progress(ctx: Context) -> Text:
     member = party.member_for(ctx.rt.db, ctx.message.openid)
     if member is None:
         return Text("汇报项目进展需要先完成党员认证：请发送「绑定」加上 6 位绑定码。")
-    number, text = re.fullmatch(r"(\d{1,4})\s*(\D.*)", ctx.args).groups()
+    number, text = re.fullmatch(PROGRESS_ARGS, ctx.args, re.S).groups()
     if len(nlp.normalize(text).strip()) < 2:
         return Text(f"请写上进展内容，如「进展 {number} 入户走访20户」。")
     result = projects.report_progress(ctx.rt.db, int(number), member.id, text, ctx.now, ctx.rt.tz, _points(ctx))
@@ -93,12 +99,13 @@ def progress(ctx: Context) -> Text:
         "unknown": f"没有编号为 {number} 的项目。发「我的项目」查看您认领的项目。",
         "not_claimer": f"您没有认领【{number}】，不能为它汇报进展。发「我的项目」查看您认领的项目。",
         "closed": f"【{number}】已经结束，不再记录进展。",
+        "not_member": "汇报进展需要有效的党员认证。如有疑问请联系所在社区党委。",
     }[result.outcome])
 
 
-@router.command("评价", "评价项目", args=r"(\d{1,4})(\s.*|\D.*)?")
+@router.command("评价", "评价项目", args=RATING_ARGS, overrides_conversation=False)
 def rate(ctx: Context) -> Text:
-    number, rest = re.fullmatch(r"(\d{1,4})(\s.*|\D.*)?", ctx.args).groups()
+    number, rest = re.fullmatch(RATING_ARGS, ctx.args, re.S).groups()
     project_id = int(number)
     refusal = projects.can_rate(ctx.rt.db, project_id, ctx.resident.id)
     if refusal:

@@ -205,11 +205,23 @@ def cancel(db: Database, project_id: int, actor: str, now: datetime, reason: str
 
 @dataclass(frozen=True)
 class ClaimResult:
-    """outcome: claimed | already | full | closed | unknown"""
+    """outcome: claimed | already | full | closed | unknown | not_member (not bound, or the card revoked)"""
 
     outcome: str
     project: ProjectView | None = None
     points: int = 0
+
+
+def _member_in_good_standing(s, member_id: int) -> bool:
+    """Only bound members whose card is not revoked claim, report and earn points."""
+    m = s.get(PartyMember, member_id)
+    return m is not None and m.openid is not None and m.card_revoked_at is None
+
+
+def _public_text(text: str) -> str:
+    """Words that go on the public page: phone numbers masked (a report may name who was visited)."""
+    from nlp import mask_mobiles
+    return mask_mobiles(text.strip())
 
 
 def claim(db: Database, project_id: int, member_id: int, now: datetime, points: Points) -> ClaimResult:
@@ -220,6 +232,8 @@ def claim(db: Database, project_id: int, member_id: int, now: datetime, points: 
             project = _project(s, project_id, lock=True)
         except ProjectNotFound:
             return ClaimResult("unknown")
+        if not _member_in_good_standing(s, member_id):
+            return ClaimResult("not_member", _view(s, project))
         if s.scalar(select(ProjectClaim.id).where(ProjectClaim.project_id == project.id,
                                                   ProjectClaim.member_id == member_id)):
             return ClaimResult("already", _view(s, project))
@@ -238,7 +252,7 @@ def claim(db: Database, project_id: int, member_id: int, now: datetime, points: 
 
 @dataclass(frozen=True)
 class ProgressResult:
-    """outcome: recorded | not_claimer | closed | unknown"""
+    """outcome: recorded | not_claimer | closed | unknown | not_member"""
 
     outcome: str
     project: ProjectView | None = None
@@ -248,12 +262,14 @@ class ProgressResult:
 def report_progress(db: Database, project_id: int, member_id: int, text: str, now: datetime, tz,
                     points: Points) -> ProgressResult:
     """A claimer's progress note; points for the first one of the day on that project."""
-    text = text.strip()[:MAX_PROGRESS]
+    text = _public_text(text)[:MAX_PROGRESS]
     with db.transaction() as s:
         try:
-            project = _project(s, project_id)
+            project = _project(s, project_id, lock=True)  # a report and staff closing it take turns
         except ProjectNotFound:
             return ProgressResult("unknown")
+        if not _member_in_good_standing(s, member_id):
+            return ProgressResult("not_member", _view(s, project))
         if not s.scalar(select(ProjectClaim.id).where(ProjectClaim.project_id == project.id,
                                                       ProjectClaim.member_id == member_id)):
             return ProgressResult("not_claimer", _view(s, project))
@@ -314,7 +330,7 @@ def rate(db: Database, project_id: int, resident_id: int, stars: int, comment: s
                                                    ProjectRating.resident_id == resident_id)):
             return RatingResult("already", _view(s, project))
         s.add(ProjectRating(project_id=project.id, resident_id=resident_id, stars=stars,
-                            comment=comment.strip()[:200], at=now))
+                            comment=_public_text(comment)[:200], at=now))
         audit.record(s, audit.resident_actor(resident_id), "project.rate", "project", project.id, at=now, stars=stars)
         return RatingResult("rated", _view(s, project))
 
@@ -364,10 +380,15 @@ class ProjectFigures:
     average_stars: float | None = None
 
 
-def figures(db: Database) -> ProjectFigures:
+def figures(db: Database, community_id: int | None = None) -> ProjectFigures:
+    """Projects by state, people actually reached by completed ones, ratings (one community, or all)."""
+    def scoped(query):
+        return query.where(Project.community_id == community_id) if community_id is not None else query
+
     with db.transaction(read_only=True) as s:
-        by_state = dict(s.execute(select(Project.status, func.count()).group_by(Project.status)).all())
-        beneficiaries = s.scalar(select(func.coalesce(func.sum(Project.beneficiaries_actual), 0))
-                                 .where(Project.status == "completed")) or 0
-        count, average = s.execute(select(func.count(ProjectRating.id), func.avg(ProjectRating.stars))).one()
+        by_state = dict(s.execute(scoped(select(Project.status, func.count()).group_by(Project.status))).all())
+        beneficiaries = s.scalar(scoped(select(func.coalesce(func.sum(Project.beneficiaries_actual), 0))
+                                        .where(Project.status == "completed"))) or 0
+        count, average = s.execute(scoped(select(func.count(ProjectRating.id), func.avg(ProjectRating.stars))
+                                          .join(Project, Project.id == ProjectRating.project_id))).one()
         return ProjectFigures(by_state, int(beneficiaries), count, float(average) if average is not None else None)

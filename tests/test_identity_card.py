@@ -167,7 +167,12 @@ def test_without_a_chinese_font_the_card_goes_as_text_with_its_link(demo, monkey
     link = text.split("验真链接：")[1].strip()
     page = _get(demo, link)
     assert page.status_code == 200 and "有效" in page.text and "王*强" in page.text
-    image = requests.get(demo.url + urlsplit(link).path.replace("/v/", "/card/") + ".png", timeout=10)
+    borrowed = requests.get(demo.url + urlsplit(link).path.replace("/v/", "/card/") + ".png", timeout=10)
+    assert borrowed.status_code == 404  # the verification link's token does not open the picture
+    with demo.rt.db.transaction() as s:
+        member = s.scalar(select(PartyMember).where(PartyMember.name == "王志强"))
+        own = card_images.image_token(demo.rt.config, member.id, member.card_serial)
+    image = requests.get(f"{demo.url}/card/{own}.png", timeout=10)
     assert image.status_code == 503 and not image.headers["Content-Type"].startswith("image/")
 
 

@@ -75,8 +75,8 @@ def test_fifty_members_race_for_two_places(demo):
     rt = demo.rt
     project_id = _project(demo, "社区应急志愿队", slots=2)
     with rt.db.transaction() as s:
-        members = [PartyMember(name=f"党员{i}", mobile=f"139{i:08d}", branch="测试支部", role="党员", points=0)
-                   for i in range(50)]
+        members = [PartyMember(name=f"党员{i}", mobile=f"139{i:08d}", branch="测试支部", role="党员", points=0,
+                               openid=f"o_member_{i}") for i in range(50)]
         s.add_all(members)
         s.flush()
         ids = [m.id for m in members]
@@ -131,3 +131,44 @@ def test_party_figures_match_what_happened(demo, staff_cli):
     assert f.points_by_branch[:2] == [("文华社区党支部", 22, 1), ("罗湖社区第一党支部", 15, 1)]
     out = staff_cli("stats", "party").output
     assert "50.0%" in out and "3.50" in out and "文华社区党支部" in out
+
+
+def test_residents_sentences_are_not_taken_for_project_commands(demo):
+    project_id = _project(demo, slots=1)
+    chat = demo.client()
+    chat.say("o_chen3", "绑定 836215")
+    chat.say("o_chen3", f"认领 {project_id}")
+    # "进展2栋…" / "评价3号楼…" are residents talking about buildings, not projects
+    assert "已记录" not in chat.say("o_chen3", f"进展{project_id}栋电梯还没修好")["Content"]
+    assert "打分" not in chat.say("o_res", f"评价{project_id}号楼保洁，打1分")["Content"]
+    with demo.rt.db.transaction() as s:
+        from storage.models import ProgressReport, ProjectRating
+        assert s.scalars(select(ProgressReport)).all() == [] and s.scalars(select(ProjectRating)).all() == []
+
+
+def test_a_revoked_member_neither_claims_nor_reports_and_phones_never_reach_the_public_page(demo):
+    from storage import cards
+
+    rt = demo.rt
+    project_id = _project(demo, slots=3)
+    chat = demo.client()
+    chat.say("o_li3", "绑定 402917")
+    chat.say("o_li3", f"认领 {project_id}")
+    assert "已记录" in chat.say("o_li3", f"进展 {project_id} 走访王大爷，电话13812345678")["Content"]
+    page = requests.get(f"{demo.url}/projects/{project_id}", timeout=5).text
+    assert "13812345678" not in page and "138****5678" in page
+    with rt.db.transaction() as s:
+        member_id = s.scalar(select(PartyMember.id).where(PartyMember.name == "李秀英"))
+    cards.revoke(rt.db, member_id, "staff:admin", rt.now(), "组织关系转出")
+    assert "有效的党员认证" in chat.say("o_li3", f"进展 {project_id} 又走访了3户")["Content"]
+    other = _project(demo, "另一个项目", slots=3)
+    assert "有效的党员认证" in chat.say("o_li3", f"认领 {other}")["Content"]
+
+
+def test_a_cancelled_project_stays_on_the_public_list_and_pages_escape_what_people_wrote(demo):
+    rt = demo.rt
+    project_id = _project(demo, "<script>alert(1)</script>扶手", slots=1)
+    projects.cancel(rt.db, project_id, "staff:admin", rt.now(), "资金未落实")
+    listing = requests.get(f"{demo.url}/projects", timeout=5).text
+    assert "已取消" in listing and "<script>alert(1)</script>" not in listing and "&lt;script&gt;" in listing
+    assert "资金未落实" in requests.get(f"{demo.url}/projects/{project_id}", timeout=5).text
