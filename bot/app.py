@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from flask import Flask, jsonify
 
 import nlp
 from bot import config as config_module, logs, runtime as runtime_module
 from bot.config import Config
+from bot.admin import bp as admin_bp
 from bot.pages import bp as pages_bp
 from bot.public import bp as public_bp
 from bot.router import Router
@@ -53,11 +55,15 @@ def create_app(config: Config | None = None, rt: Runtime | None = None, router: 
 
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY + 1,  # +1: see webhook._read_body
-                       SECRET_KEY=config.app.secret_key, JSON_AS_ASCII=False)
+                       SECRET_KEY=config.app.secret_key, JSON_AS_ASCII=False,
+                       SESSION_COOKIE_NAME="nanhu_admin", SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                       SESSION_COOKIE_SECURE=config.app.base_url.startswith("https://"),
+                       PERMANENT_SESSION_LIFETIME=timedelta(hours=12))
     app.extensions["nanhu"] = {"runtime": rt, "router": router}
     app.register_blueprint(webhook_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(public_bp)
+    app.register_blueprint(admin_bp)
 
     @app.get("/healthz")
     def healthz():

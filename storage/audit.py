@@ -1,12 +1,17 @@
 """The audit log: every change of state records who, what and when, in the same transaction as the change."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.models import AuditEntry, utcnow
+
+if TYPE_CHECKING:
+    from storage.db import Database
 
 SYSTEM = "system"
 
@@ -25,3 +30,64 @@ def record(session: Session, actor: str, action: str, object_type: str, object_i
                        at=at or utcnow(), detail=detail)
     session.add(entry)
     return entry
+
+
+
+# --- reading the log (the admin web) ------------------------------------------------------------------------
+
+AUDIT_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    detail: dict
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    entries: list[AuditRow]
+    total: int
+    page: int
+    pages: int
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search(db: Database, *, actor: str = "", action_prefix: str = "", object_type: str = "",
+           since: datetime | None = None, until: datetime | None = None, page: int = 1,
+           per_page: int = AUDIT_PAGE_SIZE) -> AuditPage:
+    """The log newest first, one page at a time: `actor` is a fragment of the actor (staff:admin, resident:3),
+    `action_prefix` the start of the action (project. or project.close), `object_type` exact, [since, until)."""
+    query = select(AuditEntry)
+    if actor.strip():
+        query = query.where(AuditEntry.actor.like(f"%{_like(actor.strip())}%", escape="\\"))
+    if action_prefix.strip():
+        query = query.where(AuditEntry.action.like(f"{_like(action_prefix.strip())}%", escape="\\"))
+    if object_type.strip():
+        query = query.where(AuditEntry.object_type == object_type.strip())
+    if since is not None:
+        query = query.where(AuditEntry.at >= since)
+    if until is not None:
+        query = query.where(AuditEntry.at < until)
+    page = max(1, page)
+    with db.transaction(read_only=True) as s:
+        total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = s.scalars(query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+                         .offset((page - 1) * per_page).limit(per_page))
+        entries = [AuditRow(e.id, e.at, e.actor, e.action, e.object_type, e.object_id, dict(e.detail or {}))
+                   for e in rows]
+    return AuditPage(entries, total, page, max(1, -(-total // per_page)))
+
+
+def object_types(db: Database) -> list[str]:
+    """The kinds of object the log names, for a filter."""
+    with db.transaction(read_only=True) as s:
+        return list(s.scalars(select(AuditEntry.object_type).distinct().order_by(AuditEntry.object_type)))

@@ -505,3 +505,34 @@ def attendance(db: Database, event_id: int) -> Attendance:
         regs = s.scalars(select(Registration).where(Registration.event_id == event_id).order_by(Registration.id))
         view = _view(s, event)
         return Attendance(view, tuple(_reg_view(s, r, view) for r in regs))
+
+
+@dataclass(frozen=True)
+class EventFigures:
+    events: int
+    registered_people: int      # confirmed places
+    attended_people: int        # checked in at the door
+    waiting_people: int
+
+    @property
+    def attendance_rate(self) -> float | None:
+        return self.attended_people / self.registered_people if self.registered_people else None
+
+
+def figures(db: Database, community_id: int | None = None, since: datetime | None = None,
+            until: datetime | None = None) -> EventFigures:
+    """Events starting in [since, until) (of one community, or all) and their sign-ups and attendance."""
+    with db.transaction(read_only=True) as s:
+        chosen = select(Event.id).where(Event.status == "open")
+        if community_id is not None:
+            chosen = chosen.where(Event.community_id == community_id)
+        if since is not None:
+            chosen = chosen.where(Event.starts_at >= since)
+        if until is not None:
+            chosen = chosen.where(Event.starts_at < until)
+        count = s.scalar(select(func.count()).select_from(chosen.subquery())) or 0
+        people = dict(s.execute(select(Registration.status, func.coalesce(func.sum(Registration.head_count), 0))
+                                .where(Registration.event_id.in_(chosen)).group_by(Registration.status)).all())
+        attended = s.scalar(select(func.coalesce(func.sum(Registration.head_count), 0)).where(
+            Registration.event_id.in_(chosen), Registration.checked_in_at.is_not(None))) or 0
+        return EventFigures(count, int(people.get("confirmed", 0)), int(attended), int(people.get("waitlisted", 0)))

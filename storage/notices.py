@@ -395,3 +395,13 @@ def latest_announcements(db: Database, limit: int = 3) -> list[int]:
     with db.transaction(read_only=True) as s:
         return list(s.scalars(select(Notice.id).where(Notice.kind == "announcement")
                               .order_by(Notice.id.desc()).limit(limit)))
+
+
+def audience_of(db: Database, notice_id: int) -> Audience | None:
+    """Whom an announcement went to (None for a notice that is not an announcement)."""
+    with db.transaction(read_only=True) as s:
+        notice = s.get(Notice, notice_id)
+        if notice is None or notice.kind != "announcement":
+            return None
+        given = notice.audience or {}
+        return Audience(given.get("kind", "everyone"), given.get("community_id"))

@@ -98,3 +98,44 @@ def refuse_templates(db: Database, openid: str) -> None:
         if resident is not None and not resident.refuses_templates:
             resident.refuses_templates = True
             audit.record(s, audit.SYSTEM, "resident.refuses_templates", "resident", resident.id)
+
+
+# --- looking residents up (the admin web) -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ResidentRow:
+    """A resident as staff look them up: never a phone."""
+
+    id: int
+    openid: str
+    community_name: str | None
+    subscribed: bool
+    last_interaction_at: datetime | None
+    opinions: int
+    registrations: int           # sign-ups not cancelled
+
+
+def staff_search(db: Database, openid_fragment: str = "", community_id: int | None = None,
+                 limit: int = 100) -> list[ResidentRow]:
+    """Residents whose openid contains the fragment (and of one community, if given), latest contact first."""
+    from sqlalchemy import func
+
+    from storage.models import Opinion, Registration
+
+    opinions = (select(Opinion.resident_id, func.count().label("n")).group_by(Opinion.resident_id).subquery())
+    registrations = (select(Registration.resident_id, func.count().label("n"))
+                     .where(Registration.status != "cancelled").group_by(Registration.resident_id).subquery())
+    query = (select(Resident, Community.name, func.coalesce(opinions.c.n, 0), func.coalesce(registrations.c.n, 0))
+             .outerjoin(Community, Community.id == Resident.community_id)
+             .outerjoin(opinions, opinions.c.resident_id == Resident.id)
+             .outerjoin(registrations, registrations.c.resident_id == Resident.id))
+    fragment = openid_fragment.strip()
+    if fragment:
+        escaped = fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(Resident.openid.like(f"%{escaped}%", escape="\\"))
+    if community_id is not None:
+        query = query.where(Resident.community_id == community_id)
+    query = query.order_by(Resident.last_interaction_at.desc().nulls_last(), Resident.id.desc()).limit(limit)
+    with db.transaction(read_only=True) as s:
+        return [ResidentRow(r.id, r.openid, name, bool(r.subscribed), r.last_interaction_at, int(ops), int(regs))
+                for r, name, ops, regs in s.execute(query)]

@@ -1,11 +1,15 @@
 """Staff: sub-district and community staff who run the system."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from storage import audit
+from storage.audit import SYSTEM, staff_actor
 from storage.db import Database
 from storage.models import Staff
 
@@ -47,3 +51,115 @@ def link_openid(db: Database, username: str, openid: str | None, actor: str) -> 
         m.openid = openid
         audit.record(s, actor, "staff.link_openid" if openid else "staff.unlink_openid", "staff", m.id)
         return _view(m)
+
+
+# --- accounts and logins (the admin web) ----------------------------------------------------------------
+
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+MIN_PASSWORD = 10
+
+
+class StaffRejected(ValueError):
+    """A staff account change that cannot be made; the message says why."""
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise StaffRejected(f"password: at least {MIN_PASSWORD} characters")
+
+
+def add(db: Database, username: str, display_name: str, password: str, role: str, community_id: int | None,
+        actor: str, now: datetime) -> StaffView:
+    username = username.strip()
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{2,64}", username):
+        raise StaffRejected("username: 2-64 letters, digits, _ . -")
+    if role not in ("admin", "community"):
+        raise StaffRejected("role: admin (whole sub-district) or community")
+    if role == "community" and community_id is None:
+        raise StaffRejected("community staff need a community")
+    _check_password(password)
+    with db.transaction() as s:
+        if s.scalar(select(Staff.id).where(Staff.username == username)):
+            raise StaffRejected(f"username {username!r} is taken")
+        m = Staff(username=username, display_name=display_name.strip() or username, role=role,
+                  community_id=community_id if role == "community" else None,
+                  password_hash=generate_password_hash(password), active=True, created_at=now)
+        s.add(m)
+        s.flush()
+        audit.record(s, actor, "staff.add", "staff", m.id, at=now, username=username, role=role)
+        return _view(m)
+
+
+def set_password(db: Database, username: str, password: str, actor: str, now: datetime) -> StaffView:
+    """A new password; it also ends every open session and lifts a lockout."""
+    _check_password(password)
+    with db.transaction() as s:
+        m = s.scalar(select(Staff).where(Staff.username == username))
+        if m is None:
+            raise StaffNotFound(username)
+        m.password_hash = generate_password_hash(password)
+        m.session_version += 1
+        m.failed_logins, m.locked_until = 0, None
+        audit.record(s, actor, "staff.password", "staff", m.id, at=now)
+        return _view(m)
+
+
+def disable(db: Database, username: str, actor: str, now: datetime) -> StaffView:
+    with db.transaction() as s:
+        m = s.scalar(select(Staff).where(Staff.username == username))
+        if m is None:
+            raise StaffNotFound(username)
+        m.active, m.openid = False, None
+        m.session_version += 1
+        audit.record(s, actor, "staff.disable", "staff", m.id, at=now)
+        return _view(m)
+
+
+@dataclass(frozen=True)
+class Login:
+    """outcome: ok | wrong (username or password) | locked (until `locked_until`)."""
+
+    outcome: str
+    staff: StaffView | None = None
+    session_version: int = 0
+    locked_until: datetime | None = None
+
+
+def authenticate(db: Database, username: str, password: str, now: datetime) -> Login:
+    """Check a login. After MAX_FAILED_LOGINS wrong passwords the account is locked for LOCKOUT; an
+    unknown username gets the same answer as a wrong password."""
+    with db.transaction() as s:
+        m = s.scalar(select(Staff).where(Staff.username == username.strip()).with_for_update())
+        if m is None or not m.active:
+            check_password_hash(_DUMMY_HASH, password)  # the same work as a real check: no timing hint
+            return Login("wrong")
+        if m.locked_until is not None and m.locked_until > now:
+            return Login("locked", locked_until=m.locked_until)
+        if not check_password_hash(m.password_hash, password):
+            m.failed_logins += 1
+            if m.failed_logins >= MAX_FAILED_LOGINS:
+                m.locked_until, m.failed_logins = now + LOCKOUT, 0
+                audit.record(s, SYSTEM, "staff.locked", "staff", m.id, at=now)
+                return Login("locked", locked_until=m.locked_until)
+            return Login("wrong")
+        m.failed_logins, m.locked_until, m.last_login_at = 0, None, now
+        audit.record(s, staff_actor(m.username), "staff.login", "staff", m.id, at=now)
+        return Login("ok", _view(m), m.session_version)
+
+
+def for_session(db: Database, staff_id: int, session_version: int) -> StaffView | None:
+    """The staff member a session belongs to, while it is still valid (active, same password)."""
+    with db.transaction(read_only=True) as s:
+        m = s.get(Staff, staff_id)
+        if m is None or not m.active or m.session_version != session_version:
+            return None
+        return _view(m)
+
+
+def all_staff(db: Database) -> list[StaffView]:
+    with db.transaction(read_only=True) as s:
+        return [_view(m) for m in s.scalars(select(Staff).order_by(Staff.id))]
+
+
+_DUMMY_HASH = generate_password_hash("not a real password, only for equal timing")

@@ -1,0 +1,11 @@
+"""The staff admin web under /admin: log in, see the governance figures, manage opinions, events,
+projects, party members and announcements. Pages call the same storage services as the chat
+handlers and the CLI. Community staff see their own community only: every list is filtered by it,
+and any object of another community answers 404."""
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
+
+from bot.admin import auth, dashboard, more, pages  # noqa: E402,F401  (routes register on import)

@@ -1,0 +1,107 @@
+"""Staff sessions: login with hashed passwords and a lockout, a CSRF token on every form, and the
+community a staff member may see."""
+from __future__ import annotations
+
+import functools
+import hmac
+import secrets
+from typing import Any, Callable
+
+from flask import abort, current_app, g, redirect, render_template, request, session, url_for
+
+from bot.admin import bp
+from storage import staff as staff_store
+from storage.staff import StaffView
+
+
+def runtime():
+    return current_app.extensions["nanhu"]["runtime"]
+
+
+def csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+@bp.app_template_filter("local")
+def _local(moment, fmt: str = "%m-%d %H:%M") -> str:
+    """A time as staff read it, in app.timezone."""
+    return moment.astimezone(runtime().tz).strftime(fmt) if moment else ""
+
+
+@bp.app_context_processor
+def _template_helpers() -> dict[str, Any]:
+    return {"csrf_token": csrf_token, "me": getattr(g, "staff", None)}
+
+
+MAX_UPLOAD = 5 * 1024 * 1024  # the app's limit is the webhook's 64 KiB; a roster CSV can be larger
+
+
+@bp.before_request
+def _check_csrf() -> None:
+    request.max_content_length = MAX_UPLOAD
+    if request.method == "POST":
+        sent = request.form.get("csrf", "")
+        if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
+            abort(400, "表单已过期，请刷新页面后重试。")
+
+
+def login_required(view: Callable) -> Callable:
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        member = None
+        if "staff_id" in session:
+            member = staff_store.for_session(runtime().db, session["staff_id"], session.get("staff_v", 0))
+        if member is None:
+            session.pop("staff_id", None)
+            return redirect(url_for("admin.login", next=request.path))
+        g.staff = member
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def scope() -> int | None:
+    """The community the logged-in staff member is limited to; None for sub-district admins."""
+    member: StaffView = g.staff
+    return member.community_id if member.role == "community" else None
+
+
+def in_scope(community_id: int | None) -> None:
+    """404 for an object outside the staff member's community (as if it did not exist)."""
+    limited = scope()
+    if limited is not None and community_id != limited:
+        abort(404)
+
+
+def actor() -> str:
+    from storage.audit import staff_actor
+    return staff_actor(g.staff.username)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = ""
+    if request.method == "POST":
+        rt = runtime()
+        result = staff_store.authenticate(rt.db, request.form.get("username", ""), request.form.get("password", ""),
+                                          rt.now())
+        if result.outcome == "ok":
+            csrf = session.get("csrf")
+            session.clear()  # a fresh session: nothing from before the login carries over
+            session.permanent = True
+            session.update(staff_id=result.staff.id, staff_v=result.session_version, csrf=csrf or secrets.token_urlsafe(32))
+            target = request.args.get("next", "")
+            return redirect(target if target.startswith("/admin") else url_for("admin.dashboard"))
+        if result.outcome == "locked":
+            local = result.locked_until.astimezone(rt.tz)
+            error = f"登录失败次数过多，账号已锁定到 {local:%H:%M}，请稍后再试或联系管理员。"
+        else:
+            error = "用户名或密码不正确。"
+    return render_template("admin/login.html", error=error), 401 if error else 200
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("admin.login"))
