@@ -56,7 +56,8 @@ def create_app(config: Config | None = None, rt: Runtime | None = None, router: 
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY + 1,  # +1: see webhook._read_body
                        SECRET_KEY=config.app.secret_key, JSON_AS_ASCII=False,
-                       SESSION_COOKIE_NAME="nanhu_admin", SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                       SESSION_COOKIE_NAME="nanhu_admin", SESSION_COOKIE_PATH="/admin",
+                       SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                        SESSION_COOKIE_SECURE=config.app.base_url.startswith("https://"),
                        PERMANENT_SESSION_LIFETIME=timedelta(hours=12))
     app.extensions["nanhu"] = {"runtime": rt, "router": router}

@@ -334,8 +334,11 @@ def opinions_assign(ticket: str, assignee: str | None, note: str, staff_name: st
     from storage import opinions as store
     from storage.audit import staff_actor
 
-    _opinion_command(lambda rt: store.change_state(rt.db, ticket, "accepted", staff_actor(staff_name), rt.now(),
-                                                   note, assignee=assignee))
+    def action(rt):
+        if store.staff_show(rt.db, ticket).status != "submitted" and assignee:  # already accepted: hand it over
+            return store.reassign(rt.db, ticket, assignee, staff_actor(staff_name), rt.now(), note)
+        return store.change_state(rt.db, ticket, "accepted", staff_actor(staff_name), rt.now(), note, assignee=assignee)
+    _opinion_command(action)
 
 
 @opinions.command("update")

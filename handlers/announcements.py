@@ -106,7 +106,8 @@ def delivery_report(ctx: Context) -> Text:
     member = staff.for_openid(ctx.rt.db, ctx.message.openid)
     if member is None:
         return not_understood(ctx)
-    latest = notices.latest_announcements(ctx.rt.db, limit=3)
+    latest = notices.latest_announcements(ctx.rt.db, limit=3,
+                                          community_id=member.community_id if member.role == "community" else None)
     if not latest:
         return Text("还没有发布过公告。")
     lines = []

@@ -57,6 +57,13 @@ class AuditPage:
     pages: int
 
 
+def log(db: Database, actor: str, action: str, object_type: str, object_id: object, at: datetime,
+        **detail: object) -> None:
+    """An entry on its own (for reads worth recording, like exporting phone numbers)."""
+    with db.transaction() as s:
+        record(s, actor, action, object_type, object_id, at=at, **detail)
+
+
 def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 

@@ -178,10 +178,13 @@ def reinstate(db: Database, member_id: int, actor: str, now: datetime) -> int | 
         return m.card_serial
 
 
-def participation(db: Database, since: datetime | None, until: datetime | None) -> Participation:
+def participation(db: Database, since: datetime | None, until: datetime | None,
+                  community_id: int | None = None) -> Participation:
     """Members bound now and bound before `until` (the denominator), and how many of them showed their
     identity at least once in [since, until); either end may be open."""
     bound = select(PartyMember.id).where(PartyMember.openid.is_not(None))
+    if community_id is not None:
+        bound = bound.where(PartyMember.community_id == community_id)
     if until is not None:
         bound = bound.where(PartyMember.bound_at < until)
     shows = select(func.count(distinct(IdentityShow.member_id))).where(IdentityShow.member_id.in_(bound))

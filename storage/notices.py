@@ -391,10 +391,18 @@ def mass_job_finished(db: Database, msg_id: str, counts: dict[str, int], now: da
         return True
 
 
-def latest_announcements(db: Database, limit: int = 3) -> list[int]:
+def latest_announcements(db: Database, limit: int = 3, community_id: int | None = None) -> list[int]:
+    """The newest announcements; with `community_id`, only those sent to that community."""
     with db.transaction(read_only=True) as s:
-        return list(s.scalars(select(Notice.id).where(Notice.kind == "announcement")
-                              .order_by(Notice.id.desc()).limit(limit)))
+        query = select(Notice.id, Notice.audience).where(Notice.kind == "announcement").order_by(Notice.id.desc())
+        if community_id is None:
+            return list(s.scalars(select(Notice.id).where(Notice.kind == "announcement")
+                                  .order_by(Notice.id.desc()).limit(limit)))
+        found = []
+        for notice_id, audience in s.execute(query.limit(limit * 20)):  # the audience is JSON: filtered here
+            if (audience or {}).get("kind") == "community" and (audience or {}).get("community_id") == community_id:
+                found.append(notice_id)
+        return found[:limit]
 
 
 def audience_of(db: Database, notice_id: int) -> Audience | None:

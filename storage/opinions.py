@@ -270,6 +270,25 @@ def reply(db: Database, ticket_no: str, actor: str, note: str, now: datetime) ->
         return _staff_view(s, opinion)
 
 
+def reassign(db: Database, ticket_no: str, assignee: str, actor: str, now: datetime, note: str = "") -> StaffOpinionView:
+    """Hand an open ticket to another department or person, without changing its state."""
+    assignee = assignee.strip()[:64]
+    if not assignee:
+        raise OpinionRejected("承办部门是空的")
+    with db.transaction() as s:
+        opinion = _ticket(s, ticket_no)
+        if opinion.status not in opinion_states.OPEN_STATES:
+            raise OpinionRejected(f"{opinion.ticket_no} is {opinion.status}; only open tickets are reassigned")
+        before = opinion.assignee
+        opinion.assignee = assignee
+        _staff_step(s, opinion, actor, opinion.status, note.strip() or f"改由{assignee}办理", now)
+        audit.record(s, actor, "opinion.reassign", "opinion", opinion.ticket_no, at=now, before=before, after=assignee)
+        _tell_residents(s, opinion, f"您反映的问题改由{assignee}办理。" + (f"\n说明：{note.strip()}" if note.strip() else ""),
+                        now)
+        s.flush()
+        return _staff_view(s, opinion)
+
+
 def categorize(db: Database, ticket_no: str, category: str, actor: str, now: datetime, rules: Rules) -> StaffOpinionView:
     """Staff correct the suggested category: the ticket goes to that category's department, and its
     deadline becomes the category's, counted from submission."""

@@ -135,6 +135,7 @@ def authenticate(db: Database, username: str, password: str, now: datetime) -> L
             check_password_hash(_DUMMY_HASH, password)  # the same work as a real check: no timing hint
             return Login("wrong")
         if m.locked_until is not None and m.locked_until > now:
+            check_password_hash(_DUMMY_HASH, password)  # as slow as any other answer
             return Login("locked", locked_until=m.locked_until)
         if not check_password_hash(m.password_hash, password):
             m.failed_logins += 1

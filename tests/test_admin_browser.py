@@ -68,11 +68,19 @@ def browser(request, tmp_path):
 
 def _submit(browser, element) -> None:
     """Click a button that submits a form, and wait for the page it leads to."""
-    from selenium.webdriver.support import expected_conditions
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
+    def left_the_page(_) -> bool:
+        try:
+            element.is_enabled()
+            return False
+        except WebDriverException:  # stale, or "node does not belong to the document" mid-navigation
+            return True
+
     element.click()
-    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(element))
+    WebDriverWait(browser, 10).until(left_the_page)
+    WebDriverWait(browser, 10).until(lambda b: b.execute_script("return document.readyState") == "complete")
 
 
 def _log_in(browser, site, username="admin", password="nanhu-demo-2026") -> None:
@@ -110,7 +118,7 @@ def test_create_an_event_see_a_sign_up_arrive_and_check_the_resident_in(site, br
     reply = site.client().say("o_browser", "报名社区义诊 两个人")["Content"]
     code = re.search(r"签到码：(\d{6})", reply).group(1)
     browser.get(event_url)
-    assert code in browser.find_element(By.ID, "registrations").text
+    assert f"****{code[-2:]}" in browser.find_element(By.ID, "registrations").text
     assert browser.find_element(By.ID, "taken").text == "2/30"
     browser.shot("sign-up-arrived")
     browser.find_element(By.ID, "code").send_keys(code)

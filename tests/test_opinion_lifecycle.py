@@ -228,3 +228,11 @@ def test_satisfied_said_after_doing_something_else_still_answers_for_the_ticket(
     assert f"工单 {ticket} 已重新打开" in chat.say("o_later", "不满意")["Content"]
     assert "处理中" in cli("opinions", "show", ticket).output
     assert "没有看懂" in chat.say("o_later", "满意")["Content"]  # nothing is waiting for an answer now
+
+
+def test_an_accepted_ticket_is_handed_to_another_department(demo, cli, wechat_api):
+    ticket = _submit(demo, "o_handover")
+    cli("opinions", "assign", ticket, "--to", "城区治理办公室")
+    moved = cli("opinions", "assign", ticket, "--to", "公共安全办公室", "--note", "涉及治安")
+    assert moved.exit_code == 0 and "assignee: 公共安全办公室" in moved.output and "accepted" in moved.output
+    assert "改由公共安全办公室办理" in wechat_api.messages("o_handover")[-1]["content"]

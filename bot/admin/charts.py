@@ -11,8 +11,10 @@ def bars(groups: list[tuple[str, list[float]]], series: list[tuple[str, str]], h
     top = max((v for _, values in groups for v in values), default=0) or 1
     n = len(series)
     bar, gap = 14, 18
-    width = len(groups) * (n * bar + gap) + 30
-    parts = [f'<svg viewBox="0 0 {width} {height + 40}" role="img" xmlns="http://www.w3.org/2000/svg">']
+    width = max(len(groups) * (n * bar + gap) + 30, 200)
+    # drawn at its own size (scaled down on a narrow screen by max-width), never blown up
+    parts = [f'<svg viewBox="0 -12 {width} {height + 52}" width="{width}" height="{height + 52}" role="img" '
+             'xmlns="http://www.w3.org/2000/svg">']
     for gi, (label, values) in enumerate(groups):
         x0 = 30 + gi * (n * bar + gap)
         for si, value in enumerate(values):

@@ -44,9 +44,9 @@ def dashboard():
     overdue = len(opinions.staff_list(rt.db, limit=1000, community_id=community_id, overdue_at=now))
     months = [(month, [f.total, f.resolved, f.on_time]) for month, f in list(ops.by_month.items())[-12:]]
     chart = Markup(bars(months, [("提交", "#90a4ae"), ("办结", "#ef9a9a"), ("按时办结", "#b71c1c")]))
-    latest = [notices.report(rt.db, nid) for nid in notices.latest_announcements(rt.db, 3)]
+    latest = [notices.report(rt.db, nid) for nid in notices.latest_announcements(rt.db, 3, scope())]
     return render_template(
         "admin/dashboard.html", ops=ops.overall, overdue=overdue, chart=chart,
         ev=events.figures(rt.db, community_id, since, until), pj=projects.figures(rt.db, community_id),
-        party=cards.participation(rt.db, since, until), latest=latest, shown=shown,
+        party=cards.participation(rt.db, since, until, community_id), latest=latest, shown=shown,
         communities=communities.all_communities(rt.db) if scope() is None else [])

@@ -87,6 +87,9 @@ def opinion_action(ticket_no: str, action: str):
             flash(f"状态已改为「{opinion_states.label(target)}」，已通知居民。")
             _after_change(view.ticket_no, resolved=target == "resolved")
             return redirect(url_for("admin.opinion", ticket_no=view.ticket_no))
+        elif action == "reassign":
+            opinions.reassign(rt.db, view.ticket_no, form.get("assignee", ""), actor(), now, form.get("note", ""))
+            flash("已改派，已通知居民。")
         elif action == "reply":
             opinions.reply(rt.db, view.ticket_no, actor(), form.get("note", ""), now)
             flash("答复已发给居民。")
@@ -117,7 +120,8 @@ def _chinese(message: str) -> str:
     """Storage explains refusals in English for the CLI; the page says them in Chinese."""
     known = {"回复内容是空的": "答复内容不能为空。", "only open tickets change category": "只有未办结的工单可以调整类别。",
              "cannot be merged into itself": "不能并入自身。", "is itself merged into": "目标工单已并入其他工单，请并入那一张。",
-             "merge into an open or resolved ticket": "只能并入未关闭的工单。", "unknown category": "没有这个类别。"}
+             "merge into an open or resolved ticket": "只能并入未关闭的工单。", "unknown category": "没有这个类别。",
+             "承办部门是空的": "请选择承办部门。", "only open tickets are reassigned": "只有未办结的工单可以改派。"}
     return next((zh for en, zh in known.items() if en in message), message)
 
 
@@ -165,6 +169,8 @@ def _event_form(form) -> tuple[events.EventSpec | None, dict[str, str]]:
     community_id = scope()
     if community_id is None and form.get("community", "").isdigit():
         community_id = int(form["community"])
+        if community_id not in _community_names():
+            errors["community"] = "没有这个社区。"
     if errors:
         return None, errors
     return events.EventSpec(form["title"].strip(), values["start"], values["end"], values["capacity"],
@@ -185,8 +191,8 @@ def events_list():
         if spec is not None:
             try:
                 made = events.create(rt.db, spec, actor(), rt.now())
-            except events.EventRejected as exc:
-                errors["title"] = str(exc)
+            except events.EventRejected:
+                errors["title"] = "活动信息有误，请检查各项后再发布。"
             else:
                 flash(f"活动「{made.title}」已发布，居民发「活动」即可看到。")
                 return redirect(url_for("admin.event", event_id=made.id))
@@ -252,12 +258,36 @@ def event_cancel(event_id: int):
     return redirect(url_for("admin.event", event_id=event_id))
 
 
+@bp.post("/events/<int:event_id>/move")
+@login_required
+def event_move(event_id: int):
+    rt = runtime()
+    _own_event(event_id)
+    try:
+        start, end = _when(request.form.get("start", ""), rt.tz), _when(request.form.get("end", ""), rt.tz)
+    except ValueError:
+        start = end = None
+    if start is None or end is None or end <= start or start <= rt.now():
+        flash("改期失败：请填写以后的开始时间，结束时间要晚于开始时间。", "error")
+        return redirect(url_for("admin.event", event_id=event_id))
+    try:
+        events.reschedule(rt.db, event_id, start, end, actor(), rt.now(), rt.tz, request.form.get("note", ""))
+    except events.EventRejected:
+        flash("这个活动已经取消，不能改期。", "error")
+    else:
+        relay()
+        flash("活动已改期，已通知所有报名的居民，提醒时间随之调整。")
+    return redirect(url_for("admin.event", event_id=event_id))
+
+
 @bp.get("/events/<int:event_id>/export.csv")
 @login_required
 def event_export(event_id: int):
     rt = runtime()
     _own_event(event_id)
     record = events.attendance(rt.db, event_id)
+    from storage import audit
+    audit.log(rt.db, actor(), "event.export", "event", event_id, rt.now(), rows=len(record.registrations))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["签到码", "状态", "候补位次", "人数", "报名时间", "签到时间", "联系电话"])
@@ -307,18 +337,29 @@ def announcements_page():
             errors["audience"] = problem
         if not errors:
             count = notices.count_audience(rt.db, audience)
-            if form.get("confirmed") != str(count):
+            try:
+                send_at = _when(form.get("send_at", ""), rt.tz)
+            except ValueError:
+                send_at, errors["send_at"] = None, "请按日历选择发送时间。"
+            if send_at is not None and send_at <= rt.now():
+                errors["send_at"] = "定时发送的时间要在以后；立即发送请留空。"
+            if errors:
+                pass
+            elif form.get("confirmed") != str(count):
                 confirm = count  # show how many will receive it and ask once more
             else:
                 try:
-                    notice_id = notices.announce(rt.db, title, body, audience, actor(), rt.now())
+                    notice_id = notices.announce(rt.db, title, body, audience, actor(), rt.now(), send_at=send_at)
                 except notices.AnnouncementRejected as exc:
                     errors["body"] = str(exc)
                 else:
-                    relay(notice_id)
-                    flash(f"公告已发出，共 {count} 位居民。")
+                    if send_at is None:
+                        relay(notice_id)
+                        flash(f"公告已发出，共 {count} 位居民。")
+                    else:
+                        flash(f"公告已定时，将于 {send_at:%m-%d %H:%M} 发给 {count} 位居民。")
                     return redirect(url_for("admin.announcement", notice_id=notice_id))
-    latest = [notices.report(rt.db, nid) for nid in notices.latest_announcements(rt.db, 20)]
+    latest = [notices.report(rt.db, nid) for nid in notices.latest_announcements(rt.db, 20, scope())]
     return render_template("admin/announcements.html", errors=errors, form=form, confirm=confirm, latest=latest,
                            communities=communities.all_communities(rt.db) if scope() is None else []), \
         400 if errors else 200
