@@ -58,3 +58,14 @@ test: $(VENV)/.installed-dev $(CARD_FONT)
 
 clean:
 	rm -rf $(VENV) var/*.db var/*.db-* .pytest_cache
+
+# issue 9: the webhook under load against Flask, wechatpy and WeRoBot (about 3 minutes; loopback, port 8400).
+# WeRoBot is for the bench only (bench/requirements.txt), never a runtime dependency.
+# BENCH_ARGS passes options, e.g. `make bench BENCH_ARGS="--redis"` or `BENCH_ARGS="--soak 10"`.
+.PHONY: bench
+$(VENV)/.installed-bench: bench/requirements.txt | $(VENV)/.installed
+	$(BIN)/python -m pip install -q -r bench/requirements.txt
+	@touch $@
+
+bench: $(VENV)/.installed $(VENV)/.installed-bench
+	$(BIN)/python bench/webhook_bench.py $(BENCH_ARGS)

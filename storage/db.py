@@ -6,6 +6,7 @@ commits on success and rolls back on any exception, so nothing is half-written.
 from __future__ import annotations
 
 import contextlib
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -68,6 +69,11 @@ class Database:
         self.url = url
         self.engine = make_engine(url, timeout)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time: this process's writers queue here and are woken the moment the
+        # lock frees, instead of sleeping in SQLite's busy-retry (1-100 ms steps); other processes still
+        # wait in SQLite itself
+        self._writers = threading.RLock() if self.engine.dialect.name == "sqlite" else None
+        self._timeout = timeout
         self._read_sessions = sessionmaker(self.engine.execution_options(read_only=True), expire_on_commit=False)
 
     @property
@@ -78,12 +84,16 @@ class Database:
     def transaction(self, read_only: bool = False) -> Iterator[Session]:
         """One action, one transaction: commit on success, roll back on error. `read_only` lets SQLite
         run it beside a writer (a transaction that writes waits for the write lock from its start)."""
+        queued = (not read_only and self._writers is not None
+                  and self._writers.acquire(timeout=self._timeout))  # not had in time: SQLite decides
         session = (self._read_sessions if read_only else self._sessions)()
         try:
             with session.begin():
                 yield session
         finally:
             session.close()
+            if queued:
+                self._writers.release()
 
     def ping(self) -> None:
         with self.engine.connect() as conn:

@@ -95,7 +95,7 @@ class SqlKV:
 
     def get(self, key: str) -> str | None:
         def op():
-            with self.db.transaction() as s:
+            with self.db.transaction(read_only=True) as s:  # SQLite: no write lock for a read
                 return s.scalar(select(KeyValue.value).where(KeyValue.key == key, self._live(time.time())))
         return self._run(op)
 
