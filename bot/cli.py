@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Callable
 
 import click
 
@@ -530,15 +531,21 @@ def events() -> None:
     """Community events: create, list, show, move, cancel, check in, export registrations."""
 
 
-def _when_option(text: str | None, name: str, tz):
+def _local_time(text: str | None, fmt: str, tz, problem: Callable[[], click.ClickException]):
+    """A date or time staff typed, in app.timezone; None when not given; `problem()` is raised when malformed."""
     from datetime import datetime
 
     if text is None:
         return None
     try:
-        return datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=tz)
+        return datetime.strptime(text, fmt).replace(tzinfo=tz)
     except ValueError:
-        raise click.UsageError(f"{name} {text!r}: expected 'YYYY-MM-DD HH:MM' (in app.timezone)") from None
+        raise problem() from None
+
+
+def _when_option(text: str | None, name: str, tz):
+    return _local_time(text, "%Y-%m-%d %H:%M", tz, lambda: click.UsageError(
+        f"{name} {text!r}: expected 'YYYY-MM-DD HH:MM' (in app.timezone)"))
 
 
 def _print_event(view, tz) -> None:
@@ -1035,20 +1042,14 @@ def _audience(rt, text: str):
 @click.option("--yes", is_flag=True, help="do not ask for confirmation")
 def announce_send(title: str, body: str, audience_text: str, at_text: str | None, staff: str, yes: bool) -> None:
     """Compose an announcement, see how many will receive it, and send it now or at a time."""
-    from datetime import datetime
-
     from jobs.delivery import relay
     from storage import notices
     from storage.audit import staff_actor
 
     rt = _runtime(_config())
     audience = _audience(rt, audience_text)
-    send_at = None
-    if at_text:
-        try:
-            send_at = datetime.strptime(at_text, "%Y-%m-%d %H:%M").replace(tzinfo=rt.tz)
-        except ValueError:
-            raise click.ClickException(f"--at {at_text!r}: expected 'YYYY-MM-DD HH:MM'") from None
+    send_at = _local_time(at_text or None, "%Y-%m-%d %H:%M", rt.tz, lambda: click.ClickException(
+        f"--at {at_text!r}: expected 'YYYY-MM-DD HH:MM'"))
     count = notices.count_audience(rt.db, audience)
     when = f"at {send_at:%Y-%m-%d %H:%M}" if send_at else "now"
     click.echo(f"{count} residents will receive 「{title}」 {when}.")
@@ -1150,14 +1151,7 @@ def stats() -> None:
 
 
 def _day_start(text: str | None, option: str, tz):
-    from datetime import datetime
-
-    if text is None:
-        return None
-    try:
-        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=tz)
-    except ValueError:
-        raise click.UsageError(f"{option} {text!r}: expected a date YYYY-MM-DD") from None
+    return _local_time(text, "%Y-%m-%d", tz, lambda: click.UsageError(f"{option} {text!r}: expected a date YYYY-MM-DD"))
 
 
 def _display_width(text: str) -> int:

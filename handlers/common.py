@@ -19,6 +19,11 @@ def day(dt: datetime, tz: ZoneInfo) -> str:
     return f"{local.year}年{local.month}月{local.day}日"
 
 
+def another_request(text: str, *this_flow: str) -> bool:
+    """Whether an answer to the bot's question is plainly some other request (the step then passes it on)."""
+    return nlp.classify(text).name not in ("unknown", *this_flow)
+
+
 def list_number(text: str) -> int | None:
     """A reply that is just a list number (3, ３, 3号, 第三个, 三); None for anything longer."""
     t = nlp.normalize(text)

@@ -10,6 +10,7 @@ import nlp
 from bot.conversation import Flow
 from bot.replies import Text
 from bot.router import PASS, Context, Router
+from handlers.common import another_request
 from storage import party, projects
 
 router = Router("projects")
@@ -132,7 +133,7 @@ def _stars(text: str) -> tuple[int, str] | None:
 def stars(ctx: Context):
     given = _stars(ctx.message.text)
     if given is None:
-        if nlp.classify(ctx.message.text).name != "unknown":
+        if another_request(ctx.message.text):
             return PASS
         return Text("请回复 1 到 5 的数字（5 最好），可以附一句评价；发「取消」放弃。")
     project_id = ctx.conversation.data["project_id"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hmac
 import secrets
+from datetime import datetime
 from typing import Any, Callable
 
 from flask import abort, current_app, g, redirect, render_template, request, session, url_for
@@ -25,9 +26,17 @@ def csrf_token() -> str:
 
 
 @bp.app_template_filter("local")
-def _local(moment, fmt: str = "%m-%d %H:%M") -> str:
+def local_time(moment, fmt: str = "%m-%d %H:%M", empty: str = "") -> str:
     """A time as staff read it, in app.timezone."""
-    return moment.astimezone(runtime().tz).strftime(fmt) if moment else ""
+    return moment.astimezone(runtime().tz).strftime(fmt) if moment else empty
+
+
+def parse_day(text: str) -> datetime | None:
+    """A day from a filter (YYYY-MM-DD) as the start of that day in app.timezone; None when empty or malformed."""
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=runtime().tz) if text else None
+    except ValueError:
+        return None
 
 
 @bp.app_context_processor

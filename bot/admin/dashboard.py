@@ -7,23 +7,15 @@ from flask import render_template, request
 from markupsafe import Markup
 
 from bot.admin import bp
-from bot.admin.auth import login_required, runtime, scope
+from bot.admin.auth import login_required, parse_day, runtime, scope
 from bot.admin.charts import bars
 from storage import cards, communities, events, notices, opinions, projects
 from storage.stats import opinion_stats
 
 
-def _day(text: str, tz) -> datetime | None:
-    try:
-        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=tz) if text else None
-    except ValueError:
-        return None
-
-
 def period_and_community() -> tuple[datetime | None, datetime | None, int | None, dict]:
     """The filters every figure page shares: ?since=&until= (days) and, for admins, ?community=."""
-    rt = runtime()
-    since, until = _day(request.args.get("since", ""), rt.tz), _day(request.args.get("until", ""), rt.tz)
+    since, until = parse_day(request.args.get("since", "")), parse_day(request.args.get("until", ""))
     if until is not None:
         until += timedelta(days=1)  # the page says "to" a day, inclusive
     community_id = scope()

@@ -14,7 +14,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 
 import nlp
 from bot.admin import bp
-from bot.admin.auth import actor, in_scope, login_required, runtime, scope
+from bot.admin.auth import actor, in_scope, local_time, login_required, parse_day, runtime, scope
 from storage import audit as audit_store
 from storage import cards as card_store
 from storage import communities as community_store
@@ -31,7 +31,7 @@ RESIDENTS_SHOWN = 100
 # --- helpers ----------------------------------------------------------------------------------------------
 
 def _local(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return moment.astimezone(runtime().tz).strftime(fmt) if moment else "—"
+    return local_time(moment, fmt, "—")
 
 
 def _all_communities() -> list[CommunityView]:
@@ -49,13 +49,6 @@ def _my_community_name() -> str | None:
 
 def _render(template: str, status: int = 200, **context: Any):
     return render_template(template, local=_local, **context), status
-
-
-def _day(text: str) -> datetime | None:
-    try:
-        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=runtime().tz) if text else None
-    except ValueError:
-        return None
 
 
 def _admins_only() -> bool:
@@ -433,7 +426,7 @@ def audit_log():
         return _render("admin/audit.html", 403, forbidden=True)
     rt = runtime()
     args = {k: request.args.get(k, "").strip()[:96] for k in ("actor", "action", "object_type", "since", "until")}
-    since, until = _day(args["since"]), _day(args["until"])
+    since, until = parse_day(args["since"]), parse_day(args["until"])
     if until is not None:
         until += timedelta(days=1)  # "to" a day, inclusive
     page_arg = request.args.get("page", "1")
