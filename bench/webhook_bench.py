@@ -201,6 +201,7 @@ class Load:
     window: float = 0.0                                      # seconds the measured window lasted
     exhausted_at: float | None = None                        # seconds into the window the pool ran out
     connections_opened: int = 0
+    sent: int = 0                                            # every request, warm-up included
 
     @property
     def count(self) -> int:
@@ -236,7 +237,7 @@ def run_load(port: int, sources: list[Iterator[Item]], warmup: float, duration: 
     def worker(source: Iterator[Item]) -> None:
         conn = Conn(port)
         lat: list[float] = []
-        errors = warm_errors = 0
+        errors = warm_errors = sent = 0
         samples: list[str] = []
         clock = time.perf_counter
         next_send = clock()
@@ -270,6 +271,7 @@ def run_load(port: int, sources: list[Iterator[Item]], warmup: float, duration: 
                     conn.close()
                     error = f"{type(exc).__name__}: {exc}"
                 t1 = clock()
+                sent += 1
                 if t0 >= measure_from:
                     lat.append((t1 - t0) * 1000)
                     if error:
@@ -286,6 +288,7 @@ def run_load(port: int, sources: list[Iterator[Item]], warmup: float, duration: 
                 result.warmup_errors += warm_errors
                 result.samples.extend(samples[: max(0, 5 - len(result.samples))])
                 result.connections_opened += conn.opened
+                result.sent += sent
 
     threads = [threading.Thread(target=worker, args=(s,), daemon=True) for s in sources]
     for t in threads:
@@ -339,6 +342,15 @@ def proc_children(pid: int) -> list[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 out.append(int(entry))
     return sorted(out)
+
+
+def proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/PID/stat), 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def proc_status(pid: int, key: str) -> int:
@@ -447,6 +459,8 @@ class Row:
     pss_kb: int
     boot_s: float
     notes: list[str] = field(default_factory=list)
+    cpu_ms: float = 0.0       # the workers' CPU time (user + system) per request, warm-up included
+    gen_ms: float = 0.0       # the load generator's CPU time per request
 
 
 class Bench:
@@ -500,7 +514,18 @@ class Bench:
             notes = before_load() if before_load else []
             srcs = sources()
             log(f"[{key}] load: {len(srcs)} connections, {self.args.warmup:g} s warm-up + {self.args.duration:g} s")
+            cpu0, own0 = sum(proc_cpu(p) for p in server.workers()), os.times()
+            spies = []
+            if key in self.args.spy:
+                spies = start_spies(self, server.workers(), self.args.warmup + self.args.duration)
             load = run_load(self.port, srcs, self.args.warmup, self.args.duration)
+            own1 = os.times()
+            cpu_ms = (sum(proc_cpu(p) for p in server.workers()) - cpu0) * 1000 / max(1, load.sent)
+            gen_ms = (own1.user + own1.system - own0.user - own0.system) * 1000 / max(1, load.sent)
+            if spies:
+                notes.append("sampled by py-spy (slower)")
+                print(f"\n## py-spy on ({key}) {label}: {load.rps:,.0f} req/s while sampled\n")
+                report_spies(self, spies)
             workers = server.workers()
             rss = max((proc_status(p, "VmRSS") for p in workers), default=0)
             pss = max((proc_pss(p) for p in workers), default=0)
@@ -510,7 +535,8 @@ class Bench:
             notes.append(f"primed residents ran out {load.exhausted_at:.1f} s into the window")
         if load.warmup_errors:
             notes.append(f"{load.warmup_errors} errors during warm-up")
-        row = Row(key, label, load, first_ms, first_error, rss, pss, server.boot_seconds, notes)
+        row = Row(key, label, load, first_ms, first_error, rss, pss, server.boot_seconds, notes, cpu_ms, gen_ms)
+        log(f"[{key}] server CPU {cpu_ms:.2f} ms/req, load generator {gen_ms:.2f} ms/req")
         log(f"[{key}] {load.rps:,.0f} req/s, p50 {load.pct(50):.1f} ms, p99 {load.pct(99):.1f} ms, "
             f"errors {load.errors}, first {first_ms:.0f} ms, RSS {rss / 1024:.0f} MB"
             + (f"; e.g. {load.samples[0]}" if load.samples else ""))
@@ -640,13 +666,13 @@ def table(rows: list[Row], args: argparse.Namespace) -> str:
     out = [f"{args.connections} keep-alive connections, {args.warmup:g} s warm-up + {args.duration:g} s measured per row; "
            "gunicorn gthread, 2 workers x 16 threads, preloaded",
            "",
-           "| row | req/s | p50 ms | p99 ms | errors | vs (b) | first request ms | worker RSS MB (PSS) | notes |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+           "| row | req/s | p50 ms | p99 ms | errors | vs (b) | server CPU ms/req | first request ms | worker RSS MB (PSS) | notes |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         ratio = f"{r.load.rps / ref.load.rps:.2f}" if ref and ref.load.rps else "–"
         first = f"{r.first_ms:.0f}" + (" (error)" if r.first_error else "")
         out.append(f"| ({r.key}) {r.label} | {r.load.rps:,.0f} | {r.load.pct(50):.1f} | {r.load.pct(99):.1f} | "
-                   f"{r.load.errors} | {ratio} | {first} | {r.rss_kb / 1024:.0f} ({r.pss_kb / 1024:.0f}) | "
+                   f"{r.load.errors} | {ratio} | {r.cpu_ms:.2f} | {first} | {r.rss_kb / 1024:.0f} ({r.pss_kb / 1024:.0f}) | "
                    f"{'; '.join(r.notes)} |")
     return "\n".join(out)
 
@@ -768,41 +794,35 @@ def soak(bench: Bench, minutes: float) -> bool:
 
 # --- profile -----------------------------------------------------------------------------------------
 
-def profile(bench: Bench, seconds: float) -> None:
-    """Row (d) under load while `py-spy record` samples both workers; prints the top frames."""
+def start_spies(bench: Bench, pids: list[int], seconds: float) -> list[tuple[subprocess.Popen, Path]]:
+    """`py-spy record` on each worker for `seconds`: GIL holders (--profile-mode cpu) or every thread (wall)."""
     spy = shutil.which("py-spy") or str(Path(PY).with_name("py-spy"))
     if not Path(spy).exists():
         raise SystemExit("py-spy is not installed: .venv/bin/pip install py-spy")
-    env, _ = bench.prepare_nanhu(bench.args.backend != "sqlite")
-    server = Server("profile nanhu", "bot.wsgi:app", "python:bot.gunicorn_conf", bench.port, env, ROOT, bench.tmp)
-    server.start()
-    outs, spies = [], []
-    try:
-        sources = bench.stateless_sources(HELP, HELP_REPLY, "o_bench_p_")
-        # warm up the residents first, so the profile is of the steady state
-        run_load(bench.port, sources, 0, 2)
-        for pid in server.workers():
-            out = bench.tmp / f"py-spy-{pid}.txt"
-            outs.append(out)
-            mode = ["--gil"] if bench.args.profile_mode == "cpu" else ["--idle"]
-            spies.append(subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(int(seconds)),
-                                           "--rate", "250", *mode, "--format", "raw", "--output", str(out), "--nonblocking"],
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
-        time.sleep(1)
-        load = run_load(bench.port, sources, 0, seconds)
-        for s in spies:
-            try:
-                s.wait(timeout=seconds + 30)
-            except subprocess.TimeoutExpired:
-                s.kill()
-    finally:
-        server.stop()
-    print(f"\n## profile of (d) under load: {load.rps:,.0f} req/s while sampled (py-spy slows it)\n")
+    spies = []
+    for pid in pids:
+        out = bench.tmp / f"py-spy-{pid}.txt"
+        mode = ["--gil"] if bench.args.profile_mode == "cpu" else ["--idle"]
+        spies.append((subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(int(seconds)),
+                                        "--rate", "250", *mode, "--format", "raw", "--output", str(out), "--nonblocking"],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE), out))
+    bench.args.keep = True
+    return spies
+
+
+def report_spies(bench: Bench, spies: list[tuple[subprocess.Popen, Path]]) -> None:
+    """Wait for the samplers, then print the top frames by self and by inclusive time."""
     self_t: dict[str, int] = {}
     incl: dict[str, int] = {}
     total = 0
-    for out in outs:
+    for spy, out in spies:
+        try:
+            spy.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            spy.kill()
         if not out.exists():
+            err = spy.stderr.read().decode(errors="replace").strip() if spy.stderr else ""
+            print("py-spy:", err[-500:])
             continue
         for line in out.read_text(errors="replace").splitlines():
             stack, _, n = line.rpartition(" ")
@@ -811,17 +831,13 @@ def profile(bench: Bench, seconds: float) -> None:
             count = int(n)
             frames = [f for f in stack.split(";") if f]
             frames = [re.sub(r"^(?:process \d+:\".*?\"|thread \(.*?\))$", "", f) for f in frames]
-            frames = [f for f in frames if f]
+            frames = [re.sub(r":\d+\)$", ")", f) for f in frames if f]  # a function, not a line
             if not frames:
                 continue
             total += count
             self_t[frames[-1]] = self_t.get(frames[-1], 0) + count
             for f in set(frames):
                 incl[f] = incl.get(f, 0) + count
-    for s in spies:
-        err = s.stderr.read().decode(errors="replace").strip() if s.stderr else ""
-        if err and not outs[spies.index(s)].exists():
-            print("py-spy:", err[-500:])
     if not total:
         print("no samples")
         return
@@ -834,7 +850,24 @@ def profile(bench: Bench, seconds: float) -> None:
     for f, n in sorted(incl.items(), key=lambda kv: -kv[1])[:45]:
         print(f"  {n / total * 100:5.1f}%  {f}")
     print(f"\nraw stacks kept in {bench.tmp} (py-spy-*.txt)")
-    bench.args.keep = True
+
+
+def profile(bench: Bench, seconds: float) -> None:
+    """Row (d) under load while `py-spy record` samples both workers; prints the top frames."""
+    env, _ = bench.prepare_nanhu(bench.args.backend != "sqlite")
+    server = Server("profile nanhu", "bot.wsgi:app", "python:bot.gunicorn_conf", bench.port, env, ROOT, bench.tmp)
+    server.start()
+    try:
+        sources = bench.stateless_sources(HELP, HELP_REPLY, "o_bench_p_")
+        # warm up the residents first, so the profile is of the steady state
+        run_load(bench.port, sources, 0, 2)
+        spies = start_spies(bench, server.workers(), seconds)
+        time.sleep(1)
+        load = run_load(bench.port, sources, 0, seconds)
+        print(f"\n## profile of (d) under load: {load.rps:,.0f} req/s while sampled (py-spy slows it)\n")
+        report_spies(bench, spies)
+    finally:
+        server.stop()
 
 
 # --- main --------------------------------------------------------------------------------------------
@@ -855,6 +888,8 @@ def main() -> int:
     p.add_argument("--e-guess", type=float, default=300.0, help="(e)'s expected req/s when (d) is not run")
     p.add_argument("--soak", type=float, metavar="MINUTES", help="soak nanhu + Redis + RQ worker at half capacity")
     p.add_argument("--profile", type=float, metavar="SECONDS", help="py-spy on nanhu's workers during row (d)")
+    p.add_argument("--spy", default="", metavar="ROWS", type=lambda v: v.split(","),
+                   help="py-spy on the workers during these rows' windows, e.g. 'e+r' or 'd,e'")
     p.add_argument("--profile-mode", choices=["cpu", "wall"], default="cpu",
                    help="cpu: samples of threads holding the GIL; wall: all threads, waiting ones included")
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON")

@@ -5,6 +5,7 @@ import logging
 from datetime import timedelta
 
 from flask import Flask, jsonify
+from flask.sessions import SecureCookieSessionInterface
 
 import nlp
 from bot import config as config_module, logs, runtime as runtime_module
@@ -41,6 +42,15 @@ def _check_templates(config: Config) -> None:
                     "48 hours will not receive these", ", ".join(missing))
 
 
+class AdminOnlySessions(SecureCookieSessionInterface):
+    """Sessions are for the admin web only: elsewhere (the webhook above all) no cookie is read or signed."""
+
+    def open_session(self, app, request):
+        if not request.path.startswith("/admin"):
+            return None  # Flask uses a null session, and saves nothing
+        return super().open_session(app, request)
+
+
 def create_app(config: Config | None = None, rt: Runtime | None = None, router: Router | None = None) -> Flask:
     config = config or (rt.config if rt else config_module.load())
     logs.setup(config.app.log_level, config.app.lexicon_log)
@@ -60,6 +70,7 @@ def create_app(config: Config | None = None, rt: Runtime | None = None, router: 
                        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                        SESSION_COOKIE_SECURE=config.app.base_url.startswith("https://"),
                        PERMANENT_SESSION_LIFETIME=timedelta(hours=12))
+    app.session_interface = AdminOnlySessions()
     app.extensions["nanhu"] = {"runtime": rt, "router": router}
     app.register_blueprint(webhook_bp)
     app.register_blueprint(pages_bp)

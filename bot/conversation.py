@@ -53,21 +53,27 @@ class ConversationStore:
         self.idle_timeout = idle_timeout
 
     @staticmethod
-    def _key(openid: str) -> str:
+    def key(openid: str) -> str:
         return f"conv:{openid}"
 
-    def load(self, openid: str) -> Conversation | None:
-        raw = self.kv.get(self._key(openid))
-        if raw is None:
-            return None
+    @staticmethod
+    def decode(raw: str) -> Conversation:
         data = json.loads(raw)
         return Conversation(data["flow"], data["state"], data.get("data", {}), data.get("updated_at", 0.0))
 
-    def save(self, openid: str, conversation: Conversation) -> None:
+    @staticmethod
+    def encode(conversation: Conversation) -> str:
+        """The stored form; stamps the conversation's `updated_at` (saving restarts its idle clock)."""
         conversation.updated_at = time.time()
-        value = json.dumps({"flow": conversation.flow, "state": conversation.state, "data": conversation.data,
-                            "updated_at": conversation.updated_at}, ensure_ascii=False)
-        self.kv.set(self._key(openid), value, self.idle_timeout)
+        return json.dumps({"flow": conversation.flow, "state": conversation.state, "data": conversation.data,
+                           "updated_at": conversation.updated_at}, ensure_ascii=False)
+
+    def load(self, openid: str) -> Conversation | None:
+        raw = self.kv.get(self.key(openid))
+        return None if raw is None else self.decode(raw)
+
+    def save(self, openid: str, conversation: Conversation) -> None:
+        self.kv.set(self.key(openid), self.encode(conversation), self.idle_timeout)
 
     def clear(self, openid: str) -> None:
-        self.kv.delete(self._key(openid))
+        self.kv.delete(self.key(openid))

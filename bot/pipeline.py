@@ -3,14 +3,12 @@ from __future__ import annotations
 
 import logging
 
-from bot.conversation import ConversationStore
 from bot.messages import Inbound
 from bot.replies import Reply
 from bot.router import Context, Router
 from bot.runtime import Runtime
+from bot.turn import Turn
 from storage import residents
-from storage.kv import KVUnavailable
-from storage.locks import lease
 
 log = logging.getLogger("nanhu.pipeline")
 
@@ -20,30 +18,26 @@ log = logging.getLogger("nanhu.pipeline")
 _NOT_INTERACTIONS = {"view", "location", "templatesendjobfinish", "masssendjobfinish"}
 
 
-def handle(rt: Runtime, router: Router, message: Inbound) -> Reply | None:
-    """Route `message`; one message at a time per resident, across every process."""
-    if message.type == "event" and message.event in _NOT_INTERACTIONS:
+def is_resident_talking(message: Inbound) -> bool:
+    """Whether the message takes the resident's lease and is recorded as their interaction."""
+    return not (message.type == "event" and message.event in _NOT_INTERACTIONS)
+
+
+def handle(rt: Runtime, router: Router, message: Inbound, turn: Turn) -> Reply | None:
+    """Route `message`; one message at a time per resident, across every process (the turn's lease).
+    What the turn should keep (conversation, resident) is stored when the webhook closes it."""
+    if not is_resident_talking(message):
         return router.dispatch(Context(rt=rt, message=message, resident=None, now=rt.now()))
-    store = ConversationStore(rt.kv, rt.config.conversation.idle_timeout)
-    deadline = rt.config.app.reply_deadline
-    with lease(rt.kv, f"resident:{message.openid}", ttl=deadline + 10, wait=deadline * 0.6):
-        now = rt.now()
+    turn.wait_for_lease(rt.config.app.reply_deadline * 0.6)
+    now = rt.now()
+    resident = turn.resident
+    if resident is None:
         resident = residents.touch(rt.db, message.openid, now)
-        ctx = Context(rt=rt, message=message, resident=resident, now=now,
-                      conversation=store.load(message.openid))
+        turn.keep_resident(resident)
+    ctx = Context(rt=rt, message=message, resident=resident, now=now, conversation=turn.conversation)
+    with residents.watching_changes() as changed:
         reply = router.dispatch(ctx)
-        _keep_conversation(store, message.openid, ctx)
-        return reply
-
-
-def _keep_conversation(store: ConversationStore, openid: str, ctx: Context) -> None:
-    """Save where the conversation stands. Best effort: the handler's work is already committed, and
-    losing its reply over this would invite the resident to do it again."""
-    try:
-        if ctx.conversation is None:
-            if ctx._changed:
-                store.clear(openid)
-        else:
-            store.save(openid, ctx.conversation)  # any message in the flow restarts the idle clock
-    except KVUnavailable as exc:
-        log.error("conversation state not saved (%s); the reply still goes out", exc)
+    if changed:
+        turn.forget_resident()
+    turn.keep_conversation(ctx.conversation, ctx._changed)
+    return reply

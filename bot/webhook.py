@@ -24,11 +24,12 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot import replies, signing
-from bot.dedup import Dedup, NonceGuard
+from bot.dedup import Dedup
 from bot.messages import Inbound, MalformedMessage, parse_xml, to_inbound
-from bot.pipeline import handle
+from bot.pipeline import handle, is_resident_talking
 from bot.router import Router
 from bot.runtime import Runtime, use
+from bot.turn import DUPLICATE, REPLAYED, Settings as TurnSettings, Turn
 from jobs.sending import send_text
 from storage.kv import KVUnavailable
 from storage.locks import LockTimeout
@@ -231,29 +232,41 @@ def _answer(rt: Runtime, router: Router, push: Push, give_up_at: float) -> Answe
     """Replay check, then the reply XML computed once per message across all processes."""
     message = push.message
     try:
-        if not NonceGuard(rt.kv, rt.config.wechat.max_clock_skew).accept(push.signature, push.body):
-            return Answer("", refused=Refused(403, "signature reused with a different body"))
-        dedup = Dedup(rt.kv, pending_ttl=rt.config.app.reply_deadline * 2)
-        if not dedup.claim(message.dedup_key):
-            earlier = dedup.wait_for(message.dedup_key, max(0.0, give_up_at - time.monotonic()))
-            return Answer(earlier or "")
+        turn = Turn.open(rt.kv, _settings(rt), openid=message.openid, dedup_key=message.dedup_key,
+                         signature=push.signature, body=push.body, resident=is_resident_talking(message))
     except KVUnavailable:
         log.error("shared store unavailable: apology, message not handled")
         return Answer(_render(rt, message, replies.Text(APOLOGY)))
+    if turn == REPLAYED:
+        return Answer("", refused=Refused(403, "signature reused with a different body"))
+    if turn == DUPLICATE:
+        try:
+            earlier = Dedup(rt.kv).wait_for(message.dedup_key, max(0.0, give_up_at - time.monotonic()))
+        except KVUnavailable:
+            earlier = None
+        return Answer(earlier or "")
 
     try:
         with use(rt):
-            reply = handle(rt, router, message)
+            reply = handle(rt, router, message, turn)
         xml = _render(rt, message, reply) if reply is not None else ""
     except Exception as exc:
         log.error("handler failed (%s): apology", _describe(exc), exc_info=not _is_outage(exc))
+        turn.discard()
         reply = None  # an apology is for this answer only, never sent on later
         xml = _render(rt, message, replies.Text(BUSY if isinstance(exc, LockTimeout) else APOLOGY))
     try:
-        dedup.remember(message.dedup_key, xml)
+        turn.close(xml)
     except KVUnavailable:
-        log.error("could not keep the reply for WeChat's retries: shared store unavailable")
+        # the lease expires by itself; the handler's work is committed, and losing its reply over this
+        # would invite the resident to do it again
+        log.error("shared store unavailable after the handler: reply, conversation state not kept")
     return Answer(xml, reply)
+
+
+def _settings(rt: Runtime) -> TurnSettings:
+    c = rt.config
+    return TurnSettings(c.app.reply_deadline, c.wechat.max_clock_skew, c.conversation.idle_timeout)
 
 
 def _render(rt: Runtime, message: Inbound, reply: replies.Reply) -> str:

@@ -279,11 +279,6 @@ def _correction(ctx: Context, text: str) -> Text:
 
 def _submit(ctx: Context) -> Text:
     data = ctx.conversation.data
-    earlier = opinions.recent_same(ctx.rt.db, ctx.resident.id, data["content"], ctx.now)
-    if earlier is not None:
-        ctx.end()
-        return Text(f"这个问题您已经反映过了（工单号 {earlier.ticket_no}），我们正在处理，不用重复提交。"
-                    "发「我的意见」可查看进度。")
     draft = opinions.Draft(content=data["content"], community_id=data["community_id"], category=data["category"],
                            location=data.get("location") or "", latitude=data.get("latitude"),
                            longitude=data.get("longitude"), photos=tuple(data.get("photos", [])),
@@ -291,6 +286,10 @@ def _submit(ctx: Context) -> Text:
     rules = _rules(ctx)
     try:
         opinion = opinions.submit(ctx.rt.db, ctx.resident.id, draft, ctx.now, ctx.rt.tz, rules)
+    except opinions.AlreadyReported as same:
+        ctx.end()
+        return Text(f"这个问题您已经反映过了（工单号 {same.earlier.ticket_no}），我们正在处理，不用重复提交。"
+                    "发「我的意见」可查看进度。")
     except opinions.TooManyOpinions:
         ctx.end()
         return Text(TOO_MANY.format(n=rules.max_per_hour))

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from storage.models import AuditEntry, utcnow
@@ -24,12 +25,14 @@ def staff_actor(username: str) -> str:
     return f"staff:{username}"
 
 
-def record(session: Session, actor: str, action: str, object_type: str, object_id: object,
-           at: datetime | None = None, **detail: Any) -> AuditEntry:
-    entry = AuditEntry(actor=actor, action=action, object_type=object_type, object_id=str(object_id),
-                       at=at or utcnow(), detail=detail)
-    session.add(entry)
-    return entry
+def record(session: Session | Connection, actor: str, action: str, object_type: str, object_id: object,
+           at: datetime | None = None, **detail: Any) -> None:
+    # a plain INSERT rather than an ORM object: no entry is read back, and this runs in every action
+    session.execute(_INSERT, {"actor": actor, "action": action, "object_type": object_type,
+                              "object_id": str(object_id), "at": at or utcnow(), "detail": detail})
+
+
+_INSERT = insert(AuditEntry.__table__)
 
 
 

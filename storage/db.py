@@ -6,12 +6,15 @@ commits on success and rolls back on any exception, so nothing is half-written.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import threading
+import time
 from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -64,36 +67,96 @@ def make_engine(url: str, timeout: float = 2.0) -> Engine:
     )
 
 
+class _SqliteWriters:
+    """SQLite has one writer at a time. Writers queue here instead of in SQLite's busy-retry, which
+    sleeps in steps of 1 to 100 ms and sets the tail latency: a thread lock within the process, then
+    an flock on `<database>.writers` across processes (web workers, the RQ worker, the CLI)."""
+
+    def __init__(self, path: str | None, timeout: float):
+        self._threads = threading.RLock()
+        self._path = f"{path}.writers" if path else None
+        self._timeout = timeout
+        self._fd: int | None = None
+        self._fd_pid = 0
+        self._depth = 0
+
+    def acquire(self) -> bool:
+        """True once this thread may write; False if not had within the timeout (SQLite then decides)."""
+        give_up = time.monotonic() + self._timeout
+        if not self._threads.acquire(timeout=self._timeout):
+            return False
+        if self._depth == 0 and self._path and not self._lock_file(give_up):
+            self._threads.release()
+            return False
+        self._depth += 1
+        return True
+
+    def release(self) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._fd is not None and self._fd_pid == os.getpid():
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._threads.release()
+
+    def _lock_file(self, give_up: float) -> bool:
+        if self._fd_pid != os.getpid():  # an inherited descriptor would share the parent's lock
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._fd_pid = os.getpid()
+        pause = 0.00005
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= give_up:
+                    return False
+                time.sleep(pause)
+                pause = min(pause * 2, 0.0005)
+
+
 class Database:
     def __init__(self, url: str, timeout: float = 2.0):
         self.url = url
         self.engine = make_engine(url, timeout)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        # SQLite has one writer at a time: this process's writers queue here and are woken the moment the
-        # lock frees, instead of sleeping in SQLite's busy-retry (1-100 ms steps); other processes still
-        # wait in SQLite itself
-        self._writers = threading.RLock() if self.engine.dialect.name == "sqlite" else None
+        self._writers = None
+        if self.engine.dialect.name == "sqlite":
+            path = self.engine.url.database
+            self._writers = _SqliteWriters(path if path and path != ":memory:" else None, timeout)
         self._timeout = timeout
-        self._read_sessions = sessionmaker(self.engine.execution_options(read_only=True), expire_on_commit=False)
+        self._read_only = self.engine.execution_options(read_only=True)
+        self._read_sessions = sessionmaker(self._read_only, expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     @contextlib.contextmanager
+    def _writing(self, read_only: bool) -> Iterator[None]:
+        queued = not read_only and self._writers is not None and self._writers.acquire()
+        try:
+            yield
+        finally:
+            if queued:
+                self._writers.release()
+
+    @contextlib.contextmanager
     def transaction(self, read_only: bool = False) -> Iterator[Session]:
         """One action, one transaction: commit on success, roll back on error. `read_only` lets SQLite
         run it beside a writer (a transaction that writes waits for the write lock from its start)."""
-        queued = (not read_only and self._writers is not None
-                  and self._writers.acquire(timeout=self._timeout))  # not had in time: SQLite decides
-        session = (self._read_sessions if read_only else self._sessions)()
-        try:
-            with session.begin():
-                yield session
-        finally:
-            session.close()
-            if queued:
-                self._writers.release()
+        with self._writing(read_only):
+            session = (self._read_sessions if read_only else self._sessions)()
+            try:
+                with session.begin():
+                    yield session
+            finally:
+                session.close()
+
+    @contextlib.contextmanager
+    def connection(self, read_only: bool = False) -> Iterator[Connection]:
+        """`transaction` without the ORM, for small statements on the hot path (the shared store)."""
+        with self._writing(read_only):
+            with (self._read_only if read_only else self.engine).begin() as conn:
+                yield conn
 
     def ping(self) -> None:
         with self.engine.connect() as conn:

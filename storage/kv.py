@@ -2,17 +2,19 @@
 
 Deduplication, conversation state, per-resident locks and the WeChat access token all live here,
 outside the web process, so they survive a restart and are shared by every gunicorn worker.
-Both backends offer the same five operations and pass the same tests.
+Both backends offer the same operations and pass the same tests. `claim` and `apply` batch several
+of them into one round trip (Redis) or one transaction (the table): a message costs two of those.
 """
 from __future__ import annotations
 
 import logging
 import random
 import time
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Protocol, Sequence
 
 import redis
-from sqlalchemy import delete, or_, select
+from sqlalchemy import bindparam, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -27,6 +29,15 @@ class KVUnavailable(Exception):
     """The shared store did not answer (Redis down or slow, database locked)."""
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """What `claim` did: the first `taken` keys are now held; the next one was not free."""
+
+    taken: int
+    holder: str | None              # the value of the first key not taken; None when all were taken
+    values: tuple[str | None, ...]  # the keys read, in the order asked
+
+
 class KV(Protocol):
     def get(self, key: str) -> str | None: ...
     def set(self, key: str, value: str, ttl: float | None = None) -> None: ...
@@ -35,10 +46,63 @@ class KV(Protocol):
     def delete_if(self, key: str, value: str) -> bool: ...
     def ping(self) -> None: ...
 
+    def claim(self, keys: Sequence[tuple[str, str, float]], reads: Sequence[str] = ()) -> Claimed:
+        """`set_nx` each (key, value, ttl) in order, stopping at the first key already held; then read
+        `reads`. One round trip, atomic."""
+        ...
+
+    def apply(self, sets: Sequence[tuple[str, str, float | None]] = (), deletes: Sequence[str] = (),
+              releases: Sequence[tuple[str, str]] = ()) -> None:
+        """`set` each (key, value, ttl), `delete` each key, then `delete_if` each (key, value). One round
+        trip, atomic."""
+        ...
+
 
 _DELETE_IF = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end
 """
+
+# KEYS: the keys to claim, then the keys to read. ARGV: how many to claim, then value and ttl (ms) of each.
+_CLAIM = """
+local n = tonumber(ARGV[1])
+local taken, holder = 0, false
+for i = 1, n do
+  if redis.call('set', KEYS[i], ARGV[2 * i], 'PX', ARGV[2 * i + 1], 'NX') then
+    taken = i
+  else
+    holder = redis.call('get', KEYS[i])
+    break
+  end
+end
+local out = {taken, holder}
+for i = n + 1, #KEYS do out[#out + 1] = redis.call('get', KEYS[i]) end
+return out
+"""
+
+# KEYS: keys to set, to delete, to release. ARGV: how many to set and to delete; value and ttl (ms, "" for
+# none) of each set; the value each release must still hold.
+_APPLY = """
+local ns, nd = tonumber(ARGV[1]), tonumber(ARGV[2])
+local a = 3
+for i = 1, ns do
+  if ARGV[a + 1] == '' then redis.call('set', KEYS[i], ARGV[a]) else redis.call('set', KEYS[i], ARGV[a], 'PX', ARGV[a + 1]) end
+  a = a + 2
+end
+for i = ns + 1, ns + nd do redis.call('del', KEYS[i]) end
+for i = ns + nd + 1, #KEYS do
+  if redis.call('get', KEYS[i]) == ARGV[a] then redis.call('del', KEYS[i]) end
+  a = a + 1
+end
+return 1
+"""
+
+
+def _ms(ttl: float) -> int:
+    return max(1, int(ttl * 1000))
+
+
+def _text(value) -> str | None:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
 class RedisKV:
@@ -46,6 +110,8 @@ class RedisKV:
         self.redis = client
         self.prefix = prefix
         self._delete_if = client.register_script(_DELETE_IF)
+        self._claim = client.register_script(_CLAIM)
+        self._apply = client.register_script(_APPLY)
 
     def _k(self, key: str) -> str:
         return self.prefix + key
@@ -58,8 +124,7 @@ class RedisKV:
             raise KVUnavailable(str(exc)) from exc
 
     def get(self, key: str) -> str | None:
-        value = self._run(self.redis.get, self._k(key))
-        return value.decode("utf-8") if isinstance(value, bytes) else value
+        return _text(self._run(self.redis.get, self._k(key)))
 
     def set(self, key: str, value: str, ttl: float | None = None) -> None:
         self._run(self.redis.set, self._k(key), value, px=int(ttl * 1000) if ttl else None)
@@ -76,16 +141,45 @@ class RedisKV:
     def ping(self) -> None:
         self._run(self.redis.ping)
 
+    def claim(self, keys: Sequence[tuple[str, str, float]], reads: Sequence[str] = ()) -> Claimed:
+        args: list = [len(keys)]
+        for _, value, ttl in keys:
+            args += [value, _ms(ttl)]
+        out = self._run(self._claim, keys=[self._k(k) for k, _, _ in keys] + [self._k(k) for k in reads], args=args)
+        return Claimed(int(out[0]), _text(out[1]), tuple(_text(v) for v in out[2:]))
+
+    def apply(self, sets: Sequence[tuple[str, str, float | None]] = (), deletes: Sequence[str] = (),
+              releases: Sequence[tuple[str, str]] = ()) -> None:
+        if not (sets or deletes or releases):
+            return
+        args: list = [len(sets), len(deletes)]
+        for _, value, ttl in sets:
+            args += [value, _ms(ttl) if ttl else ""]
+        args += [value for _, value in releases]
+        keys = [k for k, _, _ in sets] + list(deletes) + [k for k, _ in releases]
+        self._run(self._apply, keys=[self._k(k) for k in keys], args=args)
+
 
 class SqlKV:
-    """The same operations on the `kv` table, for deployments without Redis."""
+    """The same operations on the `kv` table, for deployments without Redis (SQLAlchemy Core: these
+    statements run several times per message)."""
 
     def __init__(self, db: Database):
         self.db = db
-        self._insert = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
-
-    def _live(self, now: float):
-        return or_(KeyValue.expires_at.is_(None), KeyValue.expires_at > now)
+        insert = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
+        t = KeyValue.__table__
+        live = or_(t.c.expires_at.is_(None), t.c.expires_at > bindparam("now"))
+        self._get = select(t.c.value).where(t.c.key == bindparam("key"), live)
+        self._get_many = select(t.c.key, t.c.value).where(t.c.key.in_(bindparam("keys", expanding=True)), live)
+        upsert = insert(t).values(key=bindparam("key"), value=bindparam("value"), expires_at=bindparam("expires"))
+        self._upsert = upsert.on_conflict_do_update(index_elements=[t.c.key], set_={
+            "value": upsert.excluded.value, "expires_at": upsert.excluded.expires_at})
+        self._drop_expired = delete(t).where(t.c.key == bindparam("key"), t.c.expires_at <= bindparam("now"))
+        self._insert_new = (insert(t).values(key=bindparam("key"), value=bindparam("value"),
+                                             expires_at=bindparam("expires"))
+                            .on_conflict_do_nothing(index_elements=[t.c.key]).returning(t.c.key))
+        self._delete = delete(t).where(t.c.key == bindparam("key"))
+        self._delete_if = delete(t).where(t.c.key == bindparam("key"), t.c.value == bindparam("value"))
 
     def _run(self, fn):
         try:
@@ -95,31 +189,60 @@ class SqlKV:
 
     def get(self, key: str) -> str | None:
         def op():
-            with self.db.transaction(read_only=True) as s:  # SQLite: no write lock for a read
-                return s.scalar(select(KeyValue.value).where(KeyValue.key == key, self._live(time.time())))
+            with self.db.connection(read_only=True) as c:  # SQLite: no write lock for a read
+                return c.execute(self._get, {"key": key, "now": time.time()}).scalar()
         return self._run(op)
 
     def set(self, key: str, value: str, ttl: float | None = None) -> None:
         def op():
-            expires = time.time() + ttl if ttl else None
-            stmt = self._insert(KeyValue).values(key=key, value=value, expires_at=expires)
-            stmt = stmt.on_conflict_do_update(index_elements=[KeyValue.key],
-                                              set_={"value": value, "expires_at": expires})
-            with self.db.transaction() as s:
-                s.execute(stmt)
+            with self.db.connection() as c:
+                c.execute(self._upsert, {"key": key, "value": value, "expires": time.time() + ttl if ttl else None})
         self._run(op)
 
+    def _set_nx(self, c, key: str, value: str, ttl: float, now: float) -> bool:
+        c.execute(self._drop_expired, {"key": key, "now": now})
+        return c.execute(self._insert_new, {"key": key, "value": value, "expires": now + ttl}).scalar() is not None
+
     def set_nx(self, key: str, value: str, ttl: float) -> bool:
-        if random.random() < 0.01:
-            self._sweep()
+        self._maybe_sweep()
+        def op():
+            with self.db.connection() as c:
+                return self._set_nx(c, key, value, ttl, time.time())
+        return self._run(op)
+
+    def claim(self, keys: Sequence[tuple[str, str, float]], reads: Sequence[str] = ()) -> Claimed:
+        self._maybe_sweep()
         def op():
             now = time.time()
-            with self.db.transaction() as s:
-                s.execute(delete(KeyValue).where(KeyValue.key == key, KeyValue.expires_at <= now))
-                stmt = self._insert(KeyValue).values(key=key, value=value, expires_at=now + ttl)
-                stmt = stmt.on_conflict_do_nothing(index_elements=[KeyValue.key]).returning(KeyValue.key)
-                return s.execute(stmt).scalar() is not None
+            with self.db.connection() as c:
+                taken, holder = 0, None
+                for key, value, ttl in keys:
+                    if not self._set_nx(c, key, value, ttl, now):
+                        holder = c.execute(self._get, {"key": key, "now": now}).scalar()
+                        break
+                    taken += 1
+                found = dict(c.execute(self._get_many, {"keys": list(reads), "now": now}).all()) if reads else {}
+            return Claimed(taken, holder, tuple(found.get(k) for k in reads))
         return self._run(op)
+
+    def apply(self, sets: Sequence[tuple[str, str, float | None]] = (), deletes: Sequence[str] = (),
+              releases: Sequence[tuple[str, str]] = ()) -> None:
+        if not (sets or deletes or releases):
+            return
+        def op():
+            now = time.time()
+            with self.db.connection() as c:
+                for key, value, ttl in sets:
+                    c.execute(self._upsert, {"key": key, "value": value, "expires": now + ttl if ttl else None})
+                for key in deletes:
+                    c.execute(self._delete, {"key": key})
+                for key, value in releases:
+                    c.execute(self._delete_if, {"key": key, "value": value})
+        self._run(op)
+
+    def _maybe_sweep(self) -> None:
+        if random.random() < 0.01:
+            self._sweep()
 
     def _sweep(self, batch: int = 200) -> None:
         """Drop a batch of expired rows. Best effort, and skipping rows another sweep holds, so two
@@ -134,14 +257,14 @@ class SqlKV:
 
     def delete(self, key: str) -> None:
         def op():
-            with self.db.transaction() as s:
-                s.execute(delete(KeyValue).where(KeyValue.key == key))
+            with self.db.connection() as c:
+                c.execute(self._delete, {"key": key})
         self._run(op)
 
     def delete_if(self, key: str, value: str) -> bool:
         def op():
-            with self.db.transaction() as s:
-                return s.execute(delete(KeyValue).where(KeyValue.key == key, KeyValue.value == value)).rowcount == 1
+            with self.db.connection() as c:
+                return c.execute(self._delete_if, {"key": key, "value": value}).rowcount == 1
         return self._run(op)
 
     def ping(self) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select
 
 from storage import audit, counters, notices, opinion_states
 from storage.db import Database
@@ -22,6 +22,14 @@ class OpinionRejected(ValueError):
 
 class TooManyOpinions(OpinionRejected):
     """The resident reached opinions.max_per_hour."""
+
+
+class AlreadyReported(OpinionRejected):
+    """The same words from the same resident are still open from the last day: a re-send."""
+
+    def __init__(self, earlier: "OpinionView"):
+        super().__init__(f"已经反映过（工单号 {earlier.ticket_no}）")
+        self.earlier = earlier
 
 
 @dataclass(frozen=True)
@@ -87,9 +95,8 @@ def check_content(content: str) -> str:
     return content
 
 
-def _submitted_in_last_hour(s, resident_id: int, now: datetime) -> int:
-    return s.scalar(select(func.count()).select_from(Opinion).where(
-        Opinion.resident_id == resident_id, Opinion.created_at > now - timedelta(hours=1))) or 0
+def _submitted_in_last_hour(conn, resident_id: int, now: datetime) -> int:
+    return conn.execute(_COUNT_SINCE, {"resident_id": resident_id, "since": now - timedelta(hours=1)}).scalar() or 0
 
 
 def can_submit(db: Database, resident_id: int, now: datetime, rules: Rules) -> bool:
@@ -99,29 +106,51 @@ def can_submit(db: Database, resident_id: int, now: datetime, rules: Rules) -> b
 
 
 def submit(db: Database, resident_id: int, draft: Draft, now: datetime, tz: ZoneInfo, rules: Rules) -> OpinionView:
-    """Store the resident's opinion whole, routed to its category's department with its deadline."""
+    """Store the resident's opinion whole, routed to its category's department with its deadline.
+    AlreadyReported if it is a re-send of one still open; TooManyOpinions past the hourly limit."""
     content = check_content(draft.content)
     category, route = rules.route(draft.category)
     day = now.astimezone(tz).strftime("%Y%m%d")
-    with db.transaction() as s:
-        # the resident's row lock makes the hourly count exact under concurrent submissions (PostgreSQL;
-        # SQLite's write transactions are already serial)
-        s.scalar(select(Resident.id).where(Resident.id == resident_id).with_for_update())
+    with db.connection() as s:
+        if s.dialect.name == "postgresql":  # SQLite's write transactions are serial already
+            # the resident's row lock makes the checks below exact under concurrent submissions
+            s.execute(_LOCK_RESIDENT, {"id": resident_id})
+        earlier = s.execute(_SAME_OPEN, {"resident_id": resident_id, "content": content,
+                                         "since": now - SAME_OPINION_WINDOW}).first()
+        if earlier is not None:
+            raise AlreadyReported(OpinionView(*earlier))
         if _submitted_in_last_hour(s, resident_id, now) >= rules.max_per_hour:
             raise TooManyOpinions(f"一小时内最多反映 {rules.max_per_hour} 个问题")
         seq = counters.next_value(s, "opinion", day)
-        ticket_no = f"MY{day}{seq:03d}"
-        opinion = Opinion(ticket_no=ticket_no, resident_id=resident_id, community_id=draft.community_id,
-                          content=content, status="submitted", created_at=now, category=category,
-                          department=route.department, due_at=now + timedelta(hours=route.hours),
-                          location=draft.location.strip()[:256], latitude=draft.latitude, longitude=draft.longitude,
-                          photos=list(draft.photos[:MAX_PHOTOS]),
-                          public_name=(draft.public_name or "").strip()[:32] or None)
-        s.add(opinion)
-        s.flush()
-        audit.record(s, audit.resident_actor(resident_id), "opinion.submit", "opinion", ticket_no, at=now,
+        opinion = OpinionView(f"MY{day}{seq:03d}", content, "submitted", now, category, route.department,
+                              now + timedelta(hours=route.hours))
+        # Core on a plain connection, not ORM objects: this is the write behind every submission
+        s.execute(_INSERT, {"ticket_no": opinion.ticket_no, "resident_id": resident_id,
+                            "community_id": draft.community_id, "content": content, "status": opinion.status,
+                            "created_at": now, "category": category, "department": route.department,
+                            "due_at": opinion.due_at, "location": draft.location.strip()[:256],
+                            "latitude": draft.latitude, "longitude": draft.longitude,
+                            "photos": list(draft.photos[:MAX_PHOTOS]),
+                            "public_name": (draft.public_name or "").strip()[:32] or None})
+        audit.record(s, audit.resident_actor(resident_id), "opinion.submit", "opinion", opinion.ticket_no, at=now,
                      community_id=draft.community_id, category=category)
-        return _view(opinion)
+        return opinion
+
+
+_OPINIONS = Opinion.__table__
+_COUNT_SINCE = (select(func.count()).select_from(_OPINIONS)
+                .where(_OPINIONS.c.resident_id == bindparam("resident_id"), _OPINIONS.c.created_at > bindparam("since")))
+_LOCK_RESIDENT = select(Resident.__table__.c.id).where(Resident.__table__.c.id == bindparam("id")).with_for_update()
+# the resident's open opinion with exactly these words from the last day: a re-send, not a new issue (the same
+# words about a problem that was resolved or closed are a new report)
+_SAME_OPEN = (select(_OPINIONS.c.ticket_no, _OPINIONS.c.content, _OPINIONS.c.status, _OPINIONS.c.created_at,
+                     _OPINIONS.c.category, _OPINIONS.c.department, _OPINIONS.c.due_at)
+              .where(_OPINIONS.c.resident_id == bindparam("resident_id"), _OPINIONS.c.content == bindparam("content"),
+                     _OPINIONS.c.created_at >= bindparam("since"),
+                     _OPINIONS.c.status.in_(opinion_states.OPEN_STATES))
+              .order_by(_OPINIONS.c.id.desc()).limit(1))
+_INSERT = insert(_OPINIONS)
+SAME_OPINION_WINDOW = timedelta(hours=24)
 
 
 def of_resident(db: Database, resident_id: int, limit: int = 10) -> list[OpinionView]:
@@ -129,20 +158,6 @@ def of_resident(db: Database, resident_id: int, limit: int = 10) -> list[Opinion
         rows = s.scalars(select(Opinion).where(Opinion.resident_id == resident_id)
                          .order_by(Opinion.created_at.desc(), Opinion.id.desc()).limit(limit))
         return [_view(o) for o in rows]
-
-
-SAME_OPINION_WINDOW = timedelta(hours=24)
-
-
-def recent_same(db: Database, resident_id: int, content: str, now: datetime) -> OpinionView | None:
-    """The resident's open opinion with exactly this content from the last day, if any (a re-send, not a
-    new issue; the same words about a problem that was resolved or closed are a new report)."""
-    with db.transaction(read_only=True) as s:
-        o = s.scalar(select(Opinion).where(Opinion.resident_id == resident_id, Opinion.content == content.strip(),
-                                           Opinion.created_at >= now - SAME_OPINION_WINDOW,
-                                           Opinion.status.in_(opinion_states.OPEN_STATES))
-                     .order_by(Opinion.id.desc()).limit(1))
-        return _view(o) if o else None
 
 
 # --- the lifecycle: staff move opinions, residents are told -----------------------------------------

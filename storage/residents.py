@@ -1,8 +1,12 @@
 """Residents: whoever follows the official account, known by openid."""
 from __future__ import annotations
 
+import contextlib
+import json
+from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
+from typing import Iterator
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -15,16 +19,56 @@ from storage.models import Community, Resident
 # last_interaction_at feeds WeChat's 48-hour customer-service window; minute precision is plenty,
 # and skipping the write saves a database round trip on most messages.
 _TOUCH_GRANULARITY = timedelta(seconds=60)
+# A turn keeps the resident it looked up in the shared store for as long as `touch` would not write again,
+# so a resident writing several messages a minute costs no database read. Whatever changes a resident's
+# view drops that copy (see `watching_changes`).
+CACHE_SECONDS = _TOUCH_GRANULARITY.total_seconds()
 
 
 @dataclass(frozen=True)
 class ResidentView:
     id: int
     openid: str
-    subscribed: bool
+    subscribed: bool             # as of the lookup: sending reads the database again (`is_subscribed`)
     community_id: int | None
     community_name: str | None
     last_interaction_at: datetime | None
+
+
+def encode(view: ResidentView) -> str:
+    at = view.last_interaction_at
+    return json.dumps([view.id, view.openid, view.subscribed, view.community_id, view.community_name,
+                       at.timestamp() if at else None], ensure_ascii=False)
+
+
+def decode(raw: str) -> ResidentView | None:
+    """The cached view; None if it is not in the form `encode` writes (an older release's, say)."""
+    try:
+        id_, openid, subscribed, community_id, community_name, at = json.loads(raw)
+        return ResidentView(int(id_), openid, bool(subscribed), community_id, community_name,
+                            datetime.fromtimestamp(at, timezone.utc) if at is not None else None)
+    except (ValueError, TypeError):
+        return None
+
+
+_changes: ContextVar[set[str] | None] = ContextVar("nanhu_resident_changes", default=None)
+
+
+@contextlib.contextmanager
+def watching_changes() -> Iterator[set[str]]:
+    """The openids of residents changed by this module inside the block (their cached views are stale)."""
+    changed: set[str] = set()
+    token = _changes.set(changed)
+    try:
+        yield changed
+    finally:
+        _changes.reset(token)
+
+
+def _changed(openid: str) -> None:
+    changed = _changes.get()
+    if changed is not None:
+        changed.add(openid)
 
 
 def _view(session: Session, resident: Resident) -> ResidentView:
@@ -70,6 +114,7 @@ def subscribe(db: Database, openid: str, now: datetime, scene: str | None = None
             resident.subscribe_scene = scene[:64]
         audit.record(s, audit.resident_actor(resident.id), "resident.subscribe", "resident", resident.id,
                      at=now, scene=scene)
+        _changed(openid)
         return _view(s, resident)
 
 
@@ -80,6 +125,7 @@ def unsubscribe(db: Database, openid: str, now: datetime) -> None:
         resident.subscribed = False
         resident.unsubscribed_at = now
         audit.record(s, audit.resident_actor(resident.id), "resident.unsubscribe", "resident", resident.id, at=now)
+        _changed(openid)
 
 
 def set_community(db: Database, resident_id: int, community_id: int, actor: str) -> None:
@@ -90,6 +136,7 @@ def set_community(db: Database, resident_id: int, community_id: int, actor: str)
             return
         resident.community_id = community_id
         audit.record(s, actor, "resident.set_community", "resident", resident_id, before=before, after=community_id)
+        _changed(resident.openid)
 
 
 def is_subscribed(db: Database, openid: str) -> bool:

@@ -61,6 +61,57 @@ def test_set_nx_has_exactly_one_winner_under_contention(kv):
     assert len(winners) == 1
 
 
+def test_claim_takes_keys_in_order_up_to_the_first_held_one_and_reads_in_the_same_call(kv):
+    kv.set("conv", "a conversation")
+    first = kv.claim([("nonce", "n1", 10), ("dedup", "P", 10), ("lease", "me", 10)], ["conv", "missing"])
+    assert (first.taken, first.holder, first.values) == (3, None, ("a conversation", None))
+
+    kv.delete("lease")  # the same nonce again: nothing after it is taken, and the holder's value is told
+    again = kv.claim([("nonce", "n2", 10), ("dedup", "P", 10), ("lease", "you", 10)], ["conv"])
+    assert (again.taken, again.holder, again.values) == (0, "n1", ("a conversation",))
+    assert kv.get("lease") is None
+
+    third = kv.claim([("dedup", "P", 10), ("lease", "you", 10)])  # a held key in the middle stops there
+    assert (third.taken, third.holder, third.values) == (0, "P", ())
+    assert kv.claim([("lease", "you", 10)], ["conv"]).taken == 1 and kv.get("lease") == "you"
+
+
+def test_claim_takes_an_expired_key(kv):
+    assert kv.claim([("k", "old", 0.2)]).taken == 1
+    time.sleep(0.3)
+    assert kv.claim([("k", "new", 10)]).taken == 1 and kv.get("k") == "new"
+
+
+def test_apply_sets_deletes_and_releases_only_what_is_still_ours(kv):
+    kv.set("gone", "x")
+    kv.set("mine", "token-a")
+    kv.set("theirs", "token-b")
+    kv.apply(sets=[("reply", "答复", 10), ("short", "s", 0.2), ("forever", "f", None)], deletes=["gone"],
+             releases=[("mine", "token-a"), ("theirs", "token-a")])
+    assert kv.get("reply") == "答复" and kv.get("forever") == "f" and kv.get("gone") is None
+    assert kv.get("mine") is None and kv.get("theirs") == "token-b"
+    time.sleep(0.3)
+    assert kv.get("short") is None
+    kv.apply()  # nothing to do is not an error
+
+
+def test_claim_has_exactly_one_winner_under_contention(kv):
+    winners = []
+    barrier = threading.Barrier(8)
+
+    def race(i):
+        barrier.wait()
+        if kv.claim([("nonce:x", "same", 10), ("dedup:x", str(i), 10)]).taken == 2:
+            winners.append(i)
+
+    threads = [threading.Thread(target=race, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1
+
+
 def test_the_lease_excludes_and_times_out(kv):
     inside = []
     with lease(kv, "resident:x", ttl=5, wait=0.1):
@@ -78,6 +129,10 @@ def test_an_unreachable_redis_raises_kv_unavailable():
     kv = RedisKV(redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2, socket_timeout=0.2))
     with pytest.raises(KVUnavailable):
         kv.get("x")
+    with pytest.raises(KVUnavailable):
+        kv.claim([("k", "v", 1)], ["r"])
+    with pytest.raises(KVUnavailable):
+        kv.apply(sets=[("k", "v", 1)])
 
 
 def test_the_sql_store_sweeps_expired_rows_without_failing_concurrent_callers(make_stack):

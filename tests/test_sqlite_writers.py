@@ -1,0 +1,96 @@
+"""SQLite has one writer at a time: writers from every process queue for it (an flock beside the database)
+instead of sleeping in SQLite's busy-retry, and none of them fails while another holds it briefly."""
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from storage import counters
+from storage.db import Database
+from storage.models import DailyCounter
+
+ROOT = Path(__file__).resolve().parent.parent
+
+HOLD_THEN_WRITE = textwrap.dedent("""
+    import sys, time
+    from storage.db import Database
+    from storage import counters
+    db = Database(sys.argv[1], timeout=float(sys.argv[3]))
+    with db.transaction() as s:
+        print("holding", flush=True)
+        counters.next_value(s, "test", "20261129")
+        time.sleep(float(sys.argv[2]))
+    print("released", flush=True)
+""")
+
+
+def _holder(url: str, hold: float, timeout: float = 5.0) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", HOLD_THEN_WRITE, url, str(hold), str(timeout)], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "holding"
+    return proc
+
+
+def test_a_writer_waits_for_another_process_and_then_writes(sqlite_template, tmp_path):
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    (tmp_path / "w.db").write_bytes(Path(sqlite_template).read_bytes())
+    db = Database(url, timeout=3.0)
+    holder = _holder(url, 0.6)
+    fd = os.open(tmp_path / "w.db.writers", os.O_RDWR)
+    try:  # the other process holds the writers' queue, not only SQLite's lock
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(fd)
+    started = time.monotonic()
+    with db.transaction() as s:
+        waited = time.monotonic() - started
+        counters.next_value(s, "test", "20261129")
+    assert holder.wait(5) == 0 and holder.stdout.read().strip() == "released"
+    assert 0.4 < waited < 2.5  # queued behind the other process, woken soon after it let go
+    with db.transaction(read_only=True) as s:
+        assert s.scalar(select(DailyCounter.value).where(DailyCounter.name == "test")) == 2
+
+
+def test_a_reader_does_not_wait_for_a_writer_in_another_process(sqlite_template, tmp_path):
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    (tmp_path / "r.db").write_bytes(Path(sqlite_template).read_bytes())
+    db = Database(url, timeout=3.0)
+    holder = _holder(url, 1.0)
+    started = time.monotonic()
+    with db.transaction(read_only=True) as s:
+        s.scalar(select(func.count()).select_from(DailyCounter))
+    assert time.monotonic() - started < 0.5
+    assert holder.wait(5) == 0
+
+
+def test_many_writers_in_two_processes_all_commit(sqlite_template, tmp_path):
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    (tmp_path / "m.db").write_bytes(Path(sqlite_template).read_bytes())
+    script = textwrap.dedent("""
+        import sys, threading
+        from storage.db import Database
+        from storage import counters
+        db = Database(sys.argv[1], timeout=5)
+        def work():
+            for _ in range(50):
+                with db.transaction() as s:
+                    counters.next_value(s, "many", "20261129")
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        [t.start() for t in threads]; [t.join() for t in threads]
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", script, url], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    for p in procs:
+        assert p.wait(60) == 0, p.stderr.read()
+    db = Database(url)
+    with db.transaction(read_only=True) as s:
+        assert s.scalar(select(DailyCounter.value).where(DailyCounter.name == "many")) == 2 * 4 * 50
