@@ -30,6 +30,12 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def _sqlite_begin(conn) -> None:
+    # straight to the driver: this runs once per transaction, several times per message
+    conn.connection.dbapi_connection.execute(
+        "BEGIN" if conn.get_execution_options().get("read_only") else "BEGIN IMMEDIATE")
+
+
 def make_engine(url: str, timeout: float = 2.0) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -49,8 +55,7 @@ def make_engine(url: str, timeout: float = 2.0) -> Engine:
         # cannot be upgraded while another writer commits, and SQLite fails it at once ("database is
         # locked") instead of waiting out the busy timeout.
         event.listen(engine, "connect", lambda c, r: setattr(c, "isolation_level", None))
-        event.listen(engine, "begin", lambda c: c.exec_driver_sql(
-            "BEGIN" if c.get_execution_options().get("read_only") else "BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")

@@ -7,6 +7,7 @@ of them into one round trip (Redis) or one transaction (the table): a message co
 """
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -170,16 +171,23 @@ class SqlKV:
         t = KeyValue.__table__
         live = or_(t.c.expires_at.is_(None), t.c.expires_at > bindparam("now"))
         self._get = select(t.c.value).where(t.c.key == bindparam("key"), live)
-        self._get_many = select(t.c.key, t.c.value).where(t.c.key.in_(bindparam("keys", expanding=True)), live)
+        self._live = live
         upsert = insert(t).values(key=bindparam("key"), value=bindparam("value"), expires_at=bindparam("expires"))
         self._upsert = upsert.on_conflict_do_update(index_elements=[t.c.key], set_={
             "value": upsert.excluded.value, "expires_at": upsert.excluded.expires_at})
-        self._drop_expired = delete(t).where(t.c.key == bindparam("key"), t.c.expires_at <= bindparam("now"))
-        self._insert_new = (insert(t).values(key=bindparam("key"), value=bindparam("value"),
-                                             expires_at=bindparam("expires"))
-                            .on_conflict_do_nothing(index_elements=[t.c.key]).returning(t.c.key))
+        # set_nx in one statement: insert, or take over a row that has expired; a row comes back only if taken
+        take = insert(t).values(key=bindparam("key"), value=bindparam("value"), expires_at=bindparam("expires"))
+        self._take = take.on_conflict_do_update(
+            index_elements=[t.c.key], set_={"value": take.excluded.value, "expires_at": take.excluded.expires_at},
+            where=t.c.expires_at <= bindparam("now")).returning(t.c.key)
         self._delete = delete(t).where(t.c.key == bindparam("key"))
         self._delete_if = delete(t).where(t.c.key == bindparam("key"), t.c.value == bindparam("value"))
+
+    @functools.lru_cache(maxsize=8)
+    def _get_many(self, n: int):
+        """`key IN (:k0, ... :kn-1)` with plain parameters: cheaper per call than an expanding IN."""
+        t = KeyValue.__table__
+        return select(t.c.key, t.c.value).where(t.c.key.in_([bindparam(f"k{i}") for i in range(n)]), self._live)
 
     def _run(self, fn):
         try:
@@ -200,8 +208,7 @@ class SqlKV:
         self._run(op)
 
     def _set_nx(self, c, key: str, value: str, ttl: float, now: float) -> bool:
-        c.execute(self._drop_expired, {"key": key, "now": now})
-        return c.execute(self._insert_new, {"key": key, "value": value, "expires": now + ttl}).scalar() is not None
+        return c.execute(self._take, {"key": key, "value": value, "expires": now + ttl, "now": now}).first() is not None
 
     def set_nx(self, key: str, value: str, ttl: float) -> bool:
         self._maybe_sweep()
@@ -221,7 +228,10 @@ class SqlKV:
                         holder = c.execute(self._get, {"key": key, "now": now}).scalar()
                         break
                     taken += 1
-                found = dict(c.execute(self._get_many, {"keys": list(reads), "now": now}).all()) if reads else {}
+                found = {}
+                if reads:
+                    params = {f"k{i}": k for i, k in enumerate(reads)}
+                    found = dict(c.execute(self._get_many(len(reads)), {**params, "now": now}).all())
             return Claimed(taken, holder, tuple(found.get(k) for k in reads))
         return self._run(op)
 

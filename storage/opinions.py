@@ -115,11 +115,15 @@ def submit(db: Database, resident_id: int, draft: Draft, now: datetime, tz: Zone
         if s.dialect.name == "postgresql":  # SQLite's write transactions are serial already
             # the resident's row lock makes the checks below exact under concurrent submissions
             s.execute(_LOCK_RESIDENT, {"id": resident_id})
-        earlier = s.execute(_SAME_OPEN, {"resident_id": resident_id, "content": content,
-                                         "since": now - SAME_OPINION_WINDOW}).first()
+        # one read for both checks: the resident's opinions of the last day, newest first
+        recent = [OpinionView(*row) for row in s.execute(_RECENT, {"resident_id": resident_id,
+                                                                    "since": now - SAME_OPINION_WINDOW})]
+        # the same words still open: a re-send, not a new issue (the same words about a problem that was
+        # resolved or closed are a new report)
+        earlier = next((o for o in recent if o.content == content and o.status in opinion_states.OPEN_STATES), None)
         if earlier is not None:
-            raise AlreadyReported(OpinionView(*earlier))
-        if _submitted_in_last_hour(s, resident_id, now) >= rules.max_per_hour:
+            raise AlreadyReported(earlier)
+        if sum(o.created_at > now - timedelta(hours=1) for o in recent) >= rules.max_per_hour:
             raise TooManyOpinions(f"一小时内最多反映 {rules.max_per_hour} 个问题")
         seq = counters.next_value(s, "opinion", day)
         opinion = OpinionView(f"MY{day}{seq:03d}", content, "submitted", now, category, route.department,
@@ -141,14 +145,10 @@ _OPINIONS = Opinion.__table__
 _COUNT_SINCE = (select(func.count()).select_from(_OPINIONS)
                 .where(_OPINIONS.c.resident_id == bindparam("resident_id"), _OPINIONS.c.created_at > bindparam("since")))
 _LOCK_RESIDENT = select(Resident.__table__.c.id).where(Resident.__table__.c.id == bindparam("id")).with_for_update()
-# the resident's open opinion with exactly these words from the last day: a re-send, not a new issue (the same
-# words about a problem that was resolved or closed are a new report)
-_SAME_OPEN = (select(_OPINIONS.c.ticket_no, _OPINIONS.c.content, _OPINIONS.c.status, _OPINIONS.c.created_at,
-                     _OPINIONS.c.category, _OPINIONS.c.department, _OPINIONS.c.due_at)
-              .where(_OPINIONS.c.resident_id == bindparam("resident_id"), _OPINIONS.c.content == bindparam("content"),
-                     _OPINIONS.c.created_at >= bindparam("since"),
-                     _OPINIONS.c.status.in_(opinion_states.OPEN_STATES))
-              .order_by(_OPINIONS.c.id.desc()).limit(1))
+_RECENT = (select(_OPINIONS.c.ticket_no, _OPINIONS.c.content, _OPINIONS.c.status, _OPINIONS.c.created_at,
+                  _OPINIONS.c.category, _OPINIONS.c.department, _OPINIONS.c.due_at)
+           .where(_OPINIONS.c.resident_id == bindparam("resident_id"), _OPINIONS.c.created_at >= bindparam("since"))
+           .order_by(_OPINIONS.c.id.desc()))
 _INSERT = insert(_OPINIONS)
 SAME_OPINION_WINDOW = timedelta(hours=24)
 
