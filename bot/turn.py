@@ -13,6 +13,8 @@ for the lease (`Turn.wait_for_lease`).
 from __future__ import annotations
 
 import hashlib
+import itertools
+import os
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -22,6 +24,19 @@ from bot.dedup import Dedup
 from storage import residents
 from storage.kv import KV
 from storage.locks import LockTimeout
+
+_counter = itertools.count()
+_salt = (0, "")
+
+
+def _lease_token() -> str:
+    """Unique among the lease's holders: a random salt per process (drawn again after a fork) and a counter,
+    instead of a system call for random bytes on every message."""
+    global _salt
+    if _salt[0] != os.getpid():
+        _salt = (os.getpid(), secrets.token_hex(6))
+    return f"{_salt[1]}.{next(_counter):x}"
+
 
 REPLAYED = "replayed"    # the signature was seen with another body: refuse
 DUPLICATE = "duplicate"  # another request has this message: wait for its reply
@@ -52,7 +67,7 @@ class Turn:
     leased: bool = False
     conversation: Conversation | None = None
     resident: residents.ResidentView | None = None  # from the cache; None: look them up
-    _token: str = field(default_factory=lambda: secrets.token_hex(8))
+    _token: str = field(default_factory=_lease_token)
     _sets: list[tuple[str, str, float | None]] = field(default_factory=list)
     _deletes: list[str] = field(default_factory=list)
 
