@@ -36,8 +36,10 @@ def handle(rt: Runtime, router: Router, message: Inbound, turn: Turn) -> Reply |
         turn.keep_resident(resident)
     ctx = Context(rt=rt, message=message, resident=resident, now=now, conversation=turn.conversation)
     with residents.watching_changes() as changed:
-        reply = router.dispatch(ctx)
-    if changed:
-        turn.forget_resident()
+        try:
+            reply = router.dispatch(ctx)
+        finally:  # a handler that changed the resident and then failed has still changed them
+            if changed:
+                turn.forget_resident()
     turn.keep_conversation(ctx.conversation, ctx._changed)
     return reply

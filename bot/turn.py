@@ -70,6 +70,8 @@ class Turn:
     _token: str = field(default_factory=_lease_token)
     _sets: list[tuple[str, str, float | None]] = field(default_factory=list)
     _deletes: list[str] = field(default_factory=list)
+    _resident_stale: bool = False
+    _resident: residents.ResidentView | None = None  # looked up in the database this turn: cache it
 
     @classmethod
     def open(cls, kv: KV, settings: Settings, *, openid: str, dedup_key: str, signature: str, body: bytes,
@@ -141,19 +143,26 @@ class Turn:
             self._deletes.append(self._conversation_key)
 
     def keep_resident(self, resident: residents.ResidentView) -> None:
-        self._sets.append((self._resident_key, residents.encode(resident), residents.CACHE_SECONDS))
+        self._resident = resident
 
     def forget_resident(self) -> None:
-        self._deletes.append(self._resident_key)
+        """The resident changed during the turn: their cached profile is stale, whatever else happens."""
+        self._resident_stale = True
 
     def close(self, reply_xml: str) -> None:
         """Store the reply for WeChat's retries and what the turn kept; free the lease."""
         sets = [(Dedup.key(self.dedup_key), Dedup.DONE + reply_xml, Dedup.REPLY_TTL), *self._sets]
+        deletes = list(self._deletes)
+        if self._resident_stale:
+            deletes.append(self._resident_key)
+        elif self._resident is not None:
+            sets.append((self._resident_key, residents.encode(self._resident), residents.CACHE_SECONDS))
         releases = [(self._lease_key, self._token)] if self.leased else []
-        self.kv.apply(sets, self._deletes, releases)
+        self.kv.apply(sets, deletes, releases)
         self.leased = False
 
     def discard(self) -> None:
-        """The handler failed: nothing it kept is saved."""
+        """The handler failed: the conversation is not saved (a stale profile is still dropped)."""
         self._sets.clear()
         self._deletes.clear()
+        self._resident = None

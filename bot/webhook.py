@@ -243,7 +243,8 @@ def _answer(rt: Runtime, router: Router, push: Push, give_up_at: float) -> Answe
         try:
             earlier = Dedup(rt.kv).wait_for(message.dedup_key, max(0.0, give_up_at - time.monotonic()))
         except KVUnavailable:
-            earlier = None
+            log.error("shared store unavailable while a retry waited for the first reply: apology")
+            return Answer(_render(rt, message, replies.Text(APOLOGY)))
         return Answer(earlier or "")
 
     try:

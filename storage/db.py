@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -15,7 +17,11 @@ from typing import Iterator
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+
+log = logging.getLogger("nanhu.db")
 
 
 class DatabaseUnavailable(Exception):
@@ -31,9 +37,13 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 
 def _sqlite_begin(conn) -> None:
-    # straight to the driver: this runs once per transaction, several times per message
-    conn.connection.dbapi_connection.execute(
-        "BEGIN" if conn.get_execution_options().get("read_only") else "BEGIN IMMEDIATE")
+    # straight to the driver: this runs once per transaction, several times per message. SQLAlchemy does
+    # not wrap errors raised in this event, so a locked database is wrapped here as any statement's would be.
+    statement = "BEGIN" if conn.get_execution_options().get("read_only") else "BEGIN IMMEDIATE"
+    try:
+        conn.connection.dbapi_connection.execute(statement)
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
 
 
 def make_engine(url: str, timeout: float = 2.0) -> Engine:
@@ -75,7 +85,8 @@ def make_engine(url: str, timeout: float = 2.0) -> Engine:
 class _SqliteWriters:
     """SQLite has one writer at a time. Writers queue here instead of in SQLite's busy-retry, which
     sleeps in steps of 1 to 100 ms and sets the tail latency: a thread lock within the process, then
-    an flock on `<database>.writers` across processes (web workers, the RQ worker, the CLI)."""
+    an flock on `<database>.writers` across processes (web workers, the RQ worker, the CLI). If that
+    file cannot be opened, SQLite's own locking decides, as it does for a writer that waited too long."""
 
     def __init__(self, path: str | None, timeout: float):
         self._threads = threading.RLock()
@@ -84,28 +95,50 @@ class _SqliteWriters:
         self._fd: int | None = None
         self._fd_pid = 0
         self._depth = 0
+        self._file_held = False
 
     def acquire(self) -> bool:
         """True once this thread may write; False if not had within the timeout (SQLite then decides)."""
         give_up = time.monotonic() + self._timeout
         if not self._threads.acquire(timeout=self._timeout):
             return False
-        if self._depth == 0 and self._path and not self._lock_file(give_up):
+        try:
+            if self._depth == 0 and self._open():
+                self._file_held = self._lock_file(give_up)
+                if not self._file_held:
+                    self._threads.release()
+                    return False
+        except BaseException:
             self._threads.release()
-            return False
+            raise
         self._depth += 1
         return True
 
     def release(self) -> None:
         self._depth -= 1
-        if self._depth == 0 and self._fd is not None and self._fd_pid == os.getpid():
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        if self._depth == 0 and self._file_held:
+            self._file_held = False
+            if self._fd_pid == os.getpid():
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
         self._threads.release()
 
-    def _lock_file(self, give_up: float) -> bool:
-        if self._fd_pid != os.getpid():  # an inherited descriptor would share the parent's lock
-            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+    def _open(self) -> bool:
+        """The lock file is open in this process (an inherited descriptor would share the parent's lock)."""
+        if self._path is None:
+            return False
+        if self._fd_pid != os.getpid():
+            try:
+                # read-only is enough for flock, so a file another OS user created (the CLI under sudo) still works
+                self._fd = os.open(self._path, os.O_RDONLY | os.O_CREAT, 0o644)
+            except OSError as exc:
+                log.warning("SQLite writers queue off (%s: %s): SQLite's busy-retry decides instead",
+                            type(exc).__name__, self._path)
+                self._path = None
+                return False
             self._fd_pid = os.getpid()
+        return True
+
+    def _lock_file(self, give_up: float) -> bool:
         pause = 0.00005
         while True:
             try:

@@ -124,6 +124,28 @@ class RedisKV:
         except redis.RedisError as exc:  # down, slow, refused: the store is unavailable
             raise KVUnavailable(str(exc)) from exc
 
+    def _script(self, script, keys: list[str], args: list):
+        """EVALSHA on a pooled connection directly: the two calls every message makes skip redis-py's
+        command layers (and its retries, which would only push an answer past WeChat's deadline)."""
+        pool = self.redis.connection_pool
+        try:
+            conn = pool.get_connection()
+        except redis.RedisError as exc:
+            raise KVUnavailable(str(exc)) from exc
+        try:
+            conn.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+            try:
+                return conn.read_response()
+            except redis.exceptions.NoScriptError:  # a restarted or flushed Redis: EVAL loads it again
+                conn.send_command("EVAL", script.script, len(keys), *keys, *args)
+                return conn.read_response()
+        except redis.RedisError as exc:
+            if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+                conn.disconnect()  # a reply may still be on its way: never reuse this connection
+            raise KVUnavailable(str(exc)) from exc
+        finally:
+            pool.release(conn)
+
     def get(self, key: str) -> str | None:
         return _text(self._run(self.redis.get, self._k(key)))
 
@@ -146,7 +168,7 @@ class RedisKV:
         args: list = [len(keys)]
         for _, value, ttl in keys:
             args += [value, _ms(ttl)]
-        out = self._run(self._claim, keys=[self._k(k) for k, _, _ in keys] + [self._k(k) for k in reads], args=args)
+        out = self._script(self._claim, [self._k(k) for k, _, _ in keys] + [self._k(k) for k in reads], args)
         return Claimed(int(out[0]), _text(out[1]), tuple(_text(v) for v in out[2:]))
 
     def apply(self, sets: Sequence[tuple[str, str, float | None]] = (), deletes: Sequence[str] = (),
@@ -158,7 +180,7 @@ class RedisKV:
             args += [value, _ms(ttl) if ttl else ""]
         args += [value for _, value in releases]
         keys = [k for k, _, _ in sets] + list(deletes) + [k for k, _ in releases]
-        self._run(self._apply, keys=[self._k(k) for k in keys], args=args)
+        self._script(self._apply, [self._k(k) for k in keys], args)
 
 
 class SqlKV:
@@ -241,13 +263,14 @@ class SqlKV:
             return
         def op():
             now = time.time()
+            ops = ([(key, self._upsert, {"key": key, "value": value, "expires": now + ttl if ttl else None})
+                    for key, value, ttl in sets]
+                   + [(key, self._delete, {"key": key}) for key in deletes]
+                   + [(key, self._delete_if, {"key": key, "value": value}) for key, value in releases])
+            ops.sort(key=lambda op: op[0])  # rows locked in one order by every caller: no deadlock (PostgreSQL)
             with self.db.connection() as c:
-                for key, value, ttl in sets:
-                    c.execute(self._upsert, {"key": key, "value": value, "expires": now + ttl if ttl else None})
-                for key in deletes:
-                    c.execute(self._delete, {"key": key})
-                for key, value in releases:
-                    c.execute(self._delete_if, {"key": key, "value": value})
+                for _, stmt, params in ops:
+                    c.execute(stmt, params)
         self._run(op)
 
     def _maybe_sweep(self) -> None:

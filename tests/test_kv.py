@@ -152,3 +152,25 @@ def test_the_sql_store_sweeps_expired_rows_without_failing_concurrent_callers(ma
     with kv.db.transaction() as s:
         assert s.scalar(select(func.count()).select_from(KeyValue)) == 1
     assert kv.get("keep") == "y"
+
+
+def test_a_locked_sqlite_is_reported_as_the_store_being_unavailable(sqlite_template, tmp_path):
+    import shutil
+    import sqlite3
+
+    from storage.db import Database
+
+    path = tmp_path / "locked.db"
+    shutil.copy(sqlite_template, path)
+    kv = SqlKV(Database(f"sqlite:///{path}", timeout=0.2))
+    blocker = sqlite3.connect(path, timeout=0.1, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # a writer outside nanhu's queue (or one it stopped waiting for)
+    try:
+        with pytest.raises(KVUnavailable):
+            kv.claim([("dedup:x", "P", 10)], ["conv:x"])
+        with pytest.raises(KVUnavailable):
+            kv.set("k", "v")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert kv.claim([("dedup:x", "P", 10)]).taken == 1

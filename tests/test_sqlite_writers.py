@@ -94,3 +94,57 @@ def test_many_writers_in_two_processes_all_commit(sqlite_template, tmp_path):
     db = Database(url)
     with db.transaction(read_only=True) as s:
         assert s.scalar(select(DailyCounter.value).where(DailyCounter.name == "many")) == 2 * 4 * 50
+
+
+def test_without_a_usable_lock_file_writers_fall_back_to_sqlites_own_locking(sqlite_template, tmp_path):
+    import logging
+    import threading
+
+    class Kept(logging.Handler):
+        def __init__(self):
+            super().__init__(logging.WARNING)
+            self.lines = []
+
+        def emit(self, record):
+            self.lines.append(record.getMessage())
+
+    path = tmp_path / "q.db"
+    path.write_bytes(Path(sqlite_template).read_bytes())
+    os.mkdir(f"{path}.writers")  # stands in for a lock file this process cannot open
+    db = Database(f"sqlite:///{path}", timeout=0.5)
+    kept = Kept()
+    logging.getLogger("nanhu.db").addHandler(kept)
+    try:
+        with db.transaction() as s:
+            counters.next_value(s, "t", "20261129")
+    finally:
+        logging.getLogger("nanhu.db").removeHandler(kept)
+    assert any("writers queue off" in line for line in kept.lines)
+    took = []
+
+    def write():  # another thread is not left waiting for a lock nobody holds
+        started = time.monotonic()
+        with db.transaction() as s:
+            counters.next_value(s, "t", "20261129")
+        took.append(time.monotonic() - started)
+
+    t = threading.Thread(target=write)
+    t.start()
+    t.join()
+    assert took and took[0] < 0.25
+    with db.transaction(read_only=True) as s:
+        assert s.scalar(select(DailyCounter.value).where(DailyCounter.name == "t")) == 2
+
+
+def test_a_lock_file_another_user_made_read_only_still_queues_writers(sqlite_template, tmp_path):
+    path = tmp_path / "ro.db"
+    path.write_bytes(Path(sqlite_template).read_bytes())
+    lock = Path(f"{path}.writers")
+    lock.touch()
+    lock.chmod(0o444)
+    db = Database(f"sqlite:///{path}", timeout=3.0)
+    holder = _holder(f"sqlite:///{path}", 0.5)
+    started = time.monotonic()
+    with db.transaction() as s:
+        counters.next_value(s, "test", "20261129")
+    assert time.monotonic() - started > 0.3 and holder.wait(5) == 0

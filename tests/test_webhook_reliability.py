@@ -166,3 +166,53 @@ def test_ticket_numbers_stay_unique_and_gap_free_under_concurrent_submissions(st
 @pytest.fixture
 def stack_with_router(make_stack):
     return lambda router: make_stack("sqlite+redis", router=router)
+
+
+def test_a_store_busy_after_the_handler_still_gives_the_handlers_reply(make_stack):
+    done = []
+    router = Router("busy-after")
+
+    @router.fallback
+    def handle(ctx):
+        path = ctx.rt.config.database.url.removeprefix("sqlite:///")
+        blocker = sqlite3.connect(path, timeout=0.1, isolation_level=None, check_same_thread=False)
+        blocker.execute("BEGIN IMMEDIATE")  # another writer, outside nanhu's queue, holds SQLite past the turn
+
+        def let_go():
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        threading.Timer(1.5, let_go).start()
+        done.append(1)  # the handler's work is committed
+        return Text("已办好")
+
+    stack = make_stack("sqlite+sqlkv", router=router, database_timeout=0.3, app_reply_deadline=3.0)
+    reply = stack.client().say("o_busy", "帮我办")
+    time.sleep(1.6)
+    assert done == [1]
+    assert reply["Content"] == "已办好"  # not keeping it for retries is logged; the resident still gets it
+
+
+def test_a_handler_that_changed_the_resident_and_then_failed_leaves_no_stale_profile(make_stack):
+    from storage import residents
+    from storage.models import Community
+
+    router = Router("stale")
+
+    @router.fallback
+    def handle(ctx):
+        if ctx.message.text == "搬家":
+            residents.set_community(ctx.rt.db, ctx.resident.id, community_id, "test")  # committed
+            raise RuntimeError("a later step fails")
+        return Text(f"community={ctx.resident.community_id}")
+
+    stack = make_stack("sqlite+redis", router=router)
+    with stack.rt.db.transaction() as s:
+        community = Community(code="c-moved", name="新社区")
+        s.add(community)
+        s.flush()
+        community_id = community.id
+    client = stack.client()
+    assert client.say("o_mover", "你好")["Content"] == "community=None"
+    assert client.say("o_mover", "你好")["Content"] == "community=None"  # from the cached profile
+    assert client.say("o_mover", "搬家")["Content"] == APOLOGY
+    assert client.say("o_mover", "你好")["Content"] == f"community={community_id}"
