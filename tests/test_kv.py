@@ -44,13 +44,14 @@ def test_delete_if_removes_only_the_holders_value(kv):
     assert kv.delete_if("lock", "mine") and kv.get("lock") is None
 
 
-def test_set_nx_has_exactly_one_winner_under_contention(kv):
+def _winners(take) -> list[int]:
+    """Eight threads call `take(i)` at once; the ones it returned True for."""
     winners = []
     barrier = threading.Barrier(8)
 
     def race(i):
         barrier.wait()
-        if kv.set_nx("contested", str(i), 10):
+        if take(i):
             winners.append(i)
 
     threads = [threading.Thread(target=race, args=(i,)) for i in range(8)]
@@ -58,7 +59,11 @@ def test_set_nx_has_exactly_one_winner_under_contention(kv):
         t.start()
     for t in threads:
         t.join()
-    assert len(winners) == 1
+    return winners
+
+
+def test_set_nx_has_exactly_one_winner_under_contention(kv):
+    assert len(_winners(lambda i: kv.set_nx("contested", str(i), 10))) == 1
 
 
 def test_claim_takes_keys_in_order_up_to_the_first_held_one_and_reads_in_the_same_call(kv):
@@ -96,20 +101,7 @@ def test_apply_sets_deletes_and_releases_only_what_is_still_ours(kv):
 
 
 def test_claim_has_exactly_one_winner_under_contention(kv):
-    winners = []
-    barrier = threading.Barrier(8)
-
-    def race(i):
-        barrier.wait()
-        if kv.claim([("nonce:x", "same", 10), ("dedup:x", str(i), 10)]).taken == 2:
-            winners.append(i)
-
-    threads = [threading.Thread(target=race, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(winners) == 1
+    assert len(_winners(lambda i: kv.claim([("nonce:x", "same", 10), ("dedup:x", str(i), 10)]).taken == 2)) == 1
 
 
 def test_the_lease_excludes_and_times_out(kv):
