@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from bot.conversation import Conversation, ConversationStore
 from bot.dedup import Dedup
 from storage import residents
-from storage.kv import KV
+from storage.kv import KV, Claimed
 from storage.locks import LockTimeout
 
 _counter = itertools.count()
@@ -71,7 +71,7 @@ class Turn:
     _sets: list[tuple[str, str, float | None]] = field(default_factory=list)
     _deletes: list[str] = field(default_factory=list)
     _resident_stale: bool = False
-    _resident: residents.ResidentView | None = None  # looked up in the database this turn: cache it
+    _looked_up: residents.ResidentView | None = None  # read from the database this turn: cache it
 
     @classmethod
     def open(cls, kv: KV, settings: Settings, *, openid: str, dedup_key: str, signature: str, body: bytes,
@@ -91,7 +91,7 @@ class Turn:
             if claimed.holder is not None and claimed.holder != digest:
                 return REPLAYED
             claimed = kv.claim(keys[1:], reads)  # the same push again (a retry): the nonce is not a replay
-            claimed = type(claimed)(claimed.taken + 1, claimed.holder, claimed.values)
+            claimed = Claimed(claimed.taken + 1, claimed.holder, claimed.values)
         if claimed.taken == 1:
             return DUPLICATE
         if resident:
@@ -143,7 +143,7 @@ class Turn:
             self._deletes.append(self._conversation_key)
 
     def keep_resident(self, resident: residents.ResidentView) -> None:
-        self._resident = resident
+        self._looked_up = resident
 
     def forget_resident(self) -> None:
         """The resident changed during the turn: their cached profile is stale, whatever else happens."""
@@ -155,8 +155,8 @@ class Turn:
         deletes = list(self._deletes)
         if self._resident_stale:
             deletes.append(self._resident_key)
-        elif self._resident is not None:
-            sets.append((self._resident_key, residents.encode(self._resident), residents.CACHE_SECONDS))
+        elif self._looked_up is not None:
+            sets.append((self._resident_key, residents.encode(self._looked_up), residents.CACHE_SECONDS))
         releases = [(self._lease_key, self._token)] if self.leased else []
         self.kv.apply(sets, deletes, releases)
         self.leased = False
@@ -165,4 +165,4 @@ class Turn:
         """The handler failed: the conversation is not saved (a stale profile is still dropped)."""
         self._sets.clear()
         self._deletes.clear()
-        self._resident = None
+        self._looked_up = None
