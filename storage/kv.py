@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import random
+import threading
 import time
 from dataclasses import dataclass
 from typing import Protocol, Sequence
@@ -113,6 +115,7 @@ class RedisKV:
         self._delete_if = client.register_script(_DELETE_IF)
         self._claim = client.register_script(_CLAIM)
         self._apply = client.register_script(_APPLY)
+        self._local = threading.local()
 
     def _k(self, key: str) -> str:
         return self.prefix + key
@@ -125,26 +128,39 @@ class RedisKV:
             raise KVUnavailable(str(exc)) from exc
 
     def _script(self, script, keys: list[str], args: list):
-        """EVALSHA on a pooled connection directly: the two calls every message makes skip redis-py's
-        command layers (and its retries, which would only push an answer past WeChat's deadline)."""
-        pool = self.redis.connection_pool
+        """EVALSHA on this thread's own connection: the two calls every message makes skip redis-py's
+        command layers and pool bookkeeping (and its retries, which would only push an answer past
+        WeChat's deadline). The connection has the pool's settings and reconnects when next used."""
+        conn = self._thread_connection()
         try:
-            conn = pool.get_connection()
-        except redis.RedisError as exc:
-            raise KVUnavailable(str(exc)) from exc
-        try:
-            conn.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
             try:
-                return conn.read_response()
-            except redis.exceptions.NoScriptError:  # a restarted or flushed Redis: EVAL loads it again
-                conn.send_command("EVAL", script.script, len(keys), *keys, *args)
-                return conn.read_response()
+                return self._evalsha(conn, script, keys, args)
+            except redis.ConnectionError:
+                # most often a socket Redis closed while idle (a restart): the script never reached a
+                # live server, so it is sent once more on a new connection, as redis-py's retry would
+                conn.disconnect()
+                return self._evalsha(conn, script, keys, args)
         except redis.RedisError as exc:
             if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
-                conn.disconnect()  # a reply may still be on its way: never reuse this connection
+                conn.disconnect()  # a reply may still be on its way: never reuse this socket
             raise KVUnavailable(str(exc)) from exc
-        finally:
-            pool.release(conn)
+
+    @staticmethod
+    def _evalsha(conn: redis.Connection, script, keys: list[str], args: list):
+        conn.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        try:
+            return conn.read_response()
+        except redis.exceptions.NoScriptError:  # a restarted or flushed Redis: EVAL loads it again
+            conn.send_command("EVAL", script.script, len(keys), *keys, *args)
+            return conn.read_response()
+
+    def _thread_connection(self) -> redis.Connection:
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():  # first use in this thread, or in a forked child
+            pool = self.redis.connection_pool
+            local.connection = pool.connection_class(**pool.connection_kwargs)
+            local.pid = os.getpid()
+        return local.connection
 
     def get(self, key: str) -> str | None:
         return _text(self._run(self.redis.get, self._k(key)))

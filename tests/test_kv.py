@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from storage.kv import KVUnavailable, RedisKV, SqlKV
+from storage.kv import Claimed, KVUnavailable, RedisKV, SqlKV
 from storage.locks import LockTimeout, lease
 
 
@@ -102,6 +102,17 @@ def test_apply_sets_deletes_and_releases_only_what_is_still_ours(kv):
 
 def test_claim_has_exactly_one_winner_under_contention(kv):
     assert len(_winners(lambda i: kv.claim([("nonce:x", "same", 10), ("dedup:x", str(i), 10)]).taken == 2)) == 1
+
+
+def test_a_redis_connection_dropped_by_the_server_is_replaced_on_the_next_call(make_stack):
+    kv = make_stack("sqlite+redis").rt.kv
+    assert kv.claim([("a", "1", 10)]).taken == 1
+    conn = kv._thread_connection()  # the claim scripts run on this thread's own connection
+    conn.send_command("CLIENT", "ID")
+    kv.redis.client_kill_filter(_id=conn.read_response())  # as a Redis restart or an idle timeout would
+    assert kv.claim([("b", "1", 10)], ["a"]) == Claimed(1, None, ("1",))
+    kv.redis.script_flush()  # a flushed or restarted Redis has forgotten the scripts
+    assert kv.claim([("c", "1", 10)]).taken == 1
 
 
 def test_the_lease_excludes_and_times_out(kv):
