@@ -210,14 +210,12 @@ class SqlKV:
         live = or_(t.c.expires_at.is_(None), t.c.expires_at > bindparam("now"))
         self._get = select(t.c.value).where(t.c.key == bindparam("key"), live)
         self._live = live
-        upsert = insert(t).values(key=bindparam("key"), value=bindparam("value"), expires_at=bindparam("expires"))
-        self._upsert = upsert.on_conflict_do_update(index_elements=[t.c.key], set_={
-            "value": upsert.excluded.value, "expires_at": upsert.excluded.expires_at})
+        row = insert(t).values(key=bindparam("key"), value=bindparam("value"), expires_at=bindparam("expires"))
+        replace = {"value": row.excluded.value, "expires_at": row.excluded.expires_at}
+        self._upsert = row.on_conflict_do_update(index_elements=[t.c.key], set_=replace)
         # set_nx in one statement: insert, or take over a row that has expired; a row comes back only if taken
-        take = insert(t).values(key=bindparam("key"), value=bindparam("value"), expires_at=bindparam("expires"))
-        self._take = take.on_conflict_do_update(
-            index_elements=[t.c.key], set_={"value": take.excluded.value, "expires_at": take.excluded.expires_at},
-            where=t.c.expires_at <= bindparam("now")).returning(t.c.key)
+        self._take = row.on_conflict_do_update(index_elements=[t.c.key], set_=replace,
+                                               where=t.c.expires_at <= bindparam("now")).returning(t.c.key)
         self._delete = delete(t).where(t.c.key == bindparam("key"))
         self._delete_if = delete(t).where(t.c.key == bindparam("key"), t.c.value == bindparam("value"))
 
