@@ -7,7 +7,6 @@ of them into one round trip (Redis) or one transaction (the table): a message co
 """
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import random
@@ -210,6 +209,7 @@ class SqlKV:
         live = or_(t.c.expires_at.is_(None), t.c.expires_at > bindparam("now"))
         self._get = select(t.c.value).where(t.c.key == bindparam("key"), live)
         self._live = live
+        self._get_many_by_size: dict[int, object] = {}  # a statement per number of keys read
         row = insert(t).values(key=bindparam("key"), value=bindparam("value"), expires_at=bindparam("expires"))
         replace = {"value": row.excluded.value, "expires_at": row.excluded.expires_at}
         self._upsert = row.on_conflict_do_update(index_elements=[t.c.key], set_=replace)
@@ -219,11 +219,13 @@ class SqlKV:
         self._delete = delete(t).where(t.c.key == bindparam("key"))
         self._delete_if = delete(t).where(t.c.key == bindparam("key"), t.c.value == bindparam("value"))
 
-    @functools.lru_cache(maxsize=8)
     def _get_many(self, n: int):
         """`key IN (:k0, ... :kn-1)` with plain parameters: cheaper per call than an expanding IN."""
-        t = KeyValue.__table__
-        return select(t.c.key, t.c.value).where(t.c.key.in_([bindparam(f"k{i}") for i in range(n)]), self._live)
+        if n not in self._get_many_by_size:
+            t = KeyValue.__table__
+            self._get_many_by_size[n] = select(t.c.key, t.c.value).where(
+                t.c.key.in_([bindparam(f"k{i}") for i in range(n)]), self._live)
+        return self._get_many_by_size[n]
 
     def _run(self, fn):
         try:
