@@ -15,7 +15,7 @@ from bot.pages import bp as pages_bp
 from bot.public import bp as public_bp
 from bot.router import Router
 from bot.runtime import Runtime
-from bot.webhook import MAX_BODY, bp as webhook_bp
+from bot.webhook import MAX_BODY, Webhook
 
 log = logging.getLogger("nanhu")
 
@@ -64,7 +64,7 @@ def create_app(config: Config | None = None, rt: Runtime | None = None, router: 
     nlp.load()  # jieba, OpenCC and the lexicon load here, at import (gunicorn preload), not on a first message
 
     app = Flask(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY + 1,  # +1: see webhook._read_body
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY + 1,  # the webhook's limit; the admin's CSV import raises it
                        SECRET_KEY=config.app.secret_key, JSON_AS_ASCII=False,
                        SESSION_COOKIE_NAME="nanhu_admin", SESSION_COOKIE_PATH="/admin",
                        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
@@ -72,7 +72,6 @@ def create_app(config: Config | None = None, rt: Runtime | None = None, router: 
                        PERMANENT_SESSION_LIFETIME=timedelta(hours=12))
     app.session_interface = AdminOnlySessions()
     app.extensions["nanhu"] = {"runtime": rt, "router": router}
-    app.register_blueprint(webhook_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(public_bp)
     app.register_blueprint(admin_bp)
@@ -96,4 +95,5 @@ def create_app(config: Config | None = None, rt: Runtime | None = None, router: 
         report["jobs"] = rt.jobs.kind
         return jsonify(status="ok" if ok else "degraded", **report), 200 if ok else 503
 
+    app.wsgi_app = Webhook(rt, router, app.wsgi_app)  # /wechat, in front of the site
     return app

@@ -33,6 +33,25 @@ def test_get_with_a_wrong_signature_is_refused_without_detail(app_stack):
     assert resp.status_code == 403 and resp.content == b""
 
 
+def test_a_head_check_gets_the_status_of_a_get_without_a_body(app_stack):
+    resp = requests.head(app_stack.webhook, params=app_stack.sim.verify_params("4213897126"), timeout=5)
+    assert resp.status_code == 200 and resp.content == b""
+    assert resp.headers["Content-Length"] == str(len("4213897126"))
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
+def test_other_methods_on_the_webhook_are_not_allowed(app_stack, method):
+    resp = requests.request(method, app_stack.webhook, timeout=5)
+    assert resp.status_code == 405 and resp.content == b""
+    assert {m.strip() for m in resp.headers["Allow"].split(",")} >= {"GET", "POST"}
+
+
+def test_the_site_beside_the_webhook_is_still_served(app_stack):
+    """The webhook answers /wechat in front of the Flask site; every other path reaches the site."""
+    assert requests.get(app_stack.url + "/healthz", timeout=5).json()["status"] == "ok"
+    assert requests.get(app_stack.url + "/wechat/", timeout=5).status_code == 404
+
+
 # --- signatures, clock, replay -------------------------------------------------------------------
 
 def test_a_signed_text_gets_a_reply_addressed_back_to_the_resident(app_stack):
