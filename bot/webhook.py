@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 from urllib.parse import parse_qsl
 
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.wsgi import get_input_stream
 
 from bot import replies, signing
@@ -191,6 +191,8 @@ def _read_body(environ: dict) -> bytes:
         body = get_input_stream(environ, max_content_length=MAX_BODY + 1).read()
     except RequestEntityTooLarge:
         raise Refused(413, "body over 64 KiB") from None
+    except ClientDisconnected:
+        raise Refused(400, "body shorter than its Content-Length") from None
     if len(body) > MAX_BODY:
         raise Refused(413, "body over 64 KiB")
     return body

@@ -1,6 +1,7 @@
 """WeChat's protocol rules at /wechat, over real HTTP: signatures, clock, replay, modes, limits, parsing."""
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
@@ -278,6 +279,21 @@ def test_a_body_of_exactly_64_kib_is_accepted(app_stack):
     fields["Content"] += "a"
     req = signed(app_stack, message_xml(fields))
     assert post(app_stack, req.body, req.params).status_code == 413
+
+
+def test_a_body_cut_short_of_its_content_length_is_refused_with_400(app_stack):
+    """A client that announces more than it sends and stops writing gets a 400, not a 500."""
+    req = signed(app_stack, message_xml(text_fields("o_alice", "帮助")))
+    query = "&".join(f"{k}={v}" for k, v in req.params.items())
+    head = (f"POST /wechat?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n"
+            f"Content-Length: {len(req.body) + 100}\r\nConnection: close\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", app_stack.server.port), timeout=10) as sock:
+        sock.sendall(head + req.body)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:80]
 
 
 @pytest.mark.parametrize("inner", [
