@@ -50,6 +50,7 @@ LATER = "您的消息已收到，正在处理，结果稍后发给您，不用�
 # WeChat sends a Unix time in seconds and a short alphanumeric nonce; anything else is not WeChat.
 _TIMESTAMP = re.compile(r"[1-9][0-9]{0,11}")
 _NONCE = re.compile(r"[0-9A-Za-z]{1,64}")
+_SLASHES = re.compile(r"/{2,}")
 
 class Refused(Exception):
     def __init__(self, status: int, reason: str):
@@ -122,9 +123,10 @@ class Webhook:
         self.site = site
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") != self.PATH:
+        path = environ.get("PATH_INFO", "")
+        if path != self.PATH and _SLASHES.sub("/", path) != self.PATH:  # //wechat: as Flask's routing
             return self.site(environ, start_response)
-        method = environ.get("REQUEST_METHOD", "GET")
+        method = environ.get("REQUEST_METHOD", "GET").upper()
         args = _query(environ)
         headers: list[tuple[str, str]] = []
         if method == "POST":
@@ -140,9 +142,12 @@ class Webhook:
 
 
 def _query(environ: dict) -> dict[str, str]:
-    """The query string's parameters, the first of each name (as Flask's `request.args.get`)."""
+    """The query string's parameters, the first of each name, decoded as Flask's `request.args`: WSGI
+    hands over the raw bytes as latin-1, and bytes that are not UTF-8 stay percent-encoded (with the codec
+    error handler werkzeug registers for this)."""
+    raw = environ.get("QUERY_STRING", "").encode("latin-1", "replace").decode("utf-8", "werkzeug.url_quote")
     args: dict[str, str] = {}
-    for name, value in parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True):
+    for name, value in parse_qsl(raw, keep_blank_values=True, errors="werkzeug.url_quote"):
         args.setdefault(name, value)
     return args
 
@@ -191,10 +196,13 @@ def _read_body(environ: dict) -> bytes:
         body = get_input_stream(environ, max_content_length=MAX_BODY + 1).read()
     except RequestEntityTooLarge:
         raise Refused(413, "body over 64 KiB") from None
-    except ClientDisconnected:
-        raise Refused(400, "body shorter than its Content-Length") from None
+    except ClientDisconnected:  # werkzeug's server: the client stopped sending
+        raise Refused(400, "body cut short") from None
     if len(body) > MAX_BODY:
         raise Refused(413, "body over 64 KiB")
+    # gunicorn hands over what came before the client stopped: the same refusal, whatever the server
+    if environ.get("CONTENT_LENGTH", "").strip().isdigit() and len(body) != int(environ["CONTENT_LENGTH"]):
+        raise Refused(400, "body shorter than its Content-Length")
     return body
 
 

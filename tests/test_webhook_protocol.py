@@ -1,6 +1,7 @@
 """WeChat's protocol rules at /wechat, over real HTTP: signatures, clock, replay, modes, limits, parsing."""
 from __future__ import annotations
 
+import io
 import socket
 import time
 
@@ -25,6 +26,15 @@ def signed(stack, body: str, **kwargs):
 def test_get_answers_the_echostr_when_the_signature_matches(app_stack):
     resp = requests.get(app_stack.webhook, params=app_stack.sim.verify_params("4213897126"), timeout=5)
     assert resp.status_code == 200 and resp.text == "4213897126"
+
+
+def test_verification_decodes_the_query_as_flask_did(app_stack):
+    """Bytes that are not UTF-8 stay percent-encoded; a doubled slash still reaches the webhook."""
+    params = app_stack.sim.verify_params("a%FFb")
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    assert requests.get(f"{app_stack.webhook}?{query}", timeout=5).text == "a%FFb"
+    resp = requests.get(f"{app_stack.url}//wechat?{query.replace('a%FFb', '42')}", timeout=5)
+    assert resp.status_code == 200 and resp.text == "42"
 
 
 def test_get_with_a_wrong_signature_is_refused_without_detail(app_stack):
@@ -294,6 +304,18 @@ def test_a_body_cut_short_of_its_content_length_is_refused_with_400(app_stack):
         while chunk := sock.recv(4096):
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 400"), answer[:80]
+
+
+def test_a_body_cut_short_is_refused_under_a_server_that_hands_it_over_too(app_stack):
+    """gunicorn gives the app what arrived before the client stopped (it sets wsgi.input_terminated)."""
+    req = signed(app_stack, message_xml(text_fields("o_alice", "帮助")))
+    statuses = []
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/wechat", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80",
+               "QUERY_STRING": "&".join(f"{k}={v}" for k, v in req.params.items()), "wsgi.url_scheme": "http",
+               "CONTENT_LENGTH": str(len(req.body) + 100), "wsgi.input": io.BytesIO(req.body),
+               "wsgi.input_terminated": True, "wsgi.errors": io.StringIO()}
+    body = b"".join(app_stack.app(environ, lambda status, headers: statuses.append(status)))
+    assert statuses == ["400 Bad Request"] and body == b""
 
 
 @pytest.mark.parametrize("inner", [

@@ -44,7 +44,7 @@ def _template_helpers() -> dict[str, Any]:
     return {"csrf_token": csrf_token, "me": getattr(g, "staff", None)}
 
 
-MAX_UPLOAD = 5 * 1024 * 1024  # the app's limit is the webhook's 64 KiB; a roster CSV can be larger
+MAX_UPLOAD = 5 * 1024 * 1024  # the site's limit is 64 KiB; a roster CSV can be larger
 
 
 @bp.before_request
