@@ -27,6 +27,8 @@ conversation; if the primed residents run out early the window ends there and th
 nanhu runs on its embedded default (a fresh SQLite file, no Redis); --backend redis runs rows (d) and (e)
 with Redis (redis://127.0.0.1:6379/12, emptied first) as the shared store and RQ as the queue instead,
 --redis (= --backend both) with each.
+--postgres URL runs (d) and (e) once more on PostgreSQL with Redis, the production setup, in a database of
+its own on loopback named nanhu_bench... (dropped and created again).
 
 The load generator is one thread per keep-alive HTTP/1.1 connection on raw sockets, sending requests
 signed in advance (a fresh nonce, timestamp and MsgId each: nanhu refuses replays) and checking each
@@ -482,11 +484,11 @@ class Bench:
         self.rows: list[Row] = []
 
     # environments
-    def nanhu_env(self, db_path: Path, redis: bool) -> dict[str, str]:
+    def nanhu_env(self, db_path: Path, redis: bool, database_url: str | None = None) -> dict[str, str]:
         env = dict(self.base_env)
         env.update({
             "NANHU_CONFIG": str(ROOT / "config.example.toml"),
-            "NANHU_DATABASE_URL": f"sqlite:///{db_path}",
+            "NANHU_DATABASE_URL": database_url or f"sqlite:///{db_path}",
             "NANHU_APP_LEXICON_LOG": "",
             "NANHU_APP_LOG_LEVEL": "WARNING",
             # nothing on these paths calls WeChat; if something did, it would fail fast on a closed port
@@ -496,10 +498,13 @@ class Bench:
             env["NANHU_REDIS_URL"] = self.args.redis_url
         return env
 
-    def prepare_nanhu(self, redis: bool) -> tuple[dict[str, str], Path]:
-        """A fresh, migrated SQLite database with the demo communities (and Redis db emptied)."""
+    def prepare_nanhu(self, redis: bool, database_url: str | None = None) -> tuple[dict[str, str], Path]:
+        """A fresh, migrated database (SQLite, or the PostgreSQL database `--postgres` names, dropped and
+        created again) with the demo communities (and Redis db emptied)."""
         db_path = self.tmp / ("nanhu-redis.db" if redis else "nanhu.db")
-        env = self.nanhu_env(db_path, redis)
+        env = self.nanhu_env(db_path, redis, database_url)
+        if database_url:
+            recreate_postgres(database_url)
         if redis:
             flush_redis(self.args.redis_url)
         for cmd in (["db", "upgrade"], ["demo"]):
@@ -564,7 +569,7 @@ class Bench:
 
     def nanhu_help(self, key: str, env: dict[str, str]) -> Row:
         first = (self.signer.request(f"o_bench_{key}_first", HELP), HELP_REPLY)
-        return self.serve(key, "nanhu 帮助" + (" +Redis" if "NANHU_REDIS_URL" in env else ""), "bot.wsgi:app",
+        return self.serve(key, "nanhu 帮助" + _backends(env), "bot.wsgi:app",
                           "python:bot.gunicorn_conf", env, ROOT, first,
                           lambda: self.stateless_sources(HELP, HELP_REPLY, f"o_bench_{key}_"))
 
@@ -596,7 +601,7 @@ class Bench:
             return notes
 
         sources = lambda: [iter([(self.signer.request(o, YES), TICKET) for o in done]) for done in primed]
-        label = "nanhu 是 → opinion" + (" +Redis" if "NANHU_REDIS_URL" in env else "")
+        label = "nanhu 是 → opinion" + _backends(env)
         return self.serve(key, label, "bot.wsgi:app", "python:bot.gunicorn_conf", env, ROOT, first, sources, prime)
 
     def run(self) -> list[Row]:
@@ -610,10 +615,12 @@ class Bench:
             self.peer("c", "werobot echo (defaults)", "werobot_echo", HELP.encode())
             self.peer("c'", "werobot echo, sessions off", "werobot_echo_nosession", HELP.encode())
         variants = {"sqlite": [("", False)], "redis": [("+r", True)], "both": [("", False), ("+r", True)]}[a.backend]
+        if a.postgres:
+            variants.append(("+pg", True))
         for suffix, redis in variants:
             if not ({"d", "e"} & wanted):
                 break
-            env, _ = self.prepare_nanhu(redis)
+            env, _ = self.prepare_nanhu(redis, a.postgres if suffix == "+pg" else None)
             d_rps = None
             if "d" in wanted:
                 d_rps = self.nanhu_help("d" + suffix, env).load.rps
@@ -645,6 +652,36 @@ if rt.db.dialect == "sqlite":  # else the server's first write copies these page
     raw.dbapi_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     raw.close()
 """
+
+
+def _backends(env: dict[str, str]) -> str:
+    return ((" +PostgreSQL" if env["NANHU_DATABASE_URL"].startswith("postgresql") else "")
+            + (" +Redis" if "NANHU_REDIS_URL" in env else ""))
+
+
+def bench_database(url: str):
+    """The URL of the bench's own PostgreSQL database: on loopback and named nanhu_bench..., never another."""
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    if u.host not in ("127.0.0.1", "localhost") or not (u.database or "").startswith("nanhu_bench"):
+        raise SystemExit("--postgres must be a database named nanhu_bench... on loopback "
+                         "(it is dropped and created again)")
+    return u
+
+
+def recreate_postgres(url: str) -> None:
+    """Drop and create the bench's own database."""
+    import psycopg
+
+    u = bench_database(url)
+    try:
+        with psycopg.connect(host=u.host, port=u.port or 5432, user=u.username, password=u.password,
+                             dbname="postgres", autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{u.database}"')
+    except psycopg.Error as exc:
+        raise SystemExit(f"PostgreSQL at {u.host} does not answer or refuses: {exc}")
 
 
 def flush_redis(url: str) -> None:
@@ -698,9 +735,9 @@ def targets(rows: list[Row]) -> list[tuple[str, bool, str]]:
     by = {r.key: r for r in rows}
     checks: list[tuple[str, bool, str]] = []
     b, c, c2 = by.get("b"), by.get("c"), by.get("c'")
-    for suffix in ("", "+r"):
+    for suffix in ("", "+r", "+pg"):
         d, e = by.get("d" + suffix), by.get("e" + suffix)
-        tag = " (Redis)" if suffix else ""
+        tag = {"": "", "+r": " (Redis)", "+pg": " (PostgreSQL + Redis)"}[suffix]
         if d and b and b.load.rps:
             x = d.load.rps / b.load.rps
             checks.append((f"(d){tag} ≥ {TARGET_D_VS_B} × (b)", x >= TARGET_D_VS_B, f"{x:.2f}"))
@@ -903,6 +940,8 @@ def main() -> int:
                    help=f"nanhu's shared store for rows (d) and (e): SQLite (the default) and/or Redis ({REDIS_URL})")
     p.add_argument("--redis", dest="backend", action="store_const", const="both", help="same as --backend both")
     p.add_argument("--redis-url", default=REDIS_URL)
+    p.add_argument("--postgres", metavar="URL", help="also run (d) and (e) on this PostgreSQL database with Redis, "
+                   "e.g. postgresql+psycopg://postgres@127.0.0.1:5432/nanhu_bench (dropped and created again)")
     p.add_argument("--pool", type=int, default=4000, help="requests signed in advance per connection (stateless rows)")
     p.add_argument("--max-residents", type=int, default=40_000, help="cap on the residents primed for (e)")
     p.add_argument("--e-guess", type=float, default=300.0, help="(e)'s expected req/s when (d) is not run")
@@ -919,6 +958,8 @@ def main() -> int:
     args = p.parse_args()
     if args.port not in PORTS:
         p.error("--port must be within 8400-8499")
+    if args.postgres:
+        bench_database(args.postgres)
     if args.duration > 120 or (args.soak or 0) > 120 or (args.profile or 0) > 120:
         p.error("bounded runs only: --duration and --profile at most 120 s, --soak at most 120 min")
 
