@@ -3,7 +3,7 @@
 `Webhook` serves the path as a WSGI app of its own, in front of the Flask site (see `bot/app.py`).
 
 Refusals carry no detail in the body: 403 for a bad signature, stale timestamp, replayed nonce or
-wrong appid; 400 for malformed, non-UTF-8 or undecryptable bodies; 413 for bodies over 64 KiB.
+wrong appid; 400 for malformed, non-UTF-8, undecryptable or cut-short bodies; 413 for bodies over 64 KiB.
 Every accepted push is answered with reply XML or `success`, never a 500.
 
 Time: the request thread does only CPU work (signature, clock, XML, AES). Everything that touches
@@ -51,6 +51,7 @@ LATER = "您的消息已收到，正在处理，结果稍后发给您，不用�
 _TIMESTAMP = re.compile(r"[1-9][0-9]{0,11}")
 _NONCE = re.compile(r"[0-9A-Za-z]{1,64}")
 _SLASHES = re.compile(r"/{2,}")
+
 
 class Refused(Exception):
     def __init__(self, status: int, reason: str):
@@ -162,6 +163,7 @@ def verify(rt: Runtime, args: dict[str, str]) -> Out:
 
 
 def receive(rt: Runtime, router: Router, environ: dict, args: dict[str, str]) -> Out:
+    """A push: refused without detail, `success`, or the reply XML (encrypted again in safe mode)."""
     give_up_at = time.monotonic() + rt.config.app.reply_deadline
     try:
         body = _read_body(environ)
