@@ -25,7 +25,7 @@ from typing import Callable, Iterable
 from urllib.parse import parse_qsl
 
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
-from werkzeug.wsgi import get_input_stream
+from werkzeug.wsgi import get_content_length, get_input_stream
 
 from bot import replies, signing
 from bot.dedup import Dedup
@@ -203,7 +203,8 @@ def _read_body(environ: dict) -> bytes:
     if len(body) > MAX_BODY:
         raise Refused(413, "body over 64 KiB")
     # gunicorn hands over what came before the client stopped: the same refusal, whatever the server
-    if environ.get("CONTENT_LENGTH", "").strip().isdigit() and len(body) != int(environ["CONTENT_LENGTH"]):
+    announced = get_content_length(environ)
+    if announced is not None and len(body) < announced:
         raise Refused(400, "body shorter than its Content-Length")
     return body
 
