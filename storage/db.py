@@ -96,6 +96,7 @@ class _SqliteWriters:
         self._fd_pid = 0
         self._depth = 0
         self._file_held = False
+        self._waiter = _FlockWaiter()
 
     def acquire(self) -> bool:
         """True once this thread may write; False if not had within the timeout (SQLite then decides)."""
@@ -139,16 +140,85 @@ class _SqliteWriters:
         return True
 
     def _lock_file(self, give_up: float) -> bool:
-        pause = 0.00005
-        while True:
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return self._waiter.lock(self._fd, give_up)
+
+
+class _FlockWaiter:
+    """Takes an flock, waiting for it in a thread of its own so that the writer asking can give up.
+
+    A blocking flock wakes the moment the other process lets go (polling for it costs a context switch
+    per poll, and leaves the lock idle for up to a poll's pause), but it cannot time out. So a daemon
+    thread blocks in it, the writer waits on an event until its deadline, and a lock won for a writer
+    that gave up is let go at once. Only one writer per process asks at a time (the thread lock comes
+    first); while the thread still waits for an earlier writer that gave up, a new writer queues behind
+    it rather than taking the lock itself on the same descriptor (where flock would not stop it)."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._ready = threading.Condition(self._mutex)
+        self._asks: list[_Ask] = []
+        self._blocking = False  # the thread is taking the lock for an ask
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def lock(self, fd: int, give_up: float) -> bool:
+        """True once `fd` holds the lock; False if not by `give_up` (time.monotonic)."""
+        ask = _Ask(fd)
+        with self._mutex:
+            if self._pid != os.getpid():  # threads do not survive a fork
+                self._asks.clear()
+                self._blocking = False
+                self._thread = None
+                self._pid = os.getpid()
+            if not self._blocking and not self._asks:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return True
+                except BlockingIOError:
+                    pass
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="nanhu-sqlite-writers", daemon=True)
+                self._thread.start()
+            self._asks.append(ask)
+            self._ready.notify()
+        ask.won.wait(max(0.0, give_up - time.monotonic()))
+        with self._mutex:
+            if ask.state == _Ask.WON:
                 return True
-            except BlockingIOError:
-                if time.monotonic() >= give_up:
-                    return False
-                time.sleep(pause)
-                pause = min(pause * 2, 0.0005)
+            ask.state = _Ask.GIVEN_UP
+            return False
+
+    def _run(self) -> None:
+        while True:
+            with self._mutex:
+                while not self._asks:
+                    self._ready.wait()
+                ask = self._asks.pop(0)
+                if ask.state == _Ask.GIVEN_UP:
+                    continue
+                self._blocking = True
+            try:
+                fcntl.flock(ask.fd, fcntl.LOCK_EX)
+                won = True
+            except OSError as exc:  # the writer gives up at once, and SQLite's own locking decides
+                log.warning("SQLite writers queue: flock failed (%s)", type(exc).__name__)
+                won = False
+            with self._mutex:
+                self._blocking = False
+                if won and ask.state == _Ask.GIVEN_UP:
+                    fcntl.flock(ask.fd, fcntl.LOCK_UN)
+                elif won:
+                    ask.state = _Ask.WON
+                ask.won.set()
+
+
+class _Ask:
+    WAITING, WON, GIVEN_UP = range(3)
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.state = _Ask.WAITING
+        self.won = threading.Event()
 
 
 class Database:
@@ -192,8 +262,9 @@ class Database:
     @contextlib.contextmanager
     def connection(self, read_only: bool = False) -> Iterator[Connection]:
         """`transaction` without the ORM, for small statements on the hot path (the shared store)."""
-        with self._writing(read_only):
-            with (self._read_only if read_only else self.engine).begin() as conn:
+        # the pool's checkout and its reset on return stay outside the writers' queue
+        with (self._read_only if read_only else self.engine).connect() as conn:
+            with self._writing(read_only), conn.begin():
                 yield conn
 
     def ping(self) -> None:

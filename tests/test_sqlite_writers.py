@@ -148,3 +148,32 @@ def test_a_lock_file_another_user_made_read_only_still_queues_writers(sqlite_tem
     with db.transaction() as s:
         counters.next_value(s, "test", "20261129")
     assert time.monotonic() - started > 0.3 and holder.wait(5) == 0
+
+
+def test_a_writer_gives_up_at_its_timeout_and_the_next_one_is_not_held_up_after(sqlite_template, tmp_path):
+    from sqlalchemy.exc import OperationalError
+
+    path = tmp_path / "g.db"
+    path.write_bytes(Path(sqlite_template).read_bytes())
+    url = f"sqlite:///{path}"
+    db = Database(url, timeout=0.3)
+    holder = _holder(url, 1.5)
+    started = time.monotonic()
+    with pytest.raises(OperationalError, match="locked"):  # the queue, then SQLite's busy wait, each 0.3 s
+        with db.transaction() as s:
+            counters.next_value(s, "test", "20261129")
+    assert time.monotonic() - started < 1.2
+    assert holder.wait(5) == 0
+    time.sleep(0.1)
+    fd = os.open(f"{path}.writers", os.O_RDONLY)
+    try:  # the lock won for the writer that gave up was let go at once: another process may take it
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+    started = time.monotonic()
+    with db.transaction() as s:
+        counters.next_value(s, "test", "20261129")
+    assert time.monotonic() - started < 0.25
+    with db.transaction(read_only=True) as s:
+        assert s.scalar(select(DailyCounter.value).where(DailyCounter.name == "test")) == 2
