@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from storage.models import AuditEntry, utcnow
+from storage.prepared import Prepared
 
 if TYPE_CHECKING:
     from storage.db import Database
@@ -28,11 +29,15 @@ def staff_actor(username: str) -> str:
 def record(session: Session | Connection, actor: str, action: str, object_type: str, object_id: object,
            at: datetime | None = None, **detail: Any) -> None:
     # a plain INSERT rather than an ORM object: no entry is read back, and this runs in every action
-    session.execute(_INSERT, {"actor": actor, "action": action, "object_type": object_type,
-                              "object_id": str(object_id), "at": at or utcnow(), "detail": detail})
+    params = {"actor": actor, "action": action, "object_type": object_type, "object_id": str(object_id),
+              "at": at or utcnow(), "detail": detail}
+    if isinstance(session, Session):  # the ORM's statements go through the session (it flushes first)
+        session.execute(_INSERT.statement, params)
+    else:
+        _INSERT.rows(session, params)
 
 
-_INSERT = insert(AuditEntry.__table__)
+_INSERT = Prepared(insert(AuditEntry.__table__), ["actor", "action", "object_type", "object_id", "at", "detail"])
 
 
 

@@ -9,18 +9,20 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from storage.models import DailyCounter
+from storage.prepared import Prepared
 
 
 @cache
-def _increment(dialect: str):
+def _increment(dialect: str) -> Prepared:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     t = DailyCounter.__table__
     stmt = insert(t).values(name=bindparam("name"), day=bindparam("day"), value=1)
-    return stmt.on_conflict_do_update(index_elements=[t.c.name, t.c.day],
-                                      set_={"value": t.c.value + 1}).returning(t.c.value)
+    return Prepared(stmt.on_conflict_do_update(index_elements=[t.c.name, t.c.day],
+                                               set_={"value": t.c.value + 1}).returning(t.c.value))
 
 
 def next_value(conn: Session | Connection, name: str, day: str) -> int:
     """Increment and return the counter `name` for `day` (YYYYMMDD) inside the caller's transaction."""
-    return conn.execute(_increment(conn.bind.dialect.name if isinstance(conn, Session) else conn.dialect.name),
-                        {"name": name, "day": day}).scalar_one()
+    if isinstance(conn, Session):
+        return conn.execute(_increment(conn.bind.dialect.name).statement, {"name": name, "day": day}).scalar_one()
+    return _increment(conn.dialect.name).first(conn, {"name": name, "day": day})[0]

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, func, insert, select
 from storage import audit, counters, notices, opinion_states
 from storage.db import Database
 from storage.models import Opinion, OpinionEvent, Resident
+from storage.prepared import Prepared
 
 MAX_CONTENT = 1000
 MAX_PHOTOS = 3
@@ -116,8 +117,8 @@ def submit(db: Database, resident_id: int, draft: Draft, now: datetime, tz: Zone
             # the resident's row lock makes the checks below exact under concurrent submissions
             s.execute(_LOCK_RESIDENT, {"id": resident_id})
         # one read for both checks: the resident's opinions of the last day, newest first
-        recent = [OpinionView(*row) for row in s.execute(_RECENT, {"resident_id": resident_id,
-                                                                    "since": now - SAME_OPINION_WINDOW})]
+        recent = [OpinionView(*row) for row in _RECENT.rows(s, {"resident_id": resident_id,
+                                                                 "since": now - SAME_OPINION_WINDOW})]
         # the same words still open: a re-send, not a new issue (the same words about a problem that was
         # resolved or closed are a new report)
         earlier = next((o for o in recent if o.content == content and o.status in opinion_states.OPEN_STATES), None)
@@ -129,13 +130,13 @@ def submit(db: Database, resident_id: int, draft: Draft, now: datetime, tz: Zone
         opinion = OpinionView(f"MY{day}{seq:03d}", content, "submitted", now, category, route.department,
                               now + timedelta(hours=route.hours))
         # Core on a plain connection, not ORM objects: this is the write behind every submission
-        s.execute(_INSERT, {"ticket_no": opinion.ticket_no, "resident_id": resident_id,
-                            "community_id": draft.community_id, "content": content, "status": opinion.status,
-                            "created_at": now, "category": category, "department": route.department,
-                            "due_at": opinion.due_at, "location": draft.location.strip()[:256],
-                            "latitude": draft.latitude, "longitude": draft.longitude,
-                            "photos": list(draft.photos[:MAX_PHOTOS]),
-                            "public_name": (draft.public_name or "").strip()[:32] or None})
+        _INSERT.rows(s, {"ticket_no": opinion.ticket_no, "resident_id": resident_id,
+                         "community_id": draft.community_id, "content": content, "status": opinion.status,
+                         "created_at": now, "category": category, "department": route.department,
+                         "due_at": opinion.due_at, "location": draft.location.strip()[:256],
+                         "latitude": draft.latitude, "longitude": draft.longitude,
+                         "photos": list(draft.photos[:MAX_PHOTOS]),
+                         "public_name": (draft.public_name or "").strip()[:32] or None})
         audit.record(s, audit.resident_actor(resident_id), "opinion.submit", "opinion", opinion.ticket_no, at=now,
                      community_id=draft.community_id, category=category)
         return opinion
@@ -145,11 +146,14 @@ _OPINIONS = Opinion.__table__
 _COUNT_SINCE = (select(func.count()).select_from(_OPINIONS)
                 .where(_OPINIONS.c.resident_id == bindparam("resident_id"), _OPINIONS.c.created_at > bindparam("since")))
 _LOCK_RESIDENT = select(Resident.__table__.c.id).where(Resident.__table__.c.id == bindparam("id")).with_for_update()
-_RECENT = (select(_OPINIONS.c.ticket_no, _OPINIONS.c.content, _OPINIONS.c.status, _OPINIONS.c.created_at,
-                  _OPINIONS.c.category, _OPINIONS.c.department, _OPINIONS.c.due_at)
-           .where(_OPINIONS.c.resident_id == bindparam("resident_id"), _OPINIONS.c.created_at >= bindparam("since"))
-           .order_by(_OPINIONS.c.id.desc()))
-_INSERT = insert(_OPINIONS)
+_RECENT = Prepared(
+    select(_OPINIONS.c.ticket_no, _OPINIONS.c.content, _OPINIONS.c.status, _OPINIONS.c.created_at,
+           _OPINIONS.c.category, _OPINIONS.c.department, _OPINIONS.c.due_at)
+    .where(_OPINIONS.c.resident_id == bindparam("resident_id"), _OPINIONS.c.created_at >= bindparam("since"))
+    .order_by(_OPINIONS.c.id.desc()))
+_INSERT = Prepared(insert(_OPINIONS), ["ticket_no", "resident_id", "community_id", "content", "status", "created_at",
+                                       "category", "department", "due_at", "location", "latitude", "longitude",
+                                       "photos", "public_name"])
 SAME_OPINION_WINDOW = timedelta(hours=24)
 
 
