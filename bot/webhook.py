@@ -334,7 +334,8 @@ def _send_late(rt: Runtime, message: Inbound, future: Future) -> None:
 
 def _is_outage(exc: Exception) -> bool:
     from sqlalchemy.exc import OperationalError, TimeoutError as PoolTimeout
-    return isinstance(exc, (KVUnavailable, OperationalError, PoolTimeout, LockTimeout))
+    from storage.db import DatabaseUnavailable
+    return isinstance(exc, (KVUnavailable, OperationalError, PoolTimeout, LockTimeout, DatabaseUnavailable))
 
 
 def _describe(exc: Exception) -> str:

@@ -37,6 +37,12 @@ def record(session: Session | Connection, actor: str, action: str, object_type: 
         _INSERT.rows(session, params)
 
 
+def record_many(conn: Connection, entries: list[tuple[str, str, str, object, datetime, dict]]) -> None:
+    """Several entries (actor, action, object type, object id, at, detail) in one statement."""
+    _INSERT.many(conn, [{"actor": actor, "action": action, "object_type": object_type, "object_id": str(object_id),
+                         "at": at, "detail": detail} for actor, action, object_type, object_id, at, detail in entries])
+
+
 _INSERT = Prepared(insert(AuditEntry.__table__), ["actor", "action", "object_type", "object_id", "at", "detail"])
 
 

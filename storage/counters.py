@@ -16,13 +16,15 @@ from storage.prepared import Prepared
 def _increment(dialect: str) -> Prepared:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     t = DailyCounter.__table__
-    stmt = insert(t).values(name=bindparam("name"), day=bindparam("day"), value=1)
+    stmt = insert(t).values(name=bindparam("name"), day=bindparam("day"), value=bindparam("by"))
     return Prepared(stmt.on_conflict_do_update(index_elements=[t.c.name, t.c.day],
-                                               set_={"value": t.c.value + 1}).returning(t.c.value))
+                                               set_={"value": t.c.value + bindparam("by")}).returning(t.c.value))
 
 
-def next_value(conn: Session | Connection, name: str, day: str) -> int:
-    """Increment and return the counter `name` for `day` (YYYYMMDD) inside the caller's transaction."""
+def next_value(conn: Session | Connection, name: str, day: str, by: int = 1) -> int:
+    """Increment the counter `name` for `day` (YYYYMMDD) by `by` inside the caller's transaction and return
+    its new value (numbers value - by + 1 ... value are the caller's)."""
+    params = {"name": name, "day": day, "by": by}
     if isinstance(conn, Session):
-        return conn.execute(_increment(conn.bind.dialect.name).statement, {"name": name, "day": day}).scalar_one()
-    return _increment(conn.dialect.name).first(conn, {"name": name, "day": day})[0]
+        return conn.execute(_increment(conn.bind.dialect.name).statement, params).scalar_one()
+    return _increment(conn.dialect.name).first(conn, params)[0]

@@ -235,6 +235,11 @@ class Database:
         self._read_sessions = sessionmaker(self._read_only, expire_on_commit=False)
 
     @property
+    def timeout(self) -> float:
+        """database.timeout: how long a connection, a lock or a statement may be waited for."""
+        return self._timeout
+
+    @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 

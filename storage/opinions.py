@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import threading
+import weakref
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, func, insert, select
 
 from storage import audit, counters, notices, opinion_states
+from storage.batching import Batcher
 from storage.db import Database
 from storage.models import Opinion, OpinionEvent, Resident
 from storage.prepared import Prepared
@@ -108,52 +112,120 @@ def can_submit(db: Database, resident_id: int, now: datetime, rules: Rules) -> b
 
 def submit(db: Database, resident_id: int, draft: Draft, now: datetime, tz: ZoneInfo, rules: Rules) -> OpinionView:
     """Store the resident's opinion whole, routed to its category's department with its deadline.
-    AlreadyReported if it is a re-send of one still open; TooManyOpinions past the hourly limit."""
+    AlreadyReported if it is a re-send of one still open; TooManyOpinions past the hourly limit.
+    Submissions that arrive together are stored together (`storage.batching`), each checked as if alone."""
     content = check_content(draft.content)
     category, route = rules.route(draft.category)
-    day = now.astimezone(tz).strftime("%Y%m%d")
-    with db.connection() as s:
-        if s.dialect.name == "postgresql":  # SQLite's write transactions are serial already
-            # the resident's row lock makes the checks below exact under concurrent submissions
-            s.execute(_LOCK_RESIDENT, {"id": resident_id})
-        # one read for both checks: the resident's opinions of the last day, newest first
-        recent = [OpinionView(*row) for row in _RECENT.rows(s, {"resident_id": resident_id,
-                                                                 "since": now - SAME_OPINION_WINDOW})]
+    pending = _Pending(resident_id, draft, content, category, route, now, now.astimezone(tz).strftime("%Y%m%d"),
+                       rules.max_per_hour)
+    with _batchers_lock:
+        batcher = _batchers.get(db)
+        if batcher is None:
+            batcher = _batchers[db] = Batcher(db, _store)
+    return batcher.run(pending, db.timeout * 2)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    resident_id: int
+    draft: Draft
+    content: str
+    category: str
+    route: Route
+    now: datetime
+    day: str
+    max_per_hour: int
+
+
+def _store(conn, batch: list[_Pending]) -> list[OpinionView | OpinionRejected]:
+    """One transaction for the batch: the checks of each submission see the ones before it in the batch."""
+    residents = sorted({p.resident_id for p in batch})
+    if conn.dialect.name == "postgresql":  # SQLite's write transactions are serial already
+        # the residents' row locks (in id order: no deadlock) make the checks exact under concurrent submissions
+        conn.execute(_LOCK_RESIDENTS, {"ids": residents})
+    # one read for every check: the residents' opinions of the last day, newest first
+    params = {f"r{i}": r for i, r in enumerate(residents)}
+    params["since"] = min(p.now for p in batch) - SAME_OPINION_WINDOW
+    recent: dict[int, list[OpinionView]] = {r: [] for r in residents}
+    for resident_id, *row in _recent(len(residents)).rows(conn, params):
+        recent[resident_id].append(OpinionView(*row))
+    # each submission: ("new", its view), ("again", the open one with the same words) or a rejection;
+    # views new in this batch get their ticket numbers below, so they are kept by position
+    outcomes: list[tuple[str, int | OpinionView] | OpinionRejected] = []
+    new: list[tuple[_Pending, OpinionView]] = []
+    for p in batch:
+        mine = [o for o in recent[p.resident_id] if o.created_at >= p.now - SAME_OPINION_WINDOW]
         # the same words still open: a re-send, not a new issue (the same words about a problem that was
         # resolved or closed are a new report)
-        earlier = next((o for o in recent if o.content == content and o.status in opinion_states.OPEN_STATES), None)
+        earlier = next((o for o in mine if o.content == p.content and o.status in opinion_states.OPEN_STATES), None)
         if earlier is not None:
-            raise AlreadyReported(earlier)
-        if sum(o.created_at > now - timedelta(hours=1) for o in recent) >= rules.max_per_hour:
-            raise TooManyOpinions(f"一小时内最多反映 {rules.max_per_hour} 个问题")
-        seq = counters.next_value(s, "opinion", day)
-        opinion = OpinionView(f"MY{day}{seq:03d}", content, "submitted", now, category, route.department,
-                              now + timedelta(hours=route.hours))
+            outcomes.append(("again", earlier))
+        elif sum(o.created_at > p.now - timedelta(hours=1) for o in mine) >= p.max_per_hour:
+            outcomes.append(TooManyOpinions(f"一小时内最多反映 {p.max_per_hour} 个问题"))
+        else:
+            view = OpinionView("", p.content, "submitted", p.now, p.category, p.route.department,
+                               p.now + timedelta(hours=p.route.hours))
+            recent[p.resident_id].insert(0, view)
+            outcomes.append(("new", len(new)))
+            new.append((p, view))
+    numbered: dict[int, OpinionView] = {}  # id() of a view new in this batch -> with its ticket number
+    for day in sorted({p.day for p, _ in new}):
+        today = [(p, v) for p, v in new if p.day == day]
+        last = counters.next_value(conn, "opinion", day, by=len(today))
+        for seq, (p, v) in enumerate(today, start=last - len(today) + 1):
+            numbered[id(v)] = replace(v, ticket_no=f"MY{day}{seq:03d}")
+    stored = [(p, numbered[id(v)]) for p, v in new]
+    if stored:
         # Core on a plain connection, not ORM objects: this is the write behind every submission
-        _INSERT.rows(s, {"ticket_no": opinion.ticket_no, "resident_id": resident_id,
-                         "community_id": draft.community_id, "content": content, "status": opinion.status,
-                         "created_at": now, "category": category, "department": route.department,
-                         "due_at": opinion.due_at, "location": draft.location.strip()[:256],
-                         "latitude": draft.latitude, "longitude": draft.longitude,
-                         "photos": list(draft.photos[:MAX_PHOTOS]),
-                         "public_name": (draft.public_name or "").strip()[:32] or None})
-        audit.record(s, audit.resident_actor(resident_id), "opinion.submit", "opinion", opinion.ticket_no, at=now,
-                     community_id=draft.community_id, category=category)
-        return opinion
+        _INSERT.many(conn, [_row(p, v) for p, v in stored])
+        audit.record_many(conn, [(audit.resident_actor(p.resident_id), "opinion.submit", "opinion", v.ticket_no,
+                                  p.now, {"community_id": p.draft.community_id, "category": p.category})
+                                 for p, v in stored])
+    result: list[OpinionView | OpinionRejected] = []
+    for outcome in outcomes:
+        if isinstance(outcome, OpinionRejected):
+            result.append(outcome)
+        elif outcome[0] == "new":
+            result.append(stored[outcome[1]][1])
+        else:
+            earlier = outcome[1]
+            result.append(AlreadyReported(numbered.get(id(earlier), earlier)))
+    return result
+
+
+def _row(p: _Pending, v: OpinionView) -> dict:
+    d = p.draft
+    return {"ticket_no": v.ticket_no, "resident_id": p.resident_id, "community_id": d.community_id,
+            "content": v.content, "status": v.status, "created_at": v.created_at, "category": v.category,
+            "department": v.department, "due_at": v.due_at, "location": d.location.strip()[:256],
+            "latitude": d.latitude, "longitude": d.longitude, "photos": list(d.photos[:MAX_PHOTOS]),
+            "public_name": (d.public_name or "").strip()[:32] or None}
 
 
 _OPINIONS = Opinion.__table__
 _COUNT_SINCE = (select(func.count()).select_from(_OPINIONS)
                 .where(_OPINIONS.c.resident_id == bindparam("resident_id"), _OPINIONS.c.created_at > bindparam("since")))
-_LOCK_RESIDENT = select(Resident.__table__.c.id).where(Resident.__table__.c.id == bindparam("id")).with_for_update()
-_RECENT = Prepared(
-    select(_OPINIONS.c.ticket_no, _OPINIONS.c.content, _OPINIONS.c.status, _OPINIONS.c.created_at,
-           _OPINIONS.c.category, _OPINIONS.c.department, _OPINIONS.c.due_at)
-    .where(_OPINIONS.c.resident_id == bindparam("resident_id"), _OPINIONS.c.created_at >= bindparam("since"))
-    .order_by(_OPINIONS.c.id.desc()))
+_RESIDENTS = Resident.__table__
+_LOCK_RESIDENTS = (select(_RESIDENTS.c.id).where(_RESIDENTS.c.id.in_(bindparam("ids", expanding=True)))
+                   .order_by(_RESIDENTS.c.id).with_for_update())
+
+
+@lru_cache(maxsize=64)
+def _recent(residents: int) -> Prepared:
+    """The opinions of `residents` residents (bound as r0, r1, ...) since `since`, newest first."""
+    return Prepared(
+        select(_OPINIONS.c.resident_id, _OPINIONS.c.ticket_no, _OPINIONS.c.content, _OPINIONS.c.status,
+               _OPINIONS.c.created_at, _OPINIONS.c.category, _OPINIONS.c.department, _OPINIONS.c.due_at)
+        .where(_OPINIONS.c.resident_id.in_([bindparam(f"r{i}") for i in range(residents)]),
+               _OPINIONS.c.created_at >= bindparam("since"))
+        .order_by(_OPINIONS.c.id.desc()))
+
+
 _INSERT = Prepared(insert(_OPINIONS), ["ticket_no", "resident_id", "community_id", "content", "status", "created_at",
                                        "category", "department", "due_at", "location", "latitude", "longitude",
                                        "photos", "public_name"])
+_batchers: "weakref.WeakKeyDictionary[Database, Batcher]" = weakref.WeakKeyDictionary()
+_batchers_lock = threading.Lock()
 SAME_OPINION_WINDOW = timedelta(hours=24)
 
 

@@ -57,6 +57,22 @@ class Prepared:
             return fetched
         return [tuple(convert(v) if convert else v for convert, v in zip(c.results, row)) for row in fetched]
 
+    def many(self, conn: Connection, params: list[dict[str, Any]]) -> None:
+        """The statement once for each of `params` (an INSERT of several rows), rows not returned."""
+        if conn.dialect.name != "sqlite":
+            conn.execute(self.statement, params)
+            return
+        c = self._compiled or self._compile(conn.dialect)
+        args = []
+        for one in params:
+            values = c.compiled.construct_params(one)
+            args.append(tuple(convert(values[name]) if convert else values[name] for name, convert in c.binds))
+        try:
+            conn.connection.dbapi_connection.executemany(c.sql, args)
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(c.sql, None, exc, conn.dialect.loaded_dbapi.Error,
+                                      hide_parameters=True) from exc
+
     def first(self, conn: Connection, params: dict[str, Any]) -> tuple | None:
         found = self.rows(conn, params)
         return found[0] if found else None

@@ -1,0 +1,137 @@
+"""Group commit: writes of one kind that arrive while one is being written go in together.
+
+Every opinion write takes the database's one writer (on SQLite, for every process; on PostgreSQL, the day's
+ticket-counter row), and under a burst most of a write's time is spent queueing for it and handing it on.
+A `Batcher` lets the first caller lead: once it holds the writer, it takes every write of its kind that has
+queued in this process meanwhile and stores them in one transaction, with one statement per table for the
+lot, and hands the lead to the next caller waiting. Each caller still gets its own answer or its own error.
+
+The batch function must only touch the database: when it fails (a foreign key refused, say), the transaction
+is rolled back and each write of the batch is tried again alone, so that one bad write fails only itself.
+A database that does not answer fails the whole batch at once instead of once per write.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from typing import Callable, Generic, TypeVar
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
+
+from storage.db import Database, DatabaseUnavailable
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+MAX_BATCH = 32
+
+
+class _Slot(Generic[T]):
+    __slots__ = ("item", "wake", "lead", "taken", "done", "result", "error")
+
+    def __init__(self, item: T) -> None:
+        self.item = item
+        self.wake = threading.Event()
+        self.lead = False    # woken to lead the next batch
+        self.taken = False   # in a batch being written
+        self.done = False
+        self.result = None
+        self.error: BaseException | None = None
+
+    def outcome(self):
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+class Batcher(Generic[T, R]):
+    """`Batcher(db, write).run(item)`: `write(conn, items)` returns, for each item in order, its result or the
+    exception to raise for it (a rejection decided without writing it)."""
+
+    def __init__(self, db: Database, write: Callable[[Connection, list[T]], list[R | BaseException]]):
+        self.db = db
+        self.write = write
+        self._mutex = threading.Lock()
+        self._queue: list[_Slot[T]] = []
+        self._busy = False  # a caller leads (or is woken to lead) a batch
+        self._pid = os.getpid()
+
+    def run(self, item: T, timeout: float) -> R:
+        """`item` written (with whatever queued beside it); DatabaseUnavailable if no batch took it within
+        `timeout` seconds."""
+        slot = _Slot(item)
+        with self._mutex:
+            if self._pid != os.getpid():  # a fork copies the queue, not the threads waiting in it
+                self._queue, self._busy, self._pid = [], False, os.getpid()
+            self._queue.append(slot)
+            lead = not self._busy
+            self._busy = True
+        if not lead:
+            if not slot.wake.wait(timeout):
+                with self._mutex:
+                    if not slot.taken and not slot.lead:
+                        self._queue.remove(slot)
+                        raise DatabaseUnavailable("no batch took the write in time")
+                slot.wake.wait()  # taken: its batch ends within the database's own timeouts
+            if not slot.lead:
+                return slot.outcome()
+        try:
+            self._lead(slot)
+        finally:
+            self._hand_on()
+        return slot.outcome()
+
+    def _take(self, leader: _Slot[T]) -> list[_Slot[T]]:
+        with self._mutex:
+            rest = [s for s in self._queue if s is not leader]
+            batch = [leader] + rest[:MAX_BATCH - 1]
+            self._queue = rest[MAX_BATCH - 1:]
+            for s in batch:
+                s.taken = True
+        return batch
+
+    def _lead(self, leader: _Slot[T]) -> None:
+        batch: list[_Slot[T]] = [leader]
+        try:
+            with self.db.connection() as conn:
+                # taken once the writer is ours: whatever queued while we waited for it comes along
+                batch = self._take(leader)
+                outcomes = self.write(conn, [s.item for s in batch])
+        except OperationalError as exc:  # the database is not answering: trying each alone would wait again
+            self._finish(batch, [exc] * len(batch))
+            return
+        except Exception as exc:
+            if len(batch) == 1:
+                self._finish(batch, [exc])
+                return
+            outcomes = [self._alone(s.item) for s in batch]
+        except BaseException as exc:  # the leader is being stopped: nobody of its batch is left waiting
+            self._finish(batch, [exc] * len(batch))
+            raise
+        self._finish(batch, outcomes)
+
+    def _alone(self, item: T) -> R | BaseException:
+        try:
+            with self.db.connection() as conn:
+                return self.write(conn, [item])[0]
+        except Exception as exc:
+            return exc
+
+    def _finish(self, batch: list[_Slot[T]], outcomes: list) -> None:
+        for s, outcome in zip(batch, outcomes):
+            if isinstance(outcome, BaseException):
+                s.error = outcome
+            else:
+                s.result = outcome
+            s.done = True
+            s.wake.set()
+
+    def _hand_on(self) -> None:
+        with self._mutex:
+            if self._queue:
+                nxt = self._queue[0]
+                nxt.lead = True
+                nxt.wake.set()
+            else:
+                self._busy = False
