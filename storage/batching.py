@@ -64,8 +64,9 @@ class Batcher(Generic[T, R]):
         with self._mutex:
             if self._pid != os.getpid():  # a fork copies the queue, not the threads waiting in it
                 self._queue, self._busy, self._pid = [], False, os.getpid()
-            self._queue.append(slot)
             lead = not self._busy
+            if not lead:
+                self._queue.append(slot)
             self._busy = True
         if not lead:
             if not slot.wake.wait(timeout):
@@ -83,10 +84,9 @@ class Batcher(Generic[T, R]):
         return slot.outcome()
 
     def _take(self, leader: _Slot[T]) -> list[_Slot[T]]:
-        with self._mutex:
-            rest = [s for s in self._queue if s is not leader]
-            batch = [leader] + rest[:MAX_BATCH - 1]
-            self._queue = rest[MAX_BATCH - 1:]
+        with self._mutex:  # the leader is not in the queue: it leads its batch
+            batch = [leader] + self._queue[:MAX_BATCH - 1]
+            del self._queue[:MAX_BATCH - 1]
             for s in batch:
                 s.taken = True
         return batch
@@ -130,7 +130,7 @@ class Batcher(Generic[T, R]):
     def _hand_on(self) -> None:
         with self._mutex:
             if self._queue:
-                nxt = self._queue[0]
+                nxt = self._queue.pop(0)
                 nxt.lead = True
                 nxt.wake.set()
             else:

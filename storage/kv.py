@@ -20,7 +20,8 @@ from sqlalchemy import bindparam, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from storage.db import Database
+from storage.batching import Batcher
+from storage.db import Database, DatabaseUnavailable
 from storage.models import KeyValue
 
 
@@ -218,6 +219,9 @@ class SqlKV:
                                                where=t.c.expires_at <= bindparam("now")).returning(t.c.key)
         self._delete = delete(t).where(t.c.key == bindparam("key"))
         self._delete_if = delete(t).where(t.c.key == bindparam("key"), t.c.value == bindparam("value"))
+        # SQLite: the writes of every message (claim, apply) queue for its one writer, so those that queue in
+        # this process together go in one transaction (group commit); on PostgreSQL, rows lock one by one
+        self._batcher = Batcher(db, lambda c, ops: [op(c) for op in ops]) if db.dialect == "sqlite" else None
 
     def _get_many(self, n: int):
         """`key IN (:k0, ... :kn-1)` with plain parameters: cheaper per call than an expanding IN."""
@@ -230,8 +234,17 @@ class SqlKV:
     def _run(self, fn):
         try:
             return fn()
-        except SQLAlchemyError as exc:  # locked, timed out, unreachable: the store is unavailable
+        except (SQLAlchemyError, DatabaseUnavailable) as exc:  # locked, timed out, unreachable: unavailable
             raise KVUnavailable(str(exc)) from exc
+
+    def _write(self, op):
+        """`op(connection)` in a write transaction (on SQLite, shared with other writes queued in this process)."""
+        def run():
+            if self._batcher is None:
+                with self.db.connection() as c:
+                    return op(c)
+            return self._batcher.run(op, self.db.timeout)
+        return self._run(run)
 
     def get(self, key: str) -> str | None:
         def op():
@@ -240,54 +253,48 @@ class SqlKV:
         return self._run(op)
 
     def set(self, key: str, value: str, ttl: float | None = None) -> None:
-        def op():
-            with self.db.connection() as c:
-                c.execute(self._upsert, {"key": key, "value": value, "expires": time.time() + ttl if ttl else None})
-        self._run(op)
+        def op(c):
+            c.execute(self._upsert, {"key": key, "value": value, "expires": time.time() + ttl if ttl else None})
+        self._write(op)
 
     def _set_nx(self, c, key: str, value: str, ttl: float, now: float) -> bool:
         return c.execute(self._take, {"key": key, "value": value, "expires": now + ttl, "now": now}).first() is not None
 
     def set_nx(self, key: str, value: str, ttl: float) -> bool:
         self._maybe_sweep()
-        def op():
-            with self.db.connection() as c:
-                return self._set_nx(c, key, value, ttl, time.time())
-        return self._run(op)
+        return self._write(lambda c: self._set_nx(c, key, value, ttl, time.time()))
 
     def claim(self, keys: Sequence[tuple[str, str, float]], reads: Sequence[str] = ()) -> Claimed:
         self._maybe_sweep()
-        def op():
+        def op(c):
             now = time.time()
-            with self.db.connection() as c:
-                taken, holder = 0, None
-                for key, value, ttl in keys:
-                    if not self._set_nx(c, key, value, ttl, now):
-                        holder = c.execute(self._get, {"key": key, "now": now}).scalar()
-                        break
-                    taken += 1
-                found = {}
-                if reads:
-                    params = {f"k{i}": k for i, k in enumerate(reads)}
-                    found = dict(c.execute(self._get_many(len(reads)), {**params, "now": now}).all())
+            taken, holder = 0, None
+            for key, value, ttl in keys:
+                if not self._set_nx(c, key, value, ttl, now):
+                    holder = c.execute(self._get, {"key": key, "now": now}).scalar()
+                    break
+                taken += 1
+            found = {}
+            if reads:
+                params = {f"k{i}": k for i, k in enumerate(reads)}
+                found = dict(c.execute(self._get_many(len(reads)), {**params, "now": now}).all())
             return Claimed(taken, holder, tuple(found.get(k) for k in reads))
-        return self._run(op)
+        return self._write(op)
 
     def apply(self, sets: Sequence[tuple[str, str, float | None]] = (), deletes: Sequence[str] = (),
               releases: Sequence[tuple[str, str]] = ()) -> None:
         if not (sets or deletes or releases):
             return
-        def op():
+        def op(c):
             now = time.time()
             ops = ([(key, self._upsert, {"key": key, "value": value, "expires": now + ttl if ttl else None})
                     for key, value, ttl in sets]
                    + [(key, self._delete, {"key": key}) for key in deletes]
                    + [(key, self._delete_if, {"key": key, "value": value}) for key, value in releases])
             ops.sort(key=lambda op: op[0])  # rows locked in one order by every caller: no deadlock (PostgreSQL)
-            with self.db.connection() as c:
-                for _, stmt, params in ops:
-                    c.execute(stmt, params)
-        self._run(op)
+            for _, stmt, params in ops:
+                c.execute(stmt, params)
+        self._write(op)
 
     def _maybe_sweep(self) -> None:
         if random.random() < 0.01:
@@ -305,16 +312,12 @@ class SqlKV:
             log.warning("kv sweep skipped: %s", type(exc).__name__)
 
     def delete(self, key: str) -> None:
-        def op():
-            with self.db.connection() as c:
-                c.execute(self._delete, {"key": key})
-        self._run(op)
+        def op(c):
+            c.execute(self._delete, {"key": key})
+        self._write(op)
 
     def delete_if(self, key: str, value: str) -> bool:
-        def op():
-            with self.db.connection() as c:
-                return c.execute(self._delete_if, {"key": key, "value": value}).rowcount == 1
-        return self._run(op)
+        return self._write(lambda c: c.execute(self._delete_if, {"key": key, "value": value}).rowcount == 1)
 
     def ping(self) -> None:
         self._run(self.db.ping)

@@ -112,3 +112,28 @@ def test_a_write_no_batch_takes_in_time_is_refused_and_never_written(db):
     assert batcher.run("d1", 5) == "stored d1"  # the lead was handed on: the next write is not stuck
     with db.transaction(read_only=True) as s:
         assert sorted(s.scalars(select(DailyCounter.day).where(DailyCounter.name == "w"))) == ["d0", "d1"]
+
+
+def test_a_leader_the_database_refuses_before_its_batch_hands_on_and_later_writes_go_through(sqlite_template,
+                                                                                            tmp_path):
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    path = tmp_path / "locked.db"
+    shutil.copy(sqlite_template, path)
+    db = Database(f"sqlite:///{path}", timeout=0.2)
+    batcher = Batcher(db, Gate().write)
+    blocker = sqlite3.connect(path, timeout=0.1, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # a writer outside nanhu's queue: BEGIN fails after the busy timeout
+    try:
+        with pytest.raises(OperationalError):
+            batcher.run("d0", 1)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    gate = Gate()
+    gate.opened.set()
+    batcher.write = gate.write
+    assert batcher.run("d1", 1) == "stored d1"  # not left queued behind a lead nobody holds
+    db.dispose()
