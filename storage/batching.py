@@ -12,6 +12,7 @@ A database that does not answer fails the whole batch at once instead of once pe
 """
 from __future__ import annotations
 
+import _thread
 import os
 import threading
 from typing import Callable, Generic, TypeVar
@@ -32,7 +33,8 @@ class _Slot(Generic[T]):
 
     def __init__(self, item: T) -> None:
         self.item = item
-        self.wake = threading.Event()
+        # a caller that queues sleeps on this lock until woken, once: to lead, or with its batch written
+        self.wake: _thread.LockType | None = None
         self.lead = False    # woken to lead the next batch
         self.taken = False   # in a batch being written
         self.done = False
@@ -66,15 +68,17 @@ class Batcher(Generic[T, R]):
                 self._queue, self._busy, self._pid = [], False, os.getpid()
             lead = not self._busy
             if not lead:
+                slot.wake = _thread.allocate_lock()
+                slot.wake.acquire()
                 self._queue.append(slot)
             self._busy = True
         if not lead:
-            if not slot.wake.wait(timeout):
+            if not slot.wake.acquire(timeout=timeout):
                 with self._mutex:
                     if not slot.taken and not slot.lead:
                         self._queue.remove(slot)
                         raise DatabaseUnavailable("no batch took the write in time")
-                slot.wake.wait()  # taken: its batch ends within the database's own timeouts
+                slot.wake.acquire()  # taken: its batch ends within the database's own timeouts
             if not slot.lead:
                 return slot.outcome()
         try:
@@ -125,13 +129,14 @@ class Batcher(Generic[T, R]):
             else:
                 s.result = outcome
             s.done = True
-            s.wake.set()
+            if s.wake is not None:
+                s.wake.release()
 
     def _hand_on(self) -> None:
         with self._mutex:
             if self._queue:
                 nxt = self._queue.pop(0)
                 nxt.lead = True
-                nxt.wake.set()
+                nxt.wake.release()
             else:
                 self._busy = False

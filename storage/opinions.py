@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import threading
 import weakref
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -173,7 +173,8 @@ def _store(conn, batch: list[_Pending]) -> list[OpinionView | OpinionRejected]:
         today = [(p, v) for p, v in new if p.day == day]
         last = counters.next_value(conn, "opinion", day, by=len(today))
         for seq, (p, v) in enumerate(today, start=last - len(today) + 1):
-            numbered[id(v)] = replace(v, ticket_no=f"MY{day}{seq:03d}")
+            numbered[id(v)] = OpinionView(f"MY{day}{seq:03d}", v.content, v.status, v.created_at, v.category,
+                                          v.department, v.due_at)
     stored = [(p, numbered[id(v)]) for p, v in new]
     if stored:
         # Core on a plain connection, not ORM objects: this is the write behind every submission
