@@ -29,7 +29,7 @@ MAX_BATCH = 32
 
 
 class _Slot(Generic[T]):
-    __slots__ = ("item", "wake", "lead", "taken", "done", "result", "error")
+    __slots__ = ("item", "wake", "lead", "taken", "result", "error")
 
     def __init__(self, item: T) -> None:
         self.item = item
@@ -37,7 +37,6 @@ class _Slot(Generic[T]):
         self.wake: _thread.LockType | None = None
         self.lead = False    # woken to lead the next batch
         self.taken = False   # in a batch being written
-        self.done = False
         self.result = None
         self.error: BaseException | None = None
 
@@ -128,7 +127,6 @@ class Batcher(Generic[T, R]):
                 s.error = outcome
             else:
                 s.result = outcome
-            s.done = True
             if s.wake is not None:
                 s.wake.release()
 
