@@ -6,9 +6,9 @@ A `Batcher` lets the first caller lead: once it holds the writer, it takes every
 queued in this process meanwhile and stores them in one transaction, with one statement per table for the
 lot, and hands the lead to the next caller waiting. Each caller still gets its own answer or its own error.
 
-The batch function must only touch the database: when it fails (a foreign key refused, say), the transaction
-is rolled back and each write of the batch is tried again alone, so that one bad write fails only itself.
-A database that does not answer fails the whole batch at once instead of once per write.
+The batch function must only touch the database: when it fails (a foreign key refused, a row lock held too
+long, say), the transaction is rolled back and each caller of the batch writes its own item again, alone, in
+its own thread and within its own timeouts, so that one bad write fails only itself.
 """
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ import threading
 from typing import Callable, Generic, TypeVar
 
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
 
 from storage.db import Database, DatabaseUnavailable
 
@@ -78,12 +77,13 @@ class Batcher(Generic[T, R]):
                         self._queue.remove(slot)
                         raise DatabaseUnavailable("no batch took the write in time")
                 slot.wake.acquire()  # taken: its batch ends within the database's own timeouts
-            if not slot.lead:
-                return slot.outcome()
-        try:
-            self._lead(slot)
-        finally:
-            self._hand_on()
+        if lead or slot.lead:
+            try:
+                self._lead(slot)
+            finally:
+                self._hand_on()
+        if slot.result is _ALONE:
+            return self._alone(item)
         return slot.outcome()
 
     def _take(self, leader: _Slot[T]) -> list[_Slot[T]]:
@@ -101,25 +101,27 @@ class Batcher(Generic[T, R]):
                 # taken once the writer is ours: whatever queued while we waited for it comes along
                 batch = self._take(leader)
                 outcomes = self.write(conn, [s.item for s in batch])
-        except OperationalError as exc:  # the database is not answering: trying each alone would wait again
-            self._finish(batch, [exc] * len(batch))
-            return
+                if len(outcomes) != len(batch):
+                    raise RuntimeError(f"{len(outcomes)} outcomes for a batch of {len(batch)}")
         except Exception as exc:
             if len(batch) == 1:
                 self._finish(batch, [exc])
-                return
-            outcomes = [self._alone(s.item) for s in batch]
-        except BaseException as exc:  # the leader is being stopped: nobody of its batch is left waiting
-            self._finish(batch, [exc] * len(batch))
+            else:
+                # each tries again alone, in its own thread and transaction, within its own timeouts: one
+                # refused write (a foreign key, a row lock held too long) then fails only itself
+                self._finish(batch, [_ALONE] * len(batch))
+            return
+        except BaseException:  # the leader is being stopped: the others of its batch try again alone
+            self._finish(batch, [_ALONE] * len(batch))
             raise
         self._finish(batch, outcomes)
 
-    def _alone(self, item: T) -> R | BaseException:
-        try:
-            with self.db.connection() as conn:
-                return self.write(conn, [item])[0]
-        except Exception as exc:
-            return exc
+    def _alone(self, item: T) -> R:
+        with self.db.connection() as conn:
+            outcome = self.write(conn, [item])[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
 
     def _finish(self, batch: list[_Slot[T]], outcomes: list) -> None:
         for s, outcome in zip(batch, outcomes):
@@ -138,3 +140,6 @@ class Batcher(Generic[T, R]):
                 nxt.wake.release()
             else:
                 self._busy = False
+
+
+_ALONE = object()  # the batch failed: write this item again on its own

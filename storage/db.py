@@ -176,9 +176,11 @@ class _FlockWaiter:
                     return True
                 except BlockingIOError:
                     pass
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="nanhu-sqlite-writers", daemon=True)
-                self._thread.start()
+            if self._thread is None or not self._thread.is_alive():
+                thread = threading.Thread(target=self._run, name="nanhu-sqlite-writers", daemon=True)
+                thread.start()
+                self._thread = thread
+            self._asks = [a for a in self._asks if a.state != _Ask.GIVEN_UP]
             self._asks.append(ask)
             self._ready.notify()
         ask.won.wait(max(0.0, give_up - time.monotonic()))
@@ -206,7 +208,10 @@ class _FlockWaiter:
             with self._mutex:
                 self._blocking = False
                 if won and ask.state == _Ask.GIVEN_UP:
-                    fcntl.flock(ask.fd, fcntl.LOCK_UN)
+                    try:
+                        fcntl.flock(ask.fd, fcntl.LOCK_UN)
+                    except OSError as exc:
+                        log.warning("SQLite writers queue: unlock failed (%s)", type(exc).__name__)
                 elif won:
                     ask.state = _Ask.WON
                 ask.won.set()
@@ -233,6 +238,8 @@ class Database:
         self._timeout = timeout
         self._read_only = self.engine.execution_options(read_only=True)
         self._read_sessions = sessionmaker(self._read_only, expire_on_commit=False)
+        self.batchers: dict[str, object] = {}  # this database's group-commit queues (storage.batching), by name
+        self.batchers_lock = threading.Lock()
 
     @property
     def timeout(self) -> float:

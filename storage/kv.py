@@ -243,7 +243,7 @@ class SqlKV:
             if self._batcher is None:
                 with self.db.connection() as c:
                     return op(c)
-            return self._batcher.run(op, self.db.timeout)
+            return self._batcher.run(op, self.db.timeout * 2)  # queued behind a leader that may wait as long
         return self._run(run)
 
     def get(self, key: str) -> str | None:

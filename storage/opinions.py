@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import re
-import threading
-import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -118,10 +116,10 @@ def submit(db: Database, resident_id: int, draft: Draft, now: datetime, tz: Zone
     category, route = rules.route(draft.category)
     pending = _Pending(resident_id, draft, content, category, route, now, now.astimezone(tz).strftime("%Y%m%d"),
                        rules.max_per_hour)
-    with _batchers_lock:
-        batcher = _batchers.get(db)
-        if batcher is None:
-            batcher = _batchers[db] = Batcher(db, _store)
+    with db.batchers_lock:
+        if "opinions" not in db.batchers:
+            db.batchers["opinions"] = Batcher(db, _store)
+        batcher = db.batchers["opinions"]
     return batcher.run(pending, db.timeout * 2)
 
 
@@ -225,8 +223,6 @@ def _recent(residents: int) -> Prepared:
 _INSERT = Prepared(insert(_OPINIONS), ["ticket_no", "resident_id", "community_id", "content", "status", "created_at",
                                        "category", "department", "due_at", "location", "latitude", "longitude",
                                        "photos", "public_name"])
-_batchers: "weakref.WeakKeyDictionary[Database, Batcher]" = weakref.WeakKeyDictionary()
-_batchers_lock = threading.Lock()
 SAME_OPINION_WINDOW = timedelta(hours=24)
 
 

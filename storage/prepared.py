@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql import Executable, Insert
 
 
@@ -45,8 +45,7 @@ class Prepared:
             result = conn.execute(self.statement, params)
             return [tuple(r) for r in result] if result.returns_rows else []
         c = self._compiled or self._compile(conn.dialect)
-        values = c.compiled.construct_params(params)  # adds the statement's own literals (value + 1 ...)
-        args = tuple(convert(values[name]) if convert else values[name] for name, convert in c.binds)
+        args = self._args(c, params)
         try:
             cursor = conn.connection.dbapi_connection.execute(c.sql, args)
             fetched = cursor.fetchall() if cursor.description else []
@@ -63,15 +62,22 @@ class Prepared:
             conn.execute(self.statement, params)
             return
         c = self._compiled or self._compile(conn.dialect)
-        args = []
-        for one in params:
-            values = c.compiled.construct_params(one)
-            args.append(tuple(convert(values[name]) if convert else values[name] for name, convert in c.binds))
+        args = [self._args(c, one) for one in params]
         try:
             conn.connection.dbapi_connection.executemany(c.sql, args)
         except conn.dialect.loaded_dbapi.Error as exc:
             raise DBAPIError.instance(c.sql, None, exc, conn.dialect.loaded_dbapi.Error,
                                       hide_parameters=True) from exc
+
+    @staticmethod
+    def _args(c: _Compiled, params: dict[str, Any]) -> tuple:
+        """The positional parameters, converted; a value the column's type refuses (a naive datetime, say)
+        raises StatementError, as it would through SQLAlchemy."""
+        try:
+            values = c.compiled.construct_params(params)  # adds the statement's own literals (value + 1 ...)
+            return tuple(convert(values[name]) if convert else values[name] for name, convert in c.binds)
+        except Exception as exc:
+            raise StatementError(str(exc), c.sql, None, exc) from exc
 
     def first(self, conn: Connection, params: dict[str, Any]) -> tuple | None:
         found = self.rows(conn, params)

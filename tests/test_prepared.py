@@ -74,3 +74,15 @@ def test_a_failing_statement_raises_sqlalchemys_error_and_the_transaction_is_rol
 def test_an_insert_that_leaves_out_a_column_with_a_python_default_is_refused():
     with pytest.raises(ValueError, match="at"):  # `at` defaults to now in Python, which the cursor would not do
         Prepared(insert(AUDIT), ["actor", "action", "object_type", "object_id", "detail"])
+
+
+def test_a_value_the_column_refuses_raises_statement_error_as_through_sqlalchemy(db):
+    from sqlalchemy.exc import StatementError
+
+    naive = datetime(2026, 11, 29, 8, 30)  # UTCDateTime refuses a datetime without a time zone
+    with pytest.raises(StatementError, match="naive"):
+        with db.connection() as conn:
+            Prepared(insert(AUDIT), COLUMNS).rows(conn, _entry("naive", naive))
+    with pytest.raises(StatementError, match="naive"):
+        with db.connection() as conn:
+            conn.execute(insert(AUDIT), _entry("naive", naive))
