@@ -29,8 +29,7 @@ def staff_actor(username: str) -> str:
 def record(session: Session | Connection, actor: str, action: str, object_type: str, object_id: object,
            at: datetime | None = None, **detail: Any) -> None:
     # a plain INSERT rather than an ORM object: no entry is read back, and this runs in every action
-    params = {"actor": actor, "action": action, "object_type": object_type, "object_id": str(object_id),
-              "at": at or utcnow(), "detail": detail}
+    params = _entry(actor, action, object_type, object_id, at or utcnow(), detail)
     if isinstance(session, Session):  # the ORM's statements go through the session (it flushes first)
         session.execute(_INSERT.statement, params)
     else:
@@ -39,8 +38,12 @@ def record(session: Session | Connection, actor: str, action: str, object_type: 
 
 def record_many(conn: Connection, entries: list[tuple[str, str, str, object, datetime, dict]]) -> None:
     """Several entries (actor, action, object type, object id, at, detail) in one statement."""
-    _INSERT.many(conn, [{"actor": actor, "action": action, "object_type": object_type, "object_id": str(object_id),
-                         "at": at, "detail": detail} for actor, action, object_type, object_id, at, detail in entries])
+    _INSERT.many(conn, [_entry(*entry) for entry in entries])
+
+
+def _entry(actor: str, action: str, object_type: str, object_id: object, at: datetime, detail: dict) -> dict:
+    return {"actor": actor, "action": action, "object_type": object_type, "object_id": str(object_id), "at": at,
+            "detail": detail}
 
 
 _INSERT = Prepared(insert(AuditEntry.__table__), ["actor", "action", "object_type", "object_id", "at", "detail"])

@@ -9,19 +9,20 @@ import contextlib
 import fcntl
 import logging
 import os
-import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+from storage.prepared import driver_errors
 
 
 log = logging.getLogger("nanhu.db")
+T = TypeVar("T")
 
 
 class DatabaseUnavailable(Exception):
@@ -40,10 +41,8 @@ def _sqlite_begin(conn) -> None:
     # straight to the driver: this runs once per transaction, several times per message. SQLAlchemy does
     # not wrap errors raised in this event, so a locked database is wrapped here as any statement's would be.
     statement = "BEGIN" if conn.get_execution_options().get("read_only") else "BEGIN IMMEDIATE"
-    try:
+    with driver_errors(statement):
         conn.connection.dbapi_connection.execute(statement)
-    except sqlite3.Error as exc:
-        raise DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
 
 
 def make_engine(url: str, timeout: float = 2.0) -> Engine:
@@ -105,7 +104,7 @@ class _SqliteWriters:
             return False
         try:
             if self._depth == 0 and self._open():
-                self._file_held = self._lock_file(give_up)
+                self._file_held = self._waiter.lock(self._fd, give_up)
                 if not self._file_held:
                     self._threads.release()
                     return False
@@ -138,10 +137,6 @@ class _SqliteWriters:
                 return False
             self._fd_pid = os.getpid()
         return True
-
-    def _lock_file(self, give_up: float) -> bool:
-        return self._waiter.lock(self._fd, give_up)
-
 
 class _FlockWaiter:
     """Takes an flock, waiting for it in a thread of its own so that the writer asking can give up.
@@ -238,8 +233,16 @@ class Database:
         self._timeout = timeout
         self._read_only = self.engine.execution_options(read_only=True)
         self._read_sessions = sessionmaker(self._read_only, expire_on_commit=False)
-        self.batchers: dict[str, object] = {}  # this database's group-commit queues (storage.batching), by name
-        self.batchers_lock = threading.Lock()
+        self._shared: dict[str, object] = {}
+        self._shared_lock = threading.Lock()
+
+    def shared(self, name: str, make: Callable[[], T]) -> T:
+        """One object per database and name, made on first use: the group-commit queue of a kind of write
+        (`storage.batching`), which every caller writing to this database must share."""
+        with self._shared_lock:
+            if name not in self._shared:
+                self._shared[name] = make()
+            return self._shared[name]
 
     @property
     def timeout(self) -> float:

@@ -199,6 +199,11 @@ class RedisKV:
         self._script(self._apply, [self._k(k) for k in keys], args)
 
 
+def _each(conn, ops: list) -> list:
+    """A batch of the SQL store's writes: each its own function of the connection, in order."""
+    return [op(conn) for op in ops]
+
+
 class SqlKV:
     """The same operations on the `kv` table, for deployments without Redis (SQLAlchemy Core: these
     statements run several times per message)."""
@@ -221,7 +226,7 @@ class SqlKV:
         self._delete_if = delete(t).where(t.c.key == bindparam("key"), t.c.value == bindparam("value"))
         # SQLite: the writes of every message (claim, apply) queue for its one writer, so those that queue in
         # this process together go in one transaction (group commit); on PostgreSQL, rows lock one by one
-        self._batcher = Batcher(db, lambda c, ops: [op(c) for op in ops]) if db.dialect == "sqlite" else None
+        self._batcher = db.shared("kv", lambda: Batcher(db, _each)) if db.dialect == "sqlite" else None
 
     def _get_many(self, n: int):
         """`key IN (:k0, ... :kn-1)` with plain parameters: cheaper per call than an expanding IN."""

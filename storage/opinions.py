@@ -116,11 +116,7 @@ def submit(db: Database, resident_id: int, draft: Draft, now: datetime, tz: Zone
     category, route = rules.route(draft.category)
     pending = _Pending(resident_id, draft, content, category, route, now, now.astimezone(tz).strftime("%Y%m%d"),
                        rules.max_per_hour)
-    with db.batchers_lock:
-        if "opinions" not in db.batchers:
-            db.batchers["opinions"] = Batcher(db, _store)
-        batcher = db.batchers["opinions"]
-    return batcher.run(pending, db.timeout * 2)
+    return db.shared("opinions", lambda: Batcher(db, _store)).run(pending, db.timeout * 2)
 
 
 @dataclass(frozen=True)
@@ -147,9 +143,9 @@ def _store(conn, batch: list[_Pending]) -> list[OpinionView | OpinionRejected]:
     recent: dict[int, list[OpinionView]] = {r: [] for r in residents}
     for resident_id, *row in _recent(len(residents)).rows(conn, params):
         recent[resident_id].append(OpinionView(*row))
-    # each submission: ("new", its view), ("again", the open one with the same words) or a rejection;
-    # views new in this batch get their ticket numbers below, so they are kept by position
-    outcomes: list[tuple[str, int | OpinionView] | OpinionRejected] = []
+    # each submission: ("new", its view) or ("again", the open one with the same words), or a rejection;
+    # a view new in this batch gets its ticket number once the batch is counted, so outcomes keep the view
+    outcomes: list[tuple[str, OpinionView] | OpinionRejected] = []
     new: list[tuple[_Pending, OpinionView]] = []
     for p in batch:
         mine = [o for o in recent[p.resident_id] if o.created_at >= p.now - SAME_OPINION_WINDOW]
@@ -164,17 +160,17 @@ def _store(conn, batch: list[_Pending]) -> list[OpinionView | OpinionRejected]:
             view = OpinionView("", p.content, "submitted", p.now, p.category, p.route.department,
                                p.now + timedelta(hours=p.route.hours))
             recent[p.resident_id].insert(0, view)
-            outcomes.append(("new", len(new)))
+            outcomes.append(("new", view))
             new.append((p, view))
     numbered: dict[int, OpinionView] = {}  # id() of a view new in this batch -> with its ticket number
     for day in sorted({p.day for p, _ in new}):
-        today = [(p, v) for p, v in new if p.day == day]
+        today = [v for p, v in new if p.day == day]
         last = counters.next_value(conn, "opinion", day, by=len(today))
-        for seq, (p, v) in enumerate(today, start=last - len(today) + 1):
+        for seq, v in enumerate(today, start=last - len(today) + 1):
             numbered[id(v)] = OpinionView(f"MY{day}{seq:03d}", v.content, v.status, v.created_at, v.category,
                                           v.department, v.due_at)
-    stored = [(p, numbered[id(v)]) for p, v in new]
-    if stored:
+    if new:
+        stored = [(p, numbered[id(v)]) for p, v in new]
         # Core on a plain connection, not ORM objects: this is the write behind every submission
         _INSERT.many(conn, [_row(p, v) for p, v in stored])
         audit.record_many(conn, [(audit.resident_actor(p.resident_id), "opinion.submit", "opinion", v.ticket_no,
@@ -184,11 +180,10 @@ def _store(conn, batch: list[_Pending]) -> list[OpinionView | OpinionRejected]:
     for outcome in outcomes:
         if isinstance(outcome, OpinionRejected):
             result.append(outcome)
-        elif outcome[0] == "new":
-            result.append(stored[outcome[1]][1])
         else:
-            earlier = outcome[1]
-            result.append(AlreadyReported(numbered.get(id(earlier), earlier)))
+            kind, view = outcome
+            view = numbered.get(id(view), view)
+            result.append(view if kind == "new" else AlreadyReported(view))
     return result
 
 

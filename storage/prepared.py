@@ -9,12 +9,24 @@ On other databases it runs through SQLAlchemy as usual, which also notices lost 
 """
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql import Executable, Insert
+
+
+@contextlib.contextmanager
+def driver_errors(sql: str) -> Iterator[None]:
+    """sqlite3's errors in a call straight to the driver, raised as SQLAlchemy would raise them (a locked
+    database as OperationalError, a refused foreign key as IntegrityError), without the parameters."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(sql, None, exc, sqlite3.Error, hide_parameters=True) from exc
 
 
 @dataclass(frozen=True)
@@ -46,12 +58,9 @@ class Prepared:
             return [tuple(r) for r in result] if result.returns_rows else []
         c = self._compiled or self._compile(conn.dialect)
         args = self._args(c, params)
-        try:
+        with driver_errors(c.sql):
             cursor = conn.connection.dbapi_connection.execute(c.sql, args)
             fetched = cursor.fetchall() if cursor.description else []
-        except conn.dialect.loaded_dbapi.Error as exc:
-            raise DBAPIError.instance(c.sql, None, exc, conn.dialect.loaded_dbapi.Error,
-                                      hide_parameters=True) from exc
         if not any(c.results):
             return fetched
         return [tuple(convert(v) if convert else v for convert, v in zip(c.results, row)) for row in fetched]
@@ -63,11 +72,8 @@ class Prepared:
             return
         c = self._compiled or self._compile(conn.dialect)
         args = [self._args(c, one) for one in params]
-        try:
+        with driver_errors(c.sql):
             conn.connection.dbapi_connection.executemany(c.sql, args)
-        except conn.dialect.loaded_dbapi.Error as exc:
-            raise DBAPIError.instance(c.sql, None, exc, conn.dialect.loaded_dbapi.Error,
-                                      hide_parameters=True) from exc
 
     @staticmethod
     def _args(c: _Compiled, params: dict[str, Any]) -> tuple:
