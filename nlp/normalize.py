@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import threading
+from functools import lru_cache
 
 import opencc
 
@@ -34,6 +35,19 @@ _HALF_WIDTH_LOWER.update(_ASCII_LOWER)
 
 def normalize(text: str) -> str:
     """Full-width → half-width, traditional → simplified, trim, collapse whitespace, lowercase ASCII."""
+    # short messages repeat (是, 帮助, 1, 报名 ...) and are looked at several times per message
+    return _normalize_short(text) if len(text) <= SHORT else _normalize(text)
+
+
+SHORT = 12
+
+
+@lru_cache(maxsize=4096)
+def _normalize_short(text: str) -> str:
+    return _normalize(text)
+
+
+def _normalize(text: str) -> str:
     if _converter is None:
         load()
     assert _converter is not None
