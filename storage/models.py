@@ -271,7 +271,7 @@ class Opinion(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_no: Mapped[str] = mapped_column(String(24), unique=True)
-    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"))  # indexed with created_at, below
     community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
     content: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(24), default="submitted")
