@@ -13,9 +13,10 @@ its own thread and within its own timeouts, so that one bad write fails only its
 from __future__ import annotations
 
 import _thread
+import contextlib
 import os
 import threading
-from typing import Callable, Generic, TypeVar
+from typing import Callable, Generic, Iterator, TypeVar
 
 from sqlalchemy.engine import Connection
 
@@ -56,6 +57,8 @@ class Batcher(Generic[T, R]):
         self._queue: list[_Slot[T]] = []
         self._busy = False  # a caller leads (or is woken to lead) a batch
         self._pid = os.getpid()
+        self._conn: Connection | None = None  # SQLite: the leaders' own connection (one leader at a time)
+        self._conn_pid = 0
 
     def run(self, item: T, timeout: float) -> R:
         """`item` written (with whatever queued beside it); DatabaseUnavailable if no batch took it within
@@ -97,7 +100,7 @@ class Batcher(Generic[T, R]):
     def _lead(self, leader: _Slot[T]) -> None:
         batch: list[_Slot[T]] = [leader]
         try:
-            with self.db.connection() as conn:
+            with self._transaction() as conn:
                 # taken once the writer is ours: whatever queued while we waited for it comes along
                 batch = self._take(leader)
                 outcomes = self.write(conn, [s.item for s in batch])
@@ -115,6 +118,26 @@ class Batcher(Generic[T, R]):
             self._finish(batch, [_ALONE] * len(batch))
             raise
         self._finish(batch, outcomes)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """A write transaction for the leader: on SQLite on a connection the leaders keep (a connection from the
+        pool costs a checkout and a reset each time, while every other writer waits), else from the pool."""
+        if self.db.dialect != "sqlite":
+            with self.db.connection() as conn:
+                yield conn
+            return
+        if self._conn_pid != os.getpid():  # a connection is not carried across a fork
+            self._conn, self._conn_pid = self.db.keep_connection(), os.getpid()
+        conn = self._conn
+        try:
+            with self.db.transaction_on(conn):
+                yield conn
+        except BaseException:
+            # rolled back; whatever failed may have left the connection in doubt: the next leader takes a new one
+            self._conn, self._conn_pid = None, 0
+            self.db.let_go(conn)
+            raise
 
     def _alone(self, item: T) -> R:
         with self.db.connection() as conn:

@@ -93,6 +93,7 @@ class Database:
         self._read_sessions = sessionmaker(self._read_only, expire_on_commit=False)
         self._shared: dict[str, object] = {}
         self._shared_lock = threading.Lock()
+        self._kept: list[Connection] = []
 
     def shared(self, name: str, make: Callable[[], T]) -> T:
         """One object per database and name, made on first use: the group-commit queue of a kind of write
@@ -140,9 +141,34 @@ class Database:
             with self._writing(read_only), conn.begin():
                 yield conn
 
+    def keep_connection(self) -> Connection:
+        """A connection taken out of the pool until `dispose`, for one caller at a time (a group-commit leader):
+        no checkout from the pool and reset on return for each of its transactions (`transaction_on`)."""
+        conn = self.engine.connect()
+        with self._shared_lock:
+            self._kept.append(conn)
+        return conn
+
+    def let_go(self, conn: Connection) -> None:
+        """A kept connection back to the pool (closed), e.g. after a failure left it in doubt."""
+        with self._shared_lock:
+            if conn in self._kept:
+                self._kept.remove(conn)
+        conn.close()
+
+    @contextlib.contextmanager
+    def transaction_on(self, conn: Connection) -> Iterator[Connection]:
+        """`connection()` on a kept connection."""
+        with self._writing(False), conn.begin():
+            yield conn
+
     def ping(self) -> None:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
+        with self._shared_lock:
+            kept, self._kept = self._kept, []
+        for conn in kept:
+            conn.close()
         self.engine.dispose()

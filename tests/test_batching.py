@@ -137,3 +137,24 @@ def test_a_leader_the_database_refuses_before_its_batch_hands_on_and_later_write
     batcher.write = gate.write
     assert batcher.run("d1", 1) == "stored d1"  # not left queued behind a lead nobody holds
     db.dispose()
+
+
+def test_the_leaders_keep_one_connection_which_a_failed_batch_and_dispose_give_back(sqlite_template, tmp_path):
+    path = tmp_path / "kept.db"
+    shutil.copy(sqlite_template, path)
+    db = Database(f"sqlite:///{path}", timeout=2.0)
+    gate = Gate()
+    gate.opened.set()
+    batcher = Batcher(db, gate.write)
+    pool = db.engine.pool
+    assert [batcher.run(day, 5) for day in ("d0", "d1", "d2")] == ["stored d0", "stored d1", "stored d2"]
+    assert pool.checkedout() == 1  # one connection for every batch, not one from the pool each time
+    with pytest.raises(ValueError):
+        batcher.run("bad", 5)
+    assert pool.checkedout() == 0  # let go: whatever failed may have left it in doubt
+    assert batcher.run("d3", 5) == "stored d3"
+    assert pool.checkedout() == 1
+    db.dispose()
+    assert pool.checkedout() == 0
+    with Database(f"sqlite:///{path}").transaction(read_only=True) as s:
+        assert sorted(s.scalars(select(DailyCounter.day).where(DailyCounter.name == "w"))) == ["d0", "d1", "d2", "d3"]
