@@ -235,7 +235,7 @@ class Database:
         self._read_sessions = sessionmaker(self._read_only, expire_on_commit=False)
         self._shared: dict[str, object] = {}
         self._shared_lock = threading.Lock()
-        self._kept: list[Connection] = []
+        self._kept: list[tuple[int, Connection]] = []  # (pid, connection): kept connections, by process
 
     def shared(self, name: str, make: Callable[[], T]) -> T:
         """One object per database and name, made on first use: the group-commit queue of a kind of write
@@ -288,15 +288,17 @@ class Database:
         no checkout from the pool and reset on return for each of its transactions (`transaction_on`)."""
         conn = self.engine.connect()
         with self._shared_lock:
-            self._kept.append(conn)
+            self._kept.append((os.getpid(), conn))
         return conn
 
     def let_go(self, conn: Connection) -> None:
         """A kept connection back to the pool (closed), e.g. after a failure left it in doubt."""
         with self._shared_lock:
-            if conn in self._kept:
-                self._kept.remove(conn)
-        conn.close()
+            self._kept = [(pid, c) for pid, c in self._kept if c is not conn]
+        try:
+            conn.close()
+        except Exception as exc:  # it is being dropped anyway; the error that led here is the one to raise
+            log.warning("could not close a kept connection (%s)", type(exc).__name__)
 
     @contextlib.contextmanager
     def transaction_on(self, conn: Connection) -> Iterator[Connection]:
@@ -310,7 +312,9 @@ class Database:
 
     def dispose(self) -> None:
         with self._shared_lock:
-            kept, self._kept = self._kept, []
-        for conn in kept:
+            mine = [c for pid, c in self._kept if pid == os.getpid()]
+            # a connection a parent process kept is never used or closed here (as engine.dispose(close=False))
+            self._kept = [(pid, c) for pid, c in self._kept if pid != os.getpid()]
+        for conn in mine:
             conn.close()
         self.engine.dispose()

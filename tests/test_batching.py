@@ -2,6 +2,7 @@
 transaction, and each is still checked, numbered and answered as if it had come alone."""
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
@@ -158,3 +159,25 @@ def test_the_leaders_keep_one_connection_which_a_failed_batch_and_dispose_give_b
     assert pool.checkedout() == 0
     with Database(f"sqlite:///{path}").transaction(read_only=True) as s:
         assert sorted(s.scalars(select(DailyCounter.day).where(DailyCounter.name == "w"))) == ["d0", "d1", "d2", "d3"]
+
+
+def test_a_forked_child_takes_its_own_connection_and_leaves_the_parents_alone(sqlite_template, tmp_path):
+    path = tmp_path / "fork.db"
+    shutil.copy(sqlite_template, path)
+    db = Database(f"sqlite:///{path}", timeout=2.0)
+    gate = Gate()
+    gate.opened.set()
+    batcher = Batcher(db, gate.write)
+    assert batcher.run("parent-before", 5) == "stored parent-before"
+    parents = batcher._conn
+    pid = os.fork()
+    if pid == 0:  # the child: as a gunicorn worker forked from a master that had written
+        ok = batcher.run("child", 5) == "stored child" and batcher._conn is not parents
+        db.dispose()
+        os._exit(0 if ok else 1)
+    assert os.waitpid(pid, 0)[1] == 0
+    assert batcher.run("parent-after", 5) == "stored parent-after" and batcher._conn is parents
+    db.dispose()
+    with Database(f"sqlite:///{path}").transaction(read_only=True) as s:
+        assert sorted(s.scalars(select(DailyCounter.day).where(DailyCounter.name == "w"))) == [
+            "child", "parent-after", "parent-before"]
