@@ -127,14 +127,15 @@ class Batcher(Generic[T, R]):
             with self.db.connection() as conn:
                 yield conn
             return
-        if self._conn_pid != os.getpid():  # a connection is not carried across a fork
+        # a connection is not carried across a fork, nor used once the database was disposed
+        if self._conn is None or self._conn_pid != os.getpid() or self._conn.closed:
             self._conn, self._conn_pid = self.db.keep_connection(), os.getpid()
         conn = self._conn
         try:
             with self.db.transaction_on(conn):
                 yield conn
         except BaseException:
-            # rolled back; whatever failed may have left the connection in doubt: the next leader takes a new one
+            # whatever failed may have left the connection in doubt: back to the pool, which rolls it back
             self._conn, self._conn_pid = None, 0
             self.db.let_go(conn)
             raise

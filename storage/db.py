@@ -55,7 +55,7 @@ def make_engine(url: str, timeout: float = 2.0) -> Engine:
             hide_parameters=True,  # errors end up in logs; parameters can hold residents' words and phones
             connect_args={"timeout": timeout, "check_same_thread": False},
             pool_size=8,
-            max_overflow=8,
+            max_overflow=10,  # 8 + 8 as before, and the two that group commit keeps (opinions, the SQL store)
             pool_timeout=timeout,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -285,14 +285,16 @@ class Database:
 
     def keep_connection(self) -> Connection:
         """A connection taken out of the pool until `dispose`, for one caller at a time (a group-commit leader):
-        no checkout from the pool and reset on return for each of its transactions (`transaction_on`)."""
+        no checkout from the pool and reset on return for each of its transactions (`transaction_on`).
+        Not for a process that forks while writing: the child would inherit the transaction's locks."""
         conn = self.engine.connect()
         with self._shared_lock:
             self._kept.append((os.getpid(), conn))
         return conn
 
     def let_go(self, conn: Connection) -> None:
-        """A kept connection back to the pool (closed), e.g. after a failure left it in doubt."""
+        """A kept connection returned to the pool, which rolls back whatever a failure left open (a COMMIT that
+        failed, say); the next leader keeps another from the pool."""
         with self._shared_lock:
             self._kept = [(pid, c) for pid, c in self._kept if c is not conn]
         try:
@@ -311,6 +313,8 @@ class Database:
             conn.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
+        """Close the connections (for shutdown and tests, once writers have stopped: a kept connection is closed
+        even if a leader is using it)."""
         with self._shared_lock:
             mine = [c for pid, c in self._kept if pid == os.getpid()]
             # a connection a parent process kept is never used or closed here (as engine.dispose(close=False))

@@ -148,17 +148,22 @@ def test_the_leaders_keep_one_connection_which_a_failed_batch_and_dispose_give_b
     gate.opened.set()
     batcher = Batcher(db, gate.write)
     pool = db.engine.pool
-    assert [batcher.run(day, 5) for day in ("d0", "d1", "d2")] == ["stored d0", "stored d1", "stored d2"]
-    assert pool.checkedout() == 1  # one connection for every batch, not one from the pool each time
+    assert batcher.run("d0", 5) == "stored d0"
+    kept = batcher._conn
+    assert [batcher.run(day, 5) for day in ("d1", "d2")] == ["stored d1", "stored d2"]
+    assert batcher._conn is kept and pool.checkedout() == 1  # one connection for every batch
     with pytest.raises(ValueError):
         batcher.run("bad", 5)
     assert pool.checkedout() == 0  # let go: whatever failed may have left it in doubt
     assert batcher.run("d3", 5) == "stored d3"
-    assert pool.checkedout() == 1
+    kept = batcher._conn
+    assert pool.checkedout() == 1 and not kept.closed
     db.dispose()
-    assert pool.checkedout() == 0
+    assert kept.closed and not db._kept
+    assert batcher.run("d4", 5) == "stored d4"  # a disposed database opens again, as the engine does
+    db.dispose()
     with Database(f"sqlite:///{path}").transaction(read_only=True) as s:
-        assert sorted(s.scalars(select(DailyCounter.day).where(DailyCounter.name == "w"))) == ["d0", "d1", "d2", "d3"]
+        assert sorted(s.scalars(select(DailyCounter.day).where(DailyCounter.name == "w"))) == ["d0", "d1", "d2", "d3", "d4"]
 
 
 def test_a_forked_child_takes_its_own_connection_and_leaves_the_parents_alone(sqlite_template, tmp_path):
@@ -172,9 +177,14 @@ def test_a_forked_child_takes_its_own_connection_and_leaves_the_parents_alone(sq
     parents = batcher._conn
     pid = os.fork()
     if pid == 0:  # the child: as a gunicorn worker forked from a master that had written
-        ok = batcher.run("child", 5) == "stored child" and batcher._conn is not parents
-        db.dispose()
-        os._exit(0 if ok else 1)
+        ok = False
+        try:
+            db.engine.dispose(close=False)  # as Runtime.after_fork
+            ok = batcher.run("child", 5) == "stored child" and batcher._conn is not parents
+            db.dispose()
+            ok = ok and not parents.closed  # the parent's is neither used nor closed here
+        finally:
+            os._exit(0 if ok else 1)
     assert os.waitpid(pid, 0)[1] == 0
     assert batcher.run("parent-after", 5) == "stored parent-after" and batcher._conn is parents
     db.dispose()
