@@ -33,13 +33,13 @@ _HALF_WIDTH_LOWER = {cp: (chr(to).lower() if isinstance(to, int) else to) for cp
 _HALF_WIDTH_LOWER.update(_ASCII_LOWER)
 
 
+SHORT = 12  # texts up to this long are normalized once per process: 是, 帮助, 1, 报名 ... repeat all day
+
+
 def normalize(text: str) -> str:
     """Full-width → half-width, traditional → simplified, trim, collapse whitespace, lowercase ASCII."""
-    # short messages repeat (是, 帮助, 1, 报名 ...) and are looked at several times per message
+    # a message is normalized several times (global words, the conversation step, the classifier)
     return _normalize_short(text) if len(text) <= SHORT else _normalize(text)
-
-
-SHORT = 12
 
 
 @lru_cache(maxsize=4096)

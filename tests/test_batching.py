@@ -140,10 +140,12 @@ def test_a_leader_the_database_refuses_before_its_batch_hands_on_and_later_write
     db.dispose()
 
 
-def test_the_leaders_keep_one_connection_which_a_failed_batch_and_dispose_give_back(sqlite_template, tmp_path):
-    path = tmp_path / "kept.db"
-    shutil.copy(sqlite_template, path)
-    db = Database(f"sqlite:///{path}", timeout=2.0)
+def _days_written(db: Database) -> list[str]:
+    with db.transaction(read_only=True) as s:
+        return sorted(s.scalars(select(DailyCounter.day).where(DailyCounter.name == "w")))
+
+
+def test_the_leaders_keep_one_connection_which_a_failed_batch_and_dispose_give_back(db):
     gate = Gate()
     gate.opened.set()
     batcher = Batcher(db, gate.write)
@@ -161,15 +163,10 @@ def test_the_leaders_keep_one_connection_which_a_failed_batch_and_dispose_give_b
     db.dispose()
     assert kept.closed and not db._kept
     assert batcher.run("d4", 5) == "stored d4"  # a disposed database opens again, as the engine does
-    db.dispose()
-    with Database(f"sqlite:///{path}").transaction(read_only=True) as s:
-        assert sorted(s.scalars(select(DailyCounter.day).where(DailyCounter.name == "w"))) == ["d0", "d1", "d2", "d3", "d4"]
+    assert _days_written(db) == ["d0", "d1", "d2", "d3", "d4"]
 
 
-def test_a_forked_child_takes_its_own_connection_and_leaves_the_parents_alone(sqlite_template, tmp_path):
-    path = tmp_path / "fork.db"
-    shutil.copy(sqlite_template, path)
-    db = Database(f"sqlite:///{path}", timeout=2.0)
+def test_a_forked_child_takes_its_own_connection_and_leaves_the_parents_alone(db):
     gate = Gate()
     gate.opened.set()
     batcher = Batcher(db, gate.write)
@@ -187,7 +184,4 @@ def test_a_forked_child_takes_its_own_connection_and_leaves_the_parents_alone(sq
             os._exit(0 if ok else 1)
     assert os.waitpid(pid, 0)[1] == 0
     assert batcher.run("parent-after", 5) == "stored parent-after" and batcher._conn is parents
-    db.dispose()
-    with Database(f"sqlite:///{path}").transaction(read_only=True) as s:
-        assert sorted(s.scalars(select(DailyCounter.day).where(DailyCounter.name == "w"))) == [
-            "child", "parent-after", "parent-before"]
+    assert _days_written(db) == ["child", "parent-after", "parent-before"]
