@@ -58,7 +58,6 @@ class Batcher(Generic[T, R]):
         self._busy = False  # a caller leads (or is woken to lead) a batch
         self._pid = os.getpid()
         self._conn: Connection | None = None  # SQLite: the leaders' own connection (one leader at a time)
-        self._conn_pid = 0
 
     def run(self, item: T, timeout: float) -> R:
         """`item` written (with whatever queued beside it); DatabaseUnavailable if no batch took it within
@@ -67,6 +66,7 @@ class Batcher(Generic[T, R]):
         with self._mutex:
             if self._pid != os.getpid():  # a fork copies the queue, not the threads waiting in it
                 self._queue, self._busy, self._pid = [], False, os.getpid()
+                self._conn = None  # nor the parent's connection (still kept, never closed, in its Database)
             lead = not self._busy
             if not lead:
                 slot.wake = _thread.allocate_lock()
@@ -127,16 +127,15 @@ class Batcher(Generic[T, R]):
             with self.db.connection() as conn:
                 yield conn
             return
-        # a connection is not carried across a fork, nor used once the database was disposed
-        if self._conn is None or self._conn_pid != os.getpid() or self._conn.closed:
-            self._conn, self._conn_pid = self.db.keep_connection(), os.getpid()
+        if self._conn is None or self._conn.closed:  # closed: the database was disposed
+            self._conn = self.db.keep_connection()
         conn = self._conn
         try:
             with self.db.transaction_on(conn):
                 yield conn
         except BaseException:
             # whatever failed may have left the connection in doubt: back to the pool, which rolls it back
-            self._conn, self._conn_pid = None, 0
+            self._conn = None
             self.db.let_go(conn)
             raise
 

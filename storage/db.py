@@ -280,7 +280,7 @@ class Database:
         """`transaction` without the ORM, for small statements on the hot path (the shared store)."""
         # the pool's checkout and its reset on return stay outside the writers' queue
         with (self._read_only if read_only else self.engine).connect() as conn:
-            with self._writing(read_only), conn.begin():
+            with self.transaction_on(conn, read_only):
                 yield conn
 
     def keep_connection(self) -> Connection:
@@ -303,9 +303,9 @@ class Database:
             log.warning("could not close a kept connection (%s)", type(exc).__name__)
 
     @contextlib.contextmanager
-    def transaction_on(self, conn: Connection) -> Iterator[Connection]:
-        """`connection()` on a kept connection."""
-        with self._writing(False), conn.begin():
+    def transaction_on(self, conn: Connection, read_only: bool = False) -> Iterator[Connection]:
+        """A transaction on `conn` (from the pool, or kept), queued for SQLite's writer unless `read_only`."""
+        with self._writing(read_only), conn.begin():
             yield conn
 
     def ping(self) -> None:
@@ -315,10 +315,7 @@ class Database:
     def dispose(self) -> None:
         """Close the connections (for shutdown and tests, once writers have stopped: a kept connection is closed
         even if a leader is using it)."""
-        with self._shared_lock:
-            mine = [c for pid, c in self._kept if pid == os.getpid()]
-            # a connection a parent process kept is never used or closed here (as engine.dispose(close=False))
-            self._kept = [(pid, c) for pid, c in self._kept if pid != os.getpid()]
-        for conn in mine:
-            conn.close()
+        # a connection a parent process kept is never used or closed here (as engine.dispose(close=False))
+        for conn in [c for pid, c in self._kept if pid == os.getpid()]:
+            self.let_go(conn)
         self.engine.dispose()
