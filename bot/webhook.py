@@ -8,18 +8,15 @@ Every accepted push is answered with reply XML or `success`, never a 500.
 
 Time: the request thread does only CPU work (signature, clock, XML, AES). Everything that touches
 the shared store or the database — the replay check, the dedup claim, the handler, remembering the
-reply — runs as one job on a per-process pool, and the request thread waits for it only until
+reply — runs as one job on a handler thread (`bot/handoff.py`), and the request thread waits for it only until
 `app.reply_deadline` seconds after the request arrived. A slow Redis or database therefore costs
 the resident an apology, never WeChat's "该公众号暂时无法提供服务".
 """
 from __future__ import annotations
 
 import logging
-import os
 import re
-import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Callable, Iterable
 from urllib.parse import parse_qsl
@@ -28,6 +25,7 @@ from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.wsgi import get_content_length, get_input_stream
 
 from bot import replies, signing
+from bot.handoff import Job, Pool
 from bot.dedup import Dedup
 from bot.messages import Inbound, MalformedMessage, parse_xml, to_inbound
 from bot.pipeline import handle, is_resident_talking
@@ -42,7 +40,7 @@ log = logging.getLogger("nanhu.webhook")
 
 MAX_BODY = 64 * 1024
 POOL_THREADS = 8
-MAX_IN_FLIGHT = 32          # beyond this many unfinished jobs, answer at once instead of queueing
+MAX_IN_FLIGHT = 32
 APOLOGY = "抱歉，系统暂时有点忙，请稍后再发一次。给您带来不便，敬请谅解。"
 BUSY = "您的上一条消息还在处理中，请稍等几秒再发。"
 LATER = "您的消息已收到，正在处理，结果稍后发给您，不用重复发送。"
@@ -75,34 +73,7 @@ class Answer:
     refused: Refused | None = None
 
 
-class _Pool:
-    """Per-process handler threads, created after gunicorn forks, never inherited."""
-
-    def __init__(self) -> None:
-        self._pid = -1
-        self._pool: ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
-        self.in_flight = 0
-
-    def submit(self, fn, *args) -> Future | None:
-        with self._lock:
-            if self._pid != os.getpid():
-                self._pool = ThreadPoolExecutor(POOL_THREADS, thread_name_prefix="nanhu-handler")
-                self._pid = os.getpid()
-                self.in_flight = 0
-            if self.in_flight >= MAX_IN_FLIGHT:
-                return None
-            self.in_flight += 1
-        future = self._pool.submit(fn, *args)
-        future.add_done_callback(self._done)
-        return future
-
-    def _done(self, _future: Future) -> None:
-        with self._lock:
-            self.in_flight -= 1
-
-
-_pool = _Pool()
+_pool = Pool(POOL_THREADS, MAX_IN_FLIGHT)  # beyond MAX_IN_FLIGHT unfinished jobs, answer at once
 
 Out = tuple[int, str, bytes]  # status, content type, body
 _STATUS = {200: "200 OK", 400: "400 Bad Request", 403: "403 Forbidden", 405: "405 Method Not Allowed",
@@ -256,19 +227,19 @@ def _decrypt(rt: Runtime, outer: dict[str, str], timestamp: str, nonce: str, msg
 
 
 def _answer_in_time(rt: Runtime, router: Router, push: Push, give_up_at: float) -> Answer:
-    future = _pool.submit(_answer, rt, router, push, give_up_at)
-    if future is None:
+    job = _pool.submit(_answer, rt, router, push, give_up_at)
+    if job is None:
         log.error("too many pushes in flight: answering at once with an apology")
         return Answer(_render(rt, push.message, replies.Text(APOLOGY)))
     try:
-        return future.result(timeout=max(0.0, give_up_at - time.monotonic()))
-    except FutureTimeout:
+        return job.result(timeout=give_up_at - time.monotonic())
+    except TimeoutError:
         pass
-    if future.cancel():  # never started: nothing happened, so asking to send again is right
+    if _pool.cancel(job):  # never started: nothing happened, so asking to send again is right
         log.error("no handler thread free before the deadline: apology")
         return Answer(_render(rt, push.message, replies.Text(APOLOGY)))
     log.error("handler still running at the deadline: the real reply follows as a customer-service message")
-    future.add_done_callback(lambda f: _send_late(rt, push.message, f))
+    _pool.when_done(job, lambda j: _send_late(rt, push.message, j))
     return Answer(_render(rt, push.message, replies.Text(LATER)))
 
 
@@ -318,9 +289,9 @@ def _render(rt: Runtime, message: Inbound, reply: replies.Reply) -> str:
     return replies.render(reply, message.openid, message.account or rt.config.wechat.account, int(time.time()))
 
 
-def _send_late(rt: Runtime, message: Inbound, future: Future) -> None:
+def _send_late(rt: Runtime, message: Inbound, job: Job) -> None:
     try:
-        answer = future.result()
+        answer = job.result(timeout=0)
     except Exception as exc:
         log.error("late handler failed too (%s)", _describe(exc))
         return
