@@ -1,6 +1,6 @@
 """The webhook under load: nanhu against a bare Flask app, wechatpy and WeRoBot (issue 9).
 
-    python bench/webhook_bench.py [--duration 15] [--warmup 3] [--connections 8] [--backend sqlite|redis|both] [--check]
+    python bench/webhook_bench.py [--rounds 3] [--duration 8] [--warmup 3] [--connections 8] [--backend sqlite|redis|both] [--check]
     python bench/webhook_bench.py --soak MINUTES          # nanhu + Redis + RQ worker at half capacity
     python bench/webhook_bench.py --profile SECONDS       # py-spy on nanhu's workers during row (d)
     python bench/webhook_bench.py --rows e --spy e [--profile-mode cpu|active|wall]   # py-spy during any row
@@ -36,6 +36,13 @@ reply's content, not only its status: an apology with status 200 is an error, an
 replies only. Latency is from the first byte sent to the last byte of the reply. The generator shares
 the machine's cores with the server, so compare rows with each other (the ratio to (b)), not with
 other machines.
+
+Rounds: every row runs once per round, in the same order, `--rounds` times (3 by default), and the table
+gives each row's median round: req/s and p50/p99 as the median of the rounds, the ratio to (b) as the
+median of each round's ratio to that round's (b); errors summed, first request and memory the worst
+round's. On a shared machine the speed drifts by 15 % or more over a minute; a row is compared with a
+(b) measured a minute or two before it, three times over, rather than once with a (b) measured minutes
+away.
 
 Also per row: the first request after the workers start (a fresh server, a fresh connection; (e)'s is
 its first priming turn), and the resident memory (VmRSS, /proc/PID/status) of the largest worker
@@ -470,6 +477,67 @@ class Row:
     notes: list[str] = field(default_factory=list)
     cpu_ms: float = 0.0       # the workers' CPU time (user + system) per request, warm-up included
     gen_ms: float = 0.0       # the load generator's CPU time per request
+    round: int = 0
+
+
+@dataclass
+class Summary:
+    """One row over every round: the median round's figures for speed, the worst round's for the rest."""
+
+    key: str
+    label: str
+    rounds: list[Row]
+    ratios: list[float]       # req/s against (b)'s in the same round, one per round (empty without (b))
+
+    @staticmethod
+    def median(values: list[float]) -> float:
+        ordered = sorted(values)
+        n = len(ordered)
+        return float("nan") if not n else (ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2)
+
+    @property
+    def rps(self) -> float:
+        return self.median([r.load.rps for r in self.rounds])
+
+    @property
+    def ratio(self) -> float | None:
+        return self.median(self.ratios) if self.ratios else None
+
+    def pct(self, p: float) -> float:
+        return self.median([r.load.pct(p) for r in self.rounds])
+
+    @property
+    def errors(self) -> int:
+        """Every error in every round: warm-up, the measured window and the first request."""
+        return sum(r.load.errors + r.load.warmup_errors + (1 if r.first_error else 0) for r in self.rounds)
+
+    @property
+    def first_ms(self) -> float:
+        return max(r.first_ms for r in self.rounds)
+
+    @property
+    def rss_kb(self) -> int:
+        return max(r.rss_kb for r in self.rounds)
+
+    @property
+    def pss_kb(self) -> int:
+        return max(r.pss_kb for r in self.rounds)
+
+    @property
+    def cpu_ms(self) -> float:
+        return self.median([r.cpu_ms for r in self.rounds])
+
+
+def summarize(rows: list[Row], ref_key: str = "b") -> list[Summary]:
+    """Rows grouped by key, in the order first run; each round's ratio is to the reference row of that round."""
+    ref = {r.round: r.load.rps for r in rows if r.key == ref_key}
+    out: dict[str, Summary] = {}
+    for r in rows:
+        s = out.setdefault(r.key, Summary(r.key, r.label, [], []))
+        s.rounds.append(r)
+        if ref.get(r.round):
+            s.ratios.append(r.load.rps / ref[r.round])
+    return list(out.values())
 
 
 class Bench:
@@ -482,6 +550,7 @@ class Bench:
         base["PYTHONPATH"] = str(ROOT) + os.pathsep + base.get("PYTHONPATH", "")
         self.base_env = base
         self.rows: list[Row] = []
+        self.round = 0
 
     # environments
     def nanhu_env(self, db_path: Path, redis: bool, database_url: str | None = None) -> dict[str, str]:
@@ -501,7 +570,7 @@ class Bench:
     def prepare_nanhu(self, redis: bool, database_url: str | None = None) -> tuple[dict[str, str], Path]:
         """A fresh, migrated database (SQLite, or the PostgreSQL database `--postgres` names, dropped and
         created again) with the demo communities (and Redis db emptied)."""
-        db_path = self.tmp / ("nanhu-redis.db" if redis else "nanhu.db")
+        db_path = self.tmp / f"nanhu{'-redis' if redis else ''}-{self.round + 1}.db"
         env = self.nanhu_env(db_path, redis, database_url)
         if database_url:
             recreate_postgres(database_url)
@@ -519,7 +588,7 @@ class Bench:
               first: Item, sources: Callable[[], list[Iterator[Item]]],
               before_load: Callable[[], list[str]] | None = None) -> Row:
         server = Server(f"{key} {label}", app, conf, self.port, env, cwd, self.tmp)
-        log(f"[{key}] starting {label} ...")
+        log(f"[{key}] round {self.round + 1} of {self.args.rounds}: starting {label} ...")
         server.start()
         try:
             first_ms, first_error = single(self.port, first)
@@ -547,7 +616,8 @@ class Bench:
             notes.append(f"primed residents ran out {load.exhausted_at:.1f} s into the window")
         if load.warmup_errors:
             notes.append(f"{load.warmup_errors} errors during warm-up")
-        row = Row(key, label, load, first_ms, first_error, rss, pss, server.boot_seconds, notes, cpu_ms, gen_ms)
+        row = Row(key, label, load, first_ms, first_error, rss, pss, server.boot_seconds, notes, cpu_ms, gen_ms,
+                  self.round)
         log(f"[{key}] server CPU {cpu_ms:.2f} ms/req, load generator {gen_ms:.2f} ms/req")
         log(f"[{key}] {load.rps:,.0f} req/s, p50 {load.pct(50):.1f} ms, p99 {load.pct(99):.1f} ms, "
             f"errors {load.errors}, first {first_ms:.0f} ms, RSS {rss / 1024:.0f} MB"
@@ -605,6 +675,13 @@ class Bench:
         return self.serve(key, label, "bot.wsgi:app", "python:bot.gunicorn_conf", env, ROOT, first, sources, prime)
 
     def run(self) -> list[Row]:
+        """Every row once per round, in the same order each round: (b) is never far in time from a row it is
+        compared with, so the machine's drift over minutes (a busy neighbour) hits both alike."""
+        for self.round in range(self.args.rounds):
+            self.run_round()
+        return self.rows
+
+    def run_round(self) -> None:
         a = self.args
         wanted = set(a.rows)
         if "a" in wanted:
@@ -626,7 +703,6 @@ class Bench:
                 d_rps = self.nanhu_help("d" + suffix, env).load.rps
             if "e" in wanted:
                 self.nanhu_opinion("e" + suffix, env, d_rps or a.e_guess)
-        return self.rows
 
     def cleanup(self) -> None:
         if not self.args.keep:
@@ -715,46 +791,52 @@ def machine() -> str:
             f"Python {platform.python_version()}, commit {commit}{' (+ local changes)' if dirty else ''}")
 
 
-def table(rows: list[Row], args: argparse.Namespace) -> str:
-    ref = next((r for r in rows if r.key == "b"), None)
-    out = [f"{args.connections} keep-alive connections, {args.warmup:g} s warm-up + {args.duration:g} s measured per row; "
-           "gunicorn gthread, 2 workers x 16 threads, preloaded",
+def table(rows: list[Summary], args: argparse.Namespace) -> str:
+    rounds = f"{args.rounds} rounds, each row once per round in this order; medians over the rounds (worst round " \
+             "for errors, first request and memory)" if args.rounds > 1 else "one round"
+    out = [f"{args.connections} keep-alive connections, {args.warmup:g} s warm-up + {args.duration:g} s measured per row "
+           f"and round; {rounds}; gunicorn gthread, 2 workers x 16 threads, preloaded",
            "",
            "| row | req/s | p50 ms | p99 ms | errors | vs (b) | server CPU ms/req | first request ms | worker RSS MB (PSS) | notes |",
            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
-        ratio = f"{r.load.rps / ref.load.rps:.2f}" if ref and ref.load.rps else "–"
-        first = f"{r.first_ms:.0f}" + (" (error)" if r.first_error else "")
-        out.append(f"| ({r.key}) {r.label} | {r.load.rps:,.0f} | {r.load.pct(50):.1f} | {r.load.pct(99):.1f} | "
-                   f"{r.load.errors} | {ratio} | {r.cpu_ms:.2f} | {first} | {r.rss_kb / 1024:.0f} ({r.pss_kb / 1024:.0f}) | "
-                   f"{'; '.join(r.notes)} |")
+        ratio = f"{r.ratio:.2f}" if r.ratio is not None else "–"
+        first = f"{r.first_ms:.0f}" + (" (error)" if any(x.first_error for x in r.rounds) else "")
+        notes = []
+        if len(r.rounds) > 1:
+            notes.append("rounds: " + (" / ".join(f"{x:.2f}" for x in r.ratios) if r.ratios and r.key != "b"
+                                       else " / ".join(f"{x.load.rps:,.0f}" for x in r.rounds) + " req/s"))
+        for x in r.rounds:
+            notes += [(f"round {x.round + 1}: " if len(r.rounds) > 1 else "") + n for n in x.notes]
+        out.append(f"| ({r.key}) {r.label} | {r.rps:,.0f} | {r.pct(50):.1f} | {r.pct(99):.1f} | "
+                   f"{r.errors} | {ratio} | {r.cpu_ms:.2f} | {first} | {r.rss_kb / 1024:.0f} ({r.pss_kb / 1024:.0f}) | "
+                   f"{'; '.join(notes)} |")
     return "\n".join(out)
 
 
-def targets(rows: list[Row]) -> list[tuple[str, bool, str]]:
+def targets(rows: list[Summary]) -> list[tuple[str, bool, str]]:
+    """Issue 9's targets on the summaries: ratios as the median of each round's ratio; p99 the median round's."""
     by = {r.key: r for r in rows}
     checks: list[tuple[str, bool, str]] = []
-    b, c, c2 = by.get("b"), by.get("c"), by.get("c'")
+    c, c2 = by.get("c"), by.get("c'")
     for suffix in ("", "+r", "+pg"):
         d, e = by.get("d" + suffix), by.get("e" + suffix)
         tag = {"": "", "+r": " (Redis)", "+pg": " (PostgreSQL + Redis)"}[suffix]
-        if d and b and b.load.rps:
-            x = d.load.rps / b.load.rps
-            checks.append((f"(d){tag} ≥ {TARGET_D_VS_B} × (b)", x >= TARGET_D_VS_B, f"{x:.2f}"))
+        if d and d.ratio is not None:
+            checks.append((f"(d){tag} ≥ {TARGET_D_VS_B} × (b)", d.ratio >= TARGET_D_VS_B, f"{d.ratio:.2f}"))
         for ref in (c, c2):
-            if d and ref and ref.load.rps:
-                x = d.load.rps / ref.load.rps
+            if d and ref:
+                x = Summary.median([a.load.rps / b.load.rps for a in d.rounds for b in ref.rounds
+                                    if a.round == b.round and b.load.rps])
                 checks.append((f"(d){tag} ≥ {TARGET_D_VS_C} × ({ref.key})", x >= TARGET_D_VS_C, f"{x:.2f}"))
-        if e and b and b.load.rps:
-            x = e.load.rps / b.load.rps
-            checks.append((f"(e){tag} ≥ {TARGET_E_VS_B} × (b)", x >= TARGET_E_VS_B, f"{x:.2f}"))
+        if e and e.ratio is not None:
+            checks.append((f"(e){tag} ≥ {TARGET_E_VS_B} × (b)", e.ratio >= TARGET_E_VS_B, f"{e.ratio:.2f}"))
         for r in (d, e):
             if r is None:
                 continue
             name = f"({r.key[0]}){tag}"
-            checks.append((f"{name} p99 < {TARGET_P99_MS:g} ms", r.load.pct(99) < TARGET_P99_MS, f"{r.load.pct(99):.1f} ms"))
-            errs = r.load.errors + r.load.warmup_errors + (1 if r.first_error else 0)
-            checks.append((f"{name} zero errors", errs == 0, str(errs)))
+            checks.append((f"{name} p99 < {TARGET_P99_MS:g} ms", r.pct(99) < TARGET_P99_MS, f"{r.pct(99):.1f} ms"))
+            checks.append((f"{name} zero errors", r.errors == 0, str(r.errors)))
             checks.append((f"{name} first request < {TARGET_FIRST_MS:g} ms", r.first_ms < TARGET_FIRST_MS,
                            f"{r.first_ms:.0f} ms"))
             checks.append((f"{name} worker RSS < {TARGET_RSS_MB:g} MB", r.rss_kb / 1024 < TARGET_RSS_MB,
@@ -934,7 +1016,8 @@ def main() -> int:
     p.add_argument("--port", type=int, default=8400, help="8400-8499, loopback")
     p.add_argument("--connections", type=int, default=8)
     p.add_argument("--warmup", type=float, default=3.0)
-    p.add_argument("--duration", type=float, default=15.0)
+    p.add_argument("--duration", type=float, default=8.0, help="seconds measured per row and round")
+    p.add_argument("--rounds", type=int, default=3, help="every row once per round; the table gives medians")
     p.add_argument("--rows", default="abcde", help="which rows, e.g. 'bde'")
     p.add_argument("--backend", choices=["sqlite", "redis", "both"], default="sqlite",
                    help=f"nanhu's shared store for rows (d) and (e): SQLite (the default) and/or Redis ({REDIS_URL})")
@@ -960,8 +1043,8 @@ def main() -> int:
         p.error("--port must be within 8400-8499")
     if args.postgres:
         bench_database(args.postgres)
-    if args.duration > 120 or (args.soak or 0) > 120 or (args.profile or 0) > 120:
-        p.error("bounded runs only: --duration and --profile at most 120 s, --soak at most 120 min")
+    if args.duration > 120 or (args.soak or 0) > 120 or (args.profile or 0) > 120 or not 1 <= args.rounds <= 9:
+        p.error("bounded runs only: --duration and --profile at most 120 s, --soak at most 120 min, 1-9 --rounds")
 
     bench = Bench(args)
     try:
@@ -973,9 +1056,10 @@ def main() -> int:
             return 0
         t0 = time.perf_counter()
         rows = bench.run()
+        summaries = summarize(rows)
         print(f"\n## {machine()}\n")
-        print(table(rows, args))
-        checks = targets(rows)
+        print(table(summaries, args))
+        checks = targets(summaries)
         if checks:
             print("\n| target (issue 9) | measured | |\n|---|---:|---|")
             for name, ok, value in checks:
@@ -983,7 +1067,7 @@ def main() -> int:
         print(f"\n(bench took {time.perf_counter() - t0:.0f} s; logs in {bench.tmp if args.keep else 'a removed temp dir'})")
         if args.json:
             Path(args.json).write_text(json.dumps([{
-                "row": r.key, "label": r.label, "rps": r.load.rps, "p50_ms": r.load.pct(50), "p99_ms": r.load.pct(99),
+                "row": r.key, "round": r.round + 1, "label": r.label, "rps": r.load.rps, "p50_ms": r.load.pct(50), "p99_ms": r.load.pct(99),
                 "errors": r.load.errors, "warmup_errors": r.load.warmup_errors, "requests": r.load.count,
                 "window_s": r.load.window, "first_ms": r.first_ms, "rss_kb": r.rss_kb, "pss_kb": r.pss_kb,
                 "boot_s": r.boot_s, "notes": r.notes, "error_samples": r.load.samples} for r in rows],
