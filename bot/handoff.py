@@ -1,8 +1,9 @@
 """Per-process handler threads: the webhook hands each push's job to one and waits for it only until its deadline.
 
-`concurrent.futures` would do, but a push pays for its generality twice (a `Future` with a `Condition`, a work
-item, a queue, a waiters list per wait): a tenth of a `帮助` turn's CPU time here. A job here is a slot and one
-lock: the request thread sleeps on that lock until the handler thread releases it or the deadline passes.
+`concurrent.futures` would do, but each push would pay for its generality (a `Future` with a `Condition`, a work
+item, a queue, a waiters list per wait): in a tight loop here a hand-off cost 97–131 µs of CPU that way and 80–97
+µs this way, most of either being the two thread switches. A job here is a slot and one lock: the request thread
+sleeps on that lock until the handler thread releases it or the deadline passes.
 """
 from __future__ import annotations
 
@@ -12,12 +13,17 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections import deque
 from typing import Any, Callable
 
 log = logging.getLogger("nanhu.handoff")
 
 _PENDING, _RUNNING, _DONE = 0, 1, 2
+
+
+class Cancelled(Exception):
+    """The job was taken back before any thread started it."""
 
 
 class Job:
@@ -37,9 +43,10 @@ class Job:
 
     def result(self, timeout: float) -> Any:
         """The job's return value (or its exception raised); TimeoutError if not done within `timeout` s."""
-        if not self._finished.acquire(timeout=max(0.0, timeout)):
-            raise TimeoutError("job not done in time")
-        self._finished.release()  # done for good: a later call returns at once
+        if self.state != _DONE:  # once done, value and error are set and never change: no need for the lock
+            if not self._finished.acquire(timeout=max(0.0, timeout)):
+                raise TimeoutError("job not done in time")
+            self._finished.release()  # for anyone else waiting
         if self.error is not None:
             raise self.error
         return self.value
@@ -47,19 +54,20 @@ class Job:
 
 class Pool:
     """At most `threads` handler threads, started as needed and kept; at most `max_in_flight` jobs queued or
-    running, beyond which `submit` refuses. Created again in a forked child (gunicorn's workers)."""
+    running, beyond which `submit` refuses. A forked child (a gunicorn worker) starts with an empty pool."""
 
     def __init__(self, threads: int, max_in_flight: int, name: str = "nanhu-handler") -> None:
         self.threads = threads
         self.max_in_flight = max_in_flight
         self.name = name
-        self._lock = threading.Lock()
-        self._pid = -1
         self._reset()
-        atexit.register(self._drain)
+        me = weakref.ref(self)
+        # a fork copies the queue, not the threads, and maybe a lock one of them held at that moment
+        os.register_at_fork(after_in_child=lambda: (pool := me()) and pool._reset())
+        atexit.register(lambda: (pool := me()) and pool._drain())
 
     def _reset(self) -> None:
-        self._pid = os.getpid()
+        self._lock = threading.Lock()
         self._jobs: deque[Job] = deque()
         self._idle: list[_thread.LockType] = []  # the wake locks of threads waiting for a job
         self._started = 0
@@ -68,10 +76,8 @@ class Pool:
     def submit(self, fn: Callable, *args) -> Job | None:
         """The job, queued for the next free thread; None when `max_in_flight` jobs are already waiting or running."""
         job = Job(fn, args)
-        wake = None
+        wake, number = None, 0
         with self._lock:
-            if self._pid != os.getpid():  # a fork copies the queue, not the threads
-                self._reset()
             if self.in_flight >= self.max_in_flight:
                 return None
             self.in_flight += 1
@@ -80,9 +86,16 @@ class Pool:
                 wake = self._idle.pop()
             elif self._started < self.threads:
                 self._started += 1
-                threading.Thread(target=self._work, name=f"{self.name}-{self._started}", daemon=True).start()
+                number = self._started
         if wake is not None:
             wake.release()
+        elif number:
+            try:
+                threading.Thread(target=self._work, name=f"{self.name}-{number}", daemon=True).start()
+            except RuntimeError:  # can't start new thread: the job waits for a running one, or its deadline
+                with self._lock:
+                    self._started -= 1
+                log.exception("could not start a handler thread")
         return job
 
     def cancel(self, job: Job) -> bool:
@@ -91,9 +104,11 @@ class Pool:
             if job.state != _PENDING:
                 return False
             self._jobs.remove(job)
+            job.error = Cancelled()
             job.state = _DONE
             self.in_flight -= 1
-            return True
+        job._finished.release()
+        return True
 
     def when_done(self, job: Job, fn: Callable[[Job], None]) -> None:
         """Call `fn(job)` once the job is done: in the handler thread that ran it, or now if it already has."""
@@ -123,18 +138,19 @@ class Pool:
             with self._lock:
                 job.state = _DONE
                 then = job.then
-                self.in_flight -= 1
             job._finished.release()
-            if then is not None:
-                try:
+            try:
+                if then is not None:
                     then(job)
-                except Exception:
-                    log.exception("a job's follow-up failed")
+            except Exception:
+                log.exception("a job's follow-up failed")
+            finally:
+                with self._lock:  # counted out only now: at exit, `_drain` waits for the follow-up too
+                    self.in_flight -= 1
 
     def _drain(self, wait: float = 10.0) -> None:
-        """At exit (handler threads are daemons): let jobs already handed over finish, for up to `wait` s."""
-        if self._pid != os.getpid():
-            return
+        """At exit (handler threads are daemons): let jobs already handed over finish, and their follow-ups (a late
+        reply promised to a resident), for up to `wait` s: gunicorn's graceful timeout is as long."""
         give_up_at = time.monotonic() + wait
         while self.in_flight and time.monotonic() < give_up_at:
             time.sleep(0.01)

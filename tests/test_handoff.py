@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
-from bot.handoff import Pool
+from bot.handoff import Cancelled, Pool
 
 
 def test_a_job_returns_its_value_and_raises_its_error():
@@ -26,12 +30,13 @@ def test_a_job_returns_its_value_and_raises_its_error():
 
 def test_a_slow_job_times_out_for_the_waiter_and_its_follow_up_runs_when_it_ends():
     pool = Pool(threads=1, max_in_flight=4)
-    release = threading.Event()
-    job = pool.submit(lambda: release.wait(5) and "late reply")
+    started, release = threading.Event(), threading.Event()
+    job = pool.submit(lambda: started.set() or release.wait(5) and "late reply")
+    assert started.wait(5)
     t0 = time.monotonic()
     with pytest.raises(TimeoutError):
         job.result(timeout=0.2)
-    assert 0.15 < time.monotonic() - t0 < 2
+    assert time.monotonic() - t0 >= 0.15  # it waited for the job, then gave up
     assert not pool.cancel(job)  # already running: it cannot be taken back
     followed = []
     done = threading.Event()
@@ -64,6 +69,8 @@ def test_a_job_no_thread_has_started_can_be_cancelled_and_never_runs():
         waiting.result(timeout=0.05)
     assert pool.cancel(waiting)
     assert pool.in_flight == 1
+    with pytest.raises(Cancelled):  # at once, not after the timeout
+        waiting.result(timeout=60)
     release.set()
     assert pool.submit(lambda: "next").result(timeout=5) == "next"
     assert ran == []
@@ -105,6 +112,17 @@ def test_threads_are_started_as_needed_up_to_the_limit_and_reused():
     assert len(set(names)) == 3 and all(n.startswith("test-handoff-") for n in names)
 
 
+def test_a_thread_that_cannot_be_started_is_tried_again_on_the_next_job(monkeypatch):
+    pool = Pool(threads=1, max_in_flight=4)
+    with monkeypatch.context() as m:  # the system refuses a new thread, once
+        m.setattr(threading.Thread, "start", lambda self: (_ for _ in ()).throw(RuntimeError("can't start new thread")))
+        first = pool.submit(lambda: "first")
+    with pytest.raises(TimeoutError):
+        first.result(timeout=0.1)
+    assert pool.cancel(first)  # as the webhook does at the deadline: the resident gets the apology
+    assert pool.submit(lambda: "second").result(timeout=5) == "second"
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_starts_its_own_threads():
     pool = Pool(threads=2, max_in_flight=4)
@@ -113,6 +131,7 @@ def test_a_forked_child_starts_its_own_threads():
     pid = os.fork()
     if pid == 0:  # the child: the parent's thread is not here, so the job must start a new one
         try:
+            signal.alarm(10)  # a child stuck on a lock copied from the parent must not hang the suite
             ok = pool.submit(lambda: os.getpid()).result(timeout=5) == os.getpid()
             os.write(write, b"1" if ok else b"0")
         finally:
@@ -121,3 +140,18 @@ def test_a_forked_child_starts_its_own_threads():
     _, status = os.waitpid(pid, 0)
     assert os.read(read, 1) == b"1" and status == 0
     os.close(read)
+
+
+def test_at_exit_a_running_job_and_its_late_reply_are_let_finish(tmp_path: Path):
+    out = tmp_path / "late.txt"
+    script = f"""
+import threading, time
+from bot.handoff import Pool
+pool = Pool(threads=1, max_in_flight=4)
+started = threading.Event()
+job = pool.submit(lambda: started.set() or time.sleep(0.5) or "the real reply")
+started.wait(5)
+pool.when_done(job, lambda j: (time.sleep(0.3), open({str(out)!r}, "w").write(j.result(timeout=0))))
+"""  # the main thread ends here, with the job still running
+    subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[1], check=True, timeout=30)
+    assert out.read_text() == "the real reply"
