@@ -17,9 +17,10 @@ control_socket_disable = True
 
 
 def post_fork(server, worker):
-    from bot import runtime, sweeper
+    from bot import runtime, sweeper, webhook
 
     rt = runtime.current()
     rt.after_fork()
+    webhook.start_handlers(rt)
     if rt.jobs.kind == "in-process":  # no worker process: the web workers sweep the outbox themselves
         sweeper.start(rt)

@@ -90,13 +90,26 @@ class Pool:
         if wake is not None:
             wake.release()
         elif number:
-            try:
-                threading.Thread(target=self._work, name=f"{self.name}-{number}", daemon=True).start()
-            except RuntimeError:  # can't start new thread: the job waits for a running one, or its deadline
-                with self._lock:
-                    self._started -= 1
-                log.exception("could not start a handler thread")
+            self._spawn(number)  # if it cannot start, the job waits for a running thread, or its deadline
         return job
+
+    def start(self, on_start: Callable[[], None] | None = None) -> None:
+        """Start every thread now rather than as pushes come (a gunicorn worker, once forked), each running
+        `on_start` first (to open its own connections): a worker's threads and connections are then all there
+        before its first push, and their number does not grow under load."""
+        with self._lock:
+            numbers = range(self._started + 1, self.threads + 1)
+            self._started = self.threads
+        for number in numbers:
+            self._spawn(number, on_start)
+
+    def _spawn(self, number: int, on_start: Callable[[], None] | None = None) -> None:
+        try:
+            threading.Thread(target=self._work, args=(on_start,), name=f"{self.name}-{number}", daemon=True).start()
+        except RuntimeError:  # can't start new thread: counted out, so that a later job tries again
+            with self._lock:
+                self._started -= 1
+            log.exception("could not start a handler thread")
 
     def cancel(self, job: Job) -> bool:
         """Take back a job no thread has started: True if it will never run."""
@@ -118,7 +131,12 @@ class Pool:
                 return
         fn(job)
 
-    def _work(self) -> None:
+    def _work(self, on_start: Callable[[], None] | None = None) -> None:
+        if on_start is not None:
+            try:
+                on_start()
+            except Exception as exc:  # Redis down at start-up, say: the thread connects when it first needs to
+                log.warning("handler thread set-up failed (%s: %s)", type(exc).__name__, exc)
         wake = _thread.allocate_lock()
         wake.acquire()
         while True:

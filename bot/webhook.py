@@ -75,6 +75,12 @@ class Answer:
 
 _pool = Pool(POOL_THREADS, MAX_IN_FLIGHT)  # beyond MAX_IN_FLIGHT unfinished jobs, answer at once
 
+
+def start_handlers(rt: Runtime) -> None:
+    """Start this process's handler threads, each with its own connection to the shared store open (gunicorn's
+    `post_fork`): nothing is opened on a resident's first push, and their number does not grow under load."""
+    _pool.start(rt.kv.connect)
+
 Out = tuple[int, str, bytes]  # status, content type, body
 _STATUS = {200: "200 OK", 400: "400 Bad Request", 403: "403 Forbidden", 405: "405 Method Not Allowed",
            413: "413 Request Entity Too Large"}

@@ -48,6 +48,9 @@ class KV(Protocol):
     def delete(self, key: str) -> None: ...
     def delete_if(self, key: str, value: str) -> bool: ...
     def ping(self) -> None: ...
+    def connect(self) -> None:
+        """Open the calling thread's own connection now, if the backend keeps one per thread."""
+        ...
 
     def claim(self, keys: Sequence[tuple[str, str, float]], reads: Sequence[str] = ()) -> Claimed:
         """`set_nx` each (key, value, ttl) in order, stopping at the first key already held; then read
@@ -179,6 +182,9 @@ class RedisKV:
 
     def ping(self) -> None:
         self._run(self.redis.ping)
+
+    def connect(self) -> None:
+        self._run(self._thread_connection().connect)
 
     def claim(self, keys: Sequence[tuple[str, str, float]], reads: Sequence[str] = ()) -> Claimed:
         args: list = [len(keys)]
@@ -326,3 +332,6 @@ class SqlKV:
 
     def ping(self) -> None:
         self._run(self.db.ping)
+
+    def connect(self) -> None:
+        """Nothing to open: the table is reached through the database's pool."""

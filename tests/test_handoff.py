@@ -123,6 +123,31 @@ def test_a_thread_that_cannot_be_started_is_tried_again_on_the_next_job(monkeypa
     assert pool.submit(lambda: "second").result(timeout=5) == "second"
 
 
+def test_threads_started_ahead_each_run_their_set_up_once_and_then_take_the_jobs():
+    pool = Pool(threads=3, max_in_flight=10, name="test-ahead")
+    set_up = []
+    pool.start(lambda: set_up.append(threading.current_thread().name))
+    deadline = time.monotonic() + 5
+    while len(set_up) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    ran_in = {pool.submit(lambda: threading.current_thread().name).result(timeout=5) for _ in range(20)}
+    assert sorted(set_up) == ["test-ahead-1", "test-ahead-2", "test-ahead-3"]
+    assert ran_in <= set(set_up)
+    pool.start(lambda: set_up.append("again"))  # all started already: nothing more
+    time.sleep(0.05)
+    assert "again" not in set_up
+
+
+def test_a_set_up_that_fails_leaves_the_thread_working():
+    pool = Pool(threads=1, max_in_flight=4)
+
+    def redis_down():
+        raise ConnectionError("Redis is down")
+
+    pool.start(redis_down)
+    assert pool.submit(lambda: "answered").result(timeout=5) == "answered"
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_starts_its_own_threads():
     pool = Pool(threads=2, max_in_flight=4)

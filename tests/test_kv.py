@@ -136,6 +136,30 @@ def test_an_unreachable_redis_raises_kv_unavailable():
         kv.claim([("k", "v", 1)], ["r"])
     with pytest.raises(KVUnavailable):
         kv.apply(sets=[("k", "v", 1)])
+    with pytest.raises(KVUnavailable):
+        kv.connect()
+
+
+def test_handler_threads_started_with_their_redis_connections_open_none_more_under_load(make_stack):
+    from bot.handoff import Pool
+
+    kv = make_stack("sqlite+redis").rt.kv
+    name = f"nanhu-test-{time.monotonic_ns()}"
+    kv.redis.client_setname(name)  # not a handler's: counted out below by its name
+
+    def handlers_connected() -> int:
+        return sum(1 for c in kv.redis.client_list() if c.get("name") != name and c["id"] not in before)
+
+    before = {c["id"] for c in kv.redis.client_list()}
+    pool = Pool(threads=3, max_in_flight=16)
+    pool.start(kv.connect)
+    deadline = time.monotonic() + 5
+    while handlers_connected() < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert handlers_connected() == 3
+    jobs = [pool.submit(kv.claim, [(f"k{i}", "v", 5)], ["r"]) for i in range(12)]
+    assert all(job.result(timeout=5).taken == 1 for job in jobs)
+    assert handlers_connected() == 3
 
 
 def test_the_sql_store_sweeps_expired_rows_without_failing_concurrent_callers(make_stack):
