@@ -27,7 +27,8 @@ class Cancelled(Exception):
 
 
 class Job:
-    """One job: `result(timeout)`, `cancel()` while it has not started, `when_done(fn)`."""
+    """One job handed to a `Pool`: wait for it with `result`; `Pool.cancel` and `Pool.when_done` take it back or
+    follow it up."""
 
     __slots__ = ("fn", "args", "state", "value", "error", "then", "_finished")
 
@@ -53,8 +54,9 @@ class Job:
 
 
 class Pool:
-    """At most `threads` handler threads, started as needed and kept; at most `max_in_flight` jobs queued or
-    running, beyond which `submit` refuses. A forked child (a gunicorn worker) starts with an empty pool."""
+    """At most `threads` handler threads, started as needed (or all at once, `start`) and kept; at most
+    `max_in_flight` jobs queued or running, beyond which `submit` refuses. A forked child (a gunicorn worker)
+    starts with an empty pool."""
 
     def __init__(self, threads: int, max_in_flight: int, name: str = "nanhu-handler") -> None:
         self.threads = threads

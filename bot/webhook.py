@@ -8,8 +8,8 @@ Every accepted push is answered with reply XML or `success`, never a 500.
 
 Time: the request thread does only CPU work (signature, clock, XML, AES). Everything that touches
 the shared store or the database — the replay check, the dedup claim, the handler, remembering the
-reply — runs as one job on a handler thread (`bot/handoff.py`), and the request thread waits for it only until
-`app.reply_deadline` seconds after the request arrived. A slow Redis or database therefore costs
+reply — runs as one job on a handler thread (`bot/handoff.py`), and the request thread waits for it
+only until `app.reply_deadline` seconds after the request arrived. A slow Redis or database therefore costs
 the resident an apology, never WeChat's "该公众号暂时无法提供服务".
 """
 from __future__ import annotations
@@ -25,8 +25,8 @@ from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.wsgi import get_content_length, get_input_stream
 
 from bot import replies, signing
-from bot.handoff import Job, Pool
 from bot.dedup import Dedup
+from bot.handoff import Job, Pool
 from bot.messages import Inbound, MalformedMessage, parse_xml, to_inbound
 from bot.pipeline import handle, is_resident_talking
 from bot.router import Router
