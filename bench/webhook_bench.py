@@ -66,6 +66,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from statistics import median
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -487,24 +488,23 @@ class Summary:
     key: str
     label: str
     rounds: list[Row]
-    ratios: list[float]       # req/s against (b)'s in the same round, one per round (empty without (b))
-
-    @staticmethod
-    def median(values: list[float]) -> float:
-        ordered = sorted(values)
-        n = len(ordered)
-        return float("nan") if not n else (ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2)
 
     @property
     def rps(self) -> float:
-        return self.median([r.load.rps for r in self.rounds])
+        return median(r.load.rps for r in self.rounds)
 
-    @property
-    def ratio(self) -> float | None:
-        return self.median(self.ratios) if self.ratios else None
+    def ratios_to(self, ref: Summary) -> list[float]:
+        """req/s against `ref`'s in the same round, one per round both ran in."""
+        ref_rps = {r.round: r.load.rps for r in ref.rounds}
+        return [r.load.rps / ref_rps[r.round] for r in self.rounds if ref_rps.get(r.round)]
+
+    def ratio_to(self, ref: Summary | None) -> float | None:
+        """The median of the per-round ratios; None without `ref` or a round both ran in."""
+        ratios = self.ratios_to(ref) if ref else []
+        return median(ratios) if ratios else None
 
     def pct(self, p: float) -> float:
-        return self.median([r.load.pct(p) for r in self.rounds])
+        return median(r.load.pct(p) for r in self.rounds)
 
     @property
     def errors(self) -> int:
@@ -525,18 +525,14 @@ class Summary:
 
     @property
     def cpu_ms(self) -> float:
-        return self.median([r.cpu_ms for r in self.rounds])
+        return median(r.cpu_ms for r in self.rounds)
 
 
-def summarize(rows: list[Row], ref_key: str = "b") -> list[Summary]:
-    """Rows grouped by key, in the order first run; each round's ratio is to the reference row of that round."""
-    ref = {r.round: r.load.rps for r in rows if r.key == ref_key}
+def summarize(rows: list[Row]) -> list[Summary]:
+    """Rows grouped by key, in the order first run."""
     out: dict[str, Summary] = {}
     for r in rows:
-        s = out.setdefault(r.key, Summary(r.key, r.label, [], []))
-        s.rounds.append(r)
-        if ref.get(r.round):
-            s.ratios.append(r.load.rps / ref[r.round])
+        out.setdefault(r.key, Summary(r.key, r.label, [])).rounds.append(r)
     return list(out.values())
 
 
@@ -799,12 +795,14 @@ def table(rows: list[Summary], args: argparse.Namespace) -> str:
            "",
            "| row | req/s | p50 ms | p99 ms | errors | vs (b) | server CPU ms/req | first request ms | worker RSS MB (PSS) | notes |",
            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    ref = next((r for r in rows if r.key == "b"), None)
     for r in rows:
-        ratio = f"{r.ratio:.2f}" if r.ratio is not None else "–"
+        vs_b = r.ratio_to(ref)
+        ratio = f"{vs_b:.2f}" if vs_b is not None else "–"
         first = f"{r.first_ms:.0f}" + (" (error)" if any(x.first_error for x in r.rounds) else "")
         notes = []
         if len(r.rounds) > 1:
-            notes.append("rounds: " + (" / ".join(f"{x:.2f}" for x in r.ratios) if r.ratios and r.key != "b"
+            notes.append("rounds: " + (" / ".join(f"{x:.2f}" for x in r.ratios_to(ref)) if vs_b is not None and r is not ref
                                        else " / ".join(f"{x.load.rps:,.0f}" for x in r.rounds) + " req/s"))
         for x in r.rounds:
             notes += [(f"round {x.round + 1}: " if len(r.rounds) > 1 else "") + n for n in x.notes]
@@ -818,19 +816,14 @@ def targets(rows: list[Summary]) -> list[tuple[str, bool, str]]:
     """Issue 9's targets on the summaries: ratios as the median of each round's ratio; p99 the median round's."""
     by = {r.key: r for r in rows}
     checks: list[tuple[str, bool, str]] = []
-    c, c2 = by.get("c"), by.get("c'")
     for suffix in ("", "+r", "+pg"):
         d, e = by.get("d" + suffix), by.get("e" + suffix)
         tag = {"": "", "+r": " (Redis)", "+pg": " (PostgreSQL + Redis)"}[suffix]
-        if d and d.ratio is not None:
-            checks.append((f"(d){tag} ≥ {TARGET_D_VS_B} × (b)", d.ratio >= TARGET_D_VS_B, f"{d.ratio:.2f}"))
-        for ref in (c, c2):
-            if d and ref:
-                x = Summary.median([a.load.rps / b.load.rps for a in d.rounds for b in ref.rounds
-                                    if a.round == b.round and b.load.rps])
-                checks.append((f"(d){tag} ≥ {TARGET_D_VS_C} × ({ref.key})", x >= TARGET_D_VS_C, f"{x:.2f}"))
-        if e and e.ratio is not None:
-            checks.append((f"(e){tag} ≥ {TARGET_E_VS_B} × (b)", e.ratio >= TARGET_E_VS_B, f"{e.ratio:.2f}"))
+        for row, ref, target in ((d, "b", TARGET_D_VS_B), (d, "c", TARGET_D_VS_C), (d, "c'", TARGET_D_VS_C),
+                                 (e, "b", TARGET_E_VS_B)):
+            x = row.ratio_to(by.get(ref)) if row else None
+            if x is not None:
+                checks.append((f"({row.key[0]}){tag} ≥ {target} × ({ref})", x >= target, f"{x:.2f}"))
         for r in (d, e):
             if r is None:
                 continue
