@@ -17,7 +17,7 @@ from bot.config import Config
 from bot.queue import InProcessJobs, RQJobs
 from bot.wechat import KVSessionStorage, NanhuWeChatClient
 from storage.db import Database
-from storage.kv import KV, RedisKV, SqlKV
+from storage.kv import KV, RedisKV, for_database
 
 log = logging.getLogger("nanhu")
 
@@ -86,7 +86,7 @@ def build(config: Config) -> Runtime:
     if config.redis_enabled:
         client = connect_redis(config.redis.url, config.redis.timeout)
         return Runtime(config, db, RedisKV(client), client)
-    return Runtime(config, db, SqlKV(db), None)
+    return Runtime(config, db, for_database(db), None)
 
 
 @contextlib.contextmanager

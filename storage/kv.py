@@ -2,7 +2,8 @@
 
 Deduplication, conversation state, per-resident locks and the WeChat access token all live here,
 outside the web process, so they survive a restart and are shared by every gunicorn worker.
-Both backends offer the same operations and pass the same tests. `claim` and `apply` batch several
+Without Redis the table is reached through SQLite's driver itself (`SqliteKV`) or, on PostgreSQL, through
+SQLAlchemy Core (`SqlKV`). The backends offer the same operations and pass the same tests. `claim` and `apply` batch several
 of them into one round trip (Redis) or one transaction (the table): a message costs two of those.
 """
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -20,7 +22,6 @@ from sqlalchemy import bindparam, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from storage.batching import Batcher
 from storage.db import Database, DatabaseUnavailable
 from storage.models import KeyValue
 
@@ -205,14 +206,9 @@ class RedisKV:
         self._script(self._apply, [self._k(k) for k in keys], args)
 
 
-def _each(conn, ops: list) -> list:
-    """A batch of the SQL store's writes: each its own function of the connection, in order."""
-    return [op(conn) for op in ops]
-
-
 class SqlKV:
-    """The same operations on the `kv` table, for deployments without Redis (SQLAlchemy Core: these
-    statements run several times per message)."""
+    """The same operations on the `kv` table of PostgreSQL, for deployments without Redis (SQLAlchemy Core:
+    these statements run several times per message; rows lock one by one)."""
 
     def __init__(self, db: Database):
         self.db = db
@@ -230,9 +226,6 @@ class SqlKV:
                                                where=t.c.expires_at <= bindparam("now")).returning(t.c.key)
         self._delete = delete(t).where(t.c.key == bindparam("key"))
         self._delete_if = delete(t).where(t.c.key == bindparam("key"), t.c.value == bindparam("value"))
-        # SQLite: the writes of every message (claim, apply) queue for its one writer, so those that queue in
-        # this process together go in one transaction (group commit); on PostgreSQL, rows lock one by one
-        self._batcher = db.shared("kv", lambda: Batcher(db, _each)) if db.dialect == "sqlite" else None
 
     def _get_many(self, n: int):
         """`key IN (:k0, ... :kn-1)` with plain parameters: cheaper per call than an expanding IN."""
@@ -249,17 +242,15 @@ class SqlKV:
             raise KVUnavailable(str(exc)) from exc
 
     def _write(self, op):
-        """`op(connection)` in a write transaction (on SQLite, shared with other writes queued in this process)."""
+        """`op(connection)` in a write transaction."""
         def run():
-            if self._batcher is None:
-                with self.db.connection() as c:
-                    return op(c)
-            return self._batcher.run(op, self.db.timeout * 2)  # queued behind a leader that may wait as long
+            with self.db.connection() as c:
+                return op(c)
         return self._run(run)
 
     def get(self, key: str) -> str | None:
         def op():
-            with self.db.connection(read_only=True) as c:  # SQLite: no write lock for a read
+            with self.db.connection(read_only=True) as c:
                 return c.execute(self._get, {"key": key, "now": time.time()}).scalar()
         return self._run(op)
 
@@ -335,3 +326,168 @@ class SqlKV:
 
     def connect(self) -> None:
         """Nothing to open: the table is reached through the database's pool."""
+
+
+class SqliteKV:
+    """The `kv` table of a SQLite database, through the driver itself: a connection per thread, whose
+    statements SQLite prepares once. A message claims and applies once each, and through SQLAlchemy those
+    two cost 1.1 ms of CPU against 0.2 ms here (bench/RESULTS.md) — time during which the writer, which every
+    process shares, is held. Writes queue for it with the database's own queue (`Database.writer_turn`)."""
+
+    def __init__(self, db: Database):
+        if db.sqlite_file is None:
+            raise ValueError("SqliteKV needs a SQLite database in a file")
+        self.db = db
+        self._path = db.sqlite_file
+        self._local = threading.local()
+        t = KeyValue.__tablename__
+        live = "(expires_at IS NULL OR expires_at > ?)"
+        self._get = f"SELECT value FROM {t} WHERE key = ? AND {live}"
+        self._get_many_by_size: dict[int, str] = {}
+        self._upsert = (f"INSERT INTO {t} (key, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE "
+                        "SET value = excluded.value, expires_at = excluded.expires_at")
+        # set_nx in one statement: insert, or take over a row that has expired; a row comes back only if taken
+        self._take = self._upsert + f" WHERE {t}.expires_at <= ? RETURNING key"
+        self._delete = f"DELETE FROM {t} WHERE key = ?"
+        self._delete_if = f"DELETE FROM {t} WHERE key = ? AND value = ?"
+        self._sweep_sql = f"DELETE FROM {t} WHERE key IN (SELECT key FROM {t} WHERE expires_at < ? LIMIT ?)"
+        self._live = live
+
+    def _get_many(self, n: int) -> str:
+        if n not in self._get_many_by_size:
+            marks = ", ".join("?" * n)
+            self._get_many_by_size[n] = (f"SELECT key, value FROM {KeyValue.__tablename__} "
+                                         f"WHERE key IN ({marks}) AND {self._live}")
+        return self._get_many_by_size[n]
+
+    def _connection(self) -> sqlite3.Connection:
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():  # first use in this thread, or in a forked child
+            if getattr(local, "connection", None) is not None:
+                # the parent's: closing it here would drop this process's locks on the file (POSIX locks are
+                # per process), so it is kept open and never used
+                _inherited.append(local.connection)
+            conn = sqlite3.connect(self._path, timeout=self.db.timeout, isolation_level=None,
+                                   check_same_thread=False)
+            try:
+                conn.execute("PRAGMA synchronous=NORMAL")  # as the engine's connections (storage/db.py)
+            except BaseException:
+                conn.close()
+                raise
+            local.connection, local.pid = conn, os.getpid()
+        return local.connection
+
+    def _drop_connection(self) -> None:
+        conn, self._local.connection, self._local.pid = self._local.connection, None, None
+        try:
+            conn.close()
+        except sqlite3.Error as exc:
+            log.warning("could not close a kv connection (%s)", type(exc).__name__)
+
+    def _read(self, op):
+        try:
+            return op(self._connection())
+        except sqlite3.Error as exc:
+            raise KVUnavailable(str(exc)) from exc
+
+    def _write(self, op):
+        """`op(connection)` in a write transaction, queued for SQLite's writer."""
+        try:
+            conn = self._connection()
+            with self.db.writer_turn():
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = op(conn)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    self._roll_back(conn)
+                    raise
+            return result
+        except sqlite3.Error as exc:  # locked past the busy timeout, disk full, file gone: unavailable
+            raise KVUnavailable(str(exc)) from exc
+
+    def _roll_back(self, conn: sqlite3.Connection) -> None:
+        if not conn.in_transaction:
+            return
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:  # a connection whose state is unknown is not used again
+            log.warning("kv rollback failed (%s): connection dropped", type(exc).__name__)
+            self._drop_connection()
+
+    def _set_nx(self, c: sqlite3.Connection, key: str, value: str, ttl: float, now: float) -> bool:
+        return bool(c.execute(self._take, (key, value, now + ttl, now)).fetchall())
+
+    def get(self, key: str) -> str | None:
+        def op(c):
+            row = c.execute(self._get, (key, time.time())).fetchone()
+            return row[0] if row else None
+        return self._read(op)
+
+    def set(self, key: str, value: str, ttl: float | None = None) -> None:
+        self._write(lambda c: c.execute(self._upsert, (key, value, time.time() + ttl if ttl else None)))
+
+    def set_nx(self, key: str, value: str, ttl: float) -> bool:
+        self._maybe_sweep()
+        return self._write(lambda c: self._set_nx(c, key, value, ttl, time.time()))
+
+    def delete(self, key: str) -> None:
+        self._write(lambda c: c.execute(self._delete, (key,)))
+
+    def delete_if(self, key: str, value: str) -> bool:
+        return self._write(lambda c: c.execute(self._delete_if, (key, value)).rowcount == 1)
+
+    def ping(self) -> None:
+        self._read(lambda c: c.execute("SELECT 1").fetchall())
+
+    def connect(self) -> None:
+        self._read(lambda c: None)
+
+    def claim(self, keys: Sequence[tuple[str, str, float]], reads: Sequence[str] = ()) -> Claimed:
+        self._maybe_sweep()
+        def op(c):
+            now = time.time()
+            taken, holder = 0, None
+            for key, value, ttl in keys:
+                if not self._set_nx(c, key, value, ttl, now):
+                    row = c.execute(self._get, (key, now)).fetchone()
+                    holder = row[0] if row else None
+                    break
+                taken += 1
+            found = dict(c.execute(self._get_many(len(reads)), (*reads, now)).fetchall()) if reads else {}
+            return Claimed(taken, holder, tuple(found.get(k) for k in reads))
+        return self._write(op)
+
+    def apply(self, sets: Sequence[tuple[str, str, float | None]] = (), deletes: Sequence[str] = (),
+              releases: Sequence[tuple[str, str]] = ()) -> None:
+        if not (sets or deletes or releases):
+            return
+        def op(c):
+            now = time.time()
+            for key, value, ttl in sets:
+                c.execute(self._upsert, (key, value, now + ttl if ttl else None))
+            for key in deletes:
+                c.execute(self._delete, (key,))
+            for key, value in releases:
+                c.execute(self._delete_if, (key, value))
+        self._write(op)
+
+    def _maybe_sweep(self) -> None:
+        if random.random() < 0.01:
+            self._sweep()
+
+    def _sweep(self, batch: int = 200) -> None:
+        """Drop a batch of expired rows; best effort."""
+        try:
+            self._write(lambda c: c.execute(self._sweep_sql, (time.time(), batch)))
+        except KVUnavailable as exc:
+            log.warning("kv sweep skipped: %s", exc)
+
+
+# connections a forked child inherited from its parent: kept from being closed (see SqliteKV._connection)
+_inherited: list[sqlite3.Connection] = []
+
+
+def for_database(db: Database) -> KV:
+    """The shared store in the database, for a deployment without Redis."""
+    return SqliteKV(db) if db.sqlite_file is not None else SqlKV(db)

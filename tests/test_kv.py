@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from storage.kv import Claimed, KVUnavailable, RedisKV, SqlKV
+from storage.kv import Claimed, KVUnavailable, RedisKV, SqlKV, SqliteKV, for_database
 from storage.locks import LockTimeout, lease
 
 
@@ -189,7 +189,8 @@ def test_a_locked_sqlite_is_reported_as_the_store_being_unavailable(sqlite_templ
 
     path = tmp_path / "locked.db"
     shutil.copy(sqlite_template, path)
-    kv = SqlKV(Database(f"sqlite:///{path}", timeout=0.2))
+    kv = for_database(Database(f"sqlite:///{path}", timeout=0.2))
+    assert isinstance(kv, SqliteKV)
     blocker = sqlite3.connect(path, timeout=0.1, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")  # a writer outside nanhu's queue (or one it stopped waiting for)
     try:
@@ -201,3 +202,31 @@ def test_a_locked_sqlite_is_reported_as_the_store_being_unavailable(sqlite_templ
         blocker.execute("ROLLBACK")
         blocker.close()
     assert kv.claim([("dedup:x", "P", 10)]).taken == 1
+
+
+def test_a_write_that_fails_half_way_leaves_nothing_written_and_the_store_usable(make_stack):
+    kv = make_stack("sqlite+sqlkv").rt.kv
+    kv.set("lease", "mine")
+    with pytest.raises(KVUnavailable):  # the driver refuses the second value: the first is rolled back
+        kv.apply([("conv", "step 2", None), ("reply", object(), None)], releases=[("lease", "mine")])
+    assert (kv.get("conv"), kv.get("reply"), kv.get("lease")) == (None, None, "mine")
+    kv.apply([("conv", "step 2", None)], releases=[("lease", "mine")])
+    assert (kv.get("conv"), kv.get("lease")) == ("step 2", None)
+
+
+def test_a_forked_child_opens_its_own_sqlite_connection_and_the_parents_keeps_working(make_stack):
+    import os
+
+    kv = make_stack("sqlite+sqlkv").rt.kv
+    kv.set("parent", "before the fork")  # this thread's connection is open
+    pid = os.fork()
+    if pid == 0:  # the child: a new connection; the inherited one is neither used nor closed
+        ok = False
+        try:
+            ok = kv.get("parent") == "before the fork" and kv.claim([("child", "c", 10)]).taken == 1
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert kv.get("child") == "c"
+    assert kv.claim([("parent-after", "p", 10)], ["child"]).values == ("c",)
