@@ -3,10 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Mapping
-
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
-from xml.etree.ElementTree import ParseError
+from xml.parsers import expat
 
 MESSAGE_TYPES = {"text", "image", "voice", "location", "link", "video", "shortvideo", "event"}
 EVENTS = {"subscribe", "unsubscribe", "scan", "click", "view", "location",
@@ -17,19 +14,71 @@ class MalformedMessage(ValueError):
     """Not well-formed XML, not UTF-8, or XML with DTD/entity declarations."""
 
 
+class _Forbidden(Exception):
+    pass
+
+
+def _forbid(*_args) -> None:
+    raise _Forbidden
+
+
+class _Fields:
+    """expat's callbacks for a WeChat push: the text of each child of the root, "" for a child with children
+    of its own. What ElementTree would give for `{child.tag: child.text}`, without building the tree: a push
+    is parsed on every request, and defusedxml's parser costs five times what expat does."""
+
+    def __init__(self) -> None:
+        self.root: str | None = None
+        self.fields: dict[str, str] = {}
+        self._depth = 0
+        self._name = ""
+        self._text: list[str] = []
+        self._nested = False
+
+    def start(self, name: str, _attributes) -> None:
+        self._depth += 1
+        if self._depth == 1:
+            self.root = name
+        elif self._depth == 2:
+            self._name, self._text, self._nested = name, [], False
+        else:
+            self._nested = True
+
+    def text(self, data: str) -> None:
+        if self._depth == 2:
+            self._text.append(data)
+
+    def end(self, _name: str) -> None:
+        if self._depth == 2:
+            self.fields[self._name] = "" if self._nested else "".join(self._text).strip()
+        self._depth -= 1
+
+
 def parse_xml(body: bytes) -> dict[str, str]:
-    """The flat fields of a WeChat XML push. Refuses non-UTF-8, DTDs and entities."""
+    """The flat fields of a WeChat XML push. Refuses non-UTF-8, DTDs, entity declarations and external
+    references (as defusedxml's forbid_dtd, forbid_entities and forbid_external)."""
     try:
-        text = body.decode("utf-8")
+        body.decode("utf-8")
     except UnicodeDecodeError:
         raise MalformedMessage("body is not UTF-8") from None
+    out = _Fields()
+    parser = expat.ParserCreate("utf-8")  # whatever the XML declaration says: the check above held
+    parser.StartElementHandler = out.start
+    parser.EndElementHandler = out.end
+    parser.CharacterDataHandler = out.text
+    parser.StartDoctypeDeclHandler = _forbid
+    parser.EntityDeclHandler = _forbid
+    parser.UnparsedEntityDeclHandler = _forbid
+    parser.ExternalEntityRefHandler = _forbid
     try:
-        root = fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except (ParseError, DefusedXmlException, ValueError) as exc:
-        raise MalformedMessage(f"bad XML: {type(exc).__name__}") from None
-    if root.tag != "xml":
+        parser.Parse(body, True)
+    except expat.ExpatError as exc:
+        raise MalformedMessage(f"bad XML: {expat.errors.messages.get(exc.code, 'ExpatError')}") from None
+    except _Forbidden:
+        raise MalformedMessage("bad XML: DTD or entity declaration") from None
+    if out.root != "xml":
         raise MalformedMessage("root element is not <xml>")
-    return {child.tag: (child.text or "").strip() if len(child) == 0 else "" for child in root}
+    return out.fields
 
 
 @dataclass(frozen=True)
