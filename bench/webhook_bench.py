@@ -839,13 +839,15 @@ def targets(rows: list[Summary]) -> list[tuple[str, bool, str]]:
 
 # --- soak --------------------------------------------------------------------------------------------
 
-def soak(bench: Bench, minutes: float) -> bool:
-    """nanhu with Redis and an RQ worker, at half the capacity measured just before, for `minutes`.
+def soak(bench: Bench, minutes: float, redis: bool = True) -> bool:
+    """nanhu with Redis and an RQ worker (or, `redis` False, on the SQLite store with its jobs in the web
+    workers), at half the capacity measured just before, for `minutes`.
 
     Each connection walks fresh residents through 帮助 → 楼下垃圾三天没人清理 (community question) → 1
     (community saved, summary) → 是 (opinion filed): reads and writes alike, every reply checked."""
     a = bench.args
-    env, _ = bench.prepare_nanhu(redis=True)
+    env, _ = bench.prepare_nanhu(redis=redis)
+    setup = "nanhu + Redis + RQ worker" if redis else "nanhu on the SQLite store, jobs in the web workers"
     signer = bench.signer
     turns = [(HELP, HELP_REPLY), (OPINION, ASK_COMMUNITY), (COMMUNITY, SUMMARY), (YES, TICKET)]
 
@@ -860,8 +862,9 @@ def soak(bench: Bench, minutes: float) -> bool:
 
     worker_log = open(bench.tmp / "rq-worker.log", "wb")
     rq = subprocess.Popen([PY, "-m", "bot.cli", "worker"], cwd=ROOT, env=env, stdout=worker_log,
-                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    server = Server("soak nanhu +Redis", "bot.wsgi:app", "python:bot.gunicorn_conf", bench.port, env, ROOT, bench.tmp)
+                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True) if redis else None
+    rq_alive = True
+    server = Server(f"soak {setup}", "bot.wsgi:app", "python:bot.gunicorn_conf", bench.port, env, ROOT, bench.tmp)
     ok = True
     try:
         server.start()
@@ -884,10 +887,10 @@ def soak(bench: Bench, minutes: float) -> bool:
                         tick=sample, tick_every=max(10.0, minutes * 60 / 20))
         time.sleep(1)
         sample(load.window)  # after the run, connections closed
-        rq_alive = rq.poll() is None
+        rq_alive = rq is None or rq.poll() is None
     finally:
         server.stop()
-        if rq.poll() is None:
+        if rq is not None and rq.poll() is None:
             rq.send_signal(signal.SIGTERM)
             try:
                 rq.wait(timeout=20)
@@ -900,7 +903,7 @@ def soak(bench: Bench, minutes: float) -> bool:
     during = samples[:-1] if len(samples) >= 3 else samples
     first, last = during[0][1], during[-1][1]
     same = sorted(set(first) & set(last))
-    print(f"\n## soak: {minutes:g} min at {rate:,.0f} req/s (half of {cap.rps:,.0f}), nanhu + Redis + RQ worker\n")
+    print(f"\n## soak: {minutes:g} min at {rate:,.0f} req/s (half of {cap.rps:,.0f}), {setup}\n")
     print(f"growth measured from {during[0][0] / 60:.1f} to {during[-1][0] / 60:.1f} min into the soak")
     print(f"requests {load.count:,}, achieved {load.rps:,.0f} req/s, p50 {load.pct(50):.1f} ms, "
           f"p99 {load.pct(99):.1f} ms, errors {load.errors}" + (f" (e.g. {load.samples[0]})" if load.samples else ""))
@@ -914,7 +917,8 @@ def soak(bench: Bench, minutes: float) -> bool:
         print(f"worker {p}: RSS {rss0 / 1024:.0f} → {rss1 / 1024:.0f} MB ({growth:+.1f}%), "
               f"fds {fd0} → {fd1} ({fd1 - fd0:+d}), sockets {sock0} → {sock1} ({sock1 - sock0:+d})")
         ok &= growth <= TARGET_SOAK_GROWTH_PCT and rss1 / 1024 < TARGET_RSS_MB and sock1 <= sock0 and fd1 <= fd0 + 4
-    print(f"RQ worker {'still running' if rq_alive else 'DIED'} at the end")
+    if rq is not None:
+        print(f"RQ worker {'still running' if rq_alive else 'DIED'} at the end")
     ok &= load.errors == 0 and rq_alive
     print(f"soak: {'PASS' if ok else 'FAIL'} (zero errors, no restarts, RSS grew by at most "
           f"{TARGET_SOAK_GROWTH_PCT:g}% and stayed under {TARGET_RSS_MB:g} MB, no more sockets open, "
@@ -1022,6 +1026,8 @@ def main() -> int:
     p.add_argument("--max-residents", type=int, default=40_000, help="cap on the residents primed for (e)")
     p.add_argument("--e-guess", type=float, default=300.0, help="(e)'s expected req/s when (d) is not run")
     p.add_argument("--soak", type=float, metavar="MINUTES", help="soak nanhu + Redis + RQ worker at half capacity")
+    p.add_argument("--soak-store", choices=["redis", "sqlite"], default="redis",
+                   help="sqlite: soak nanhu on the SQLite store instead, its jobs in the web workers")
     p.add_argument("--profile", type=float, metavar="SECONDS", help="py-spy on nanhu's workers during row (d)")
     p.add_argument("--spy", default="", metavar="ROWS", type=lambda v: v.split(","),
                    help="py-spy on the workers during these rows' windows, e.g. 'e+r' or 'd,e'")
@@ -1042,7 +1048,7 @@ def main() -> int:
     bench = Bench(args)
     try:
         if args.soak:
-            ok = soak(bench, args.soak)
+            ok = soak(bench, args.soak, redis=args.soak_store == "redis")
             return 0 if ok or not args.check else 1
         if args.profile:
             profile(bench, args.profile)

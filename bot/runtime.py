@@ -71,6 +71,7 @@ class Runtime:
     def close(self) -> None:
         if isinstance(self.jobs, InProcessJobs):
             self.jobs.shutdown()
+        self.kv.close()
         self.db.dispose()
         if self.redis is not None:
             self.redis.close()

@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
 
@@ -236,6 +237,8 @@ class Database:
         self._shared: dict[str, object] = {}
         self._shared_lock = threading.Lock()
         self._kept: list[tuple[int, Connection]] = []  # (pid, connection): kept connections, by process
+        if self._writers is not None:
+            _sqlite_databases.add(self)
 
     def shared(self, name: str, make: Callable[[], T]) -> T:
         """One object per database and name, made on first use: the group-commit queue of a kind of write
@@ -331,3 +334,18 @@ class Database:
         for conn in [c for pid, c in self._kept if pid == os.getpid()]:
             self.let_go(conn)
         self.engine.dispose()
+
+
+# SQLite forbids carrying an open connection across fork(): the child would share the parent's record of the
+# file's locks and take none of its own, and when the parent then closed its last connection it would fold
+# the WAL away under the child's feet. So the pool's idle connections are closed just before this process
+# forks (gunicorn's preloading master); one checked out then is closed when it comes back.
+_sqlite_databases: "weakref.WeakSet[Database]" = weakref.WeakSet()
+
+
+def _close_idle_before_fork() -> None:
+    for db in list(_sqlite_databases):
+        db.engine.dispose()
+
+
+os.register_at_fork(before=_close_idle_before_fork)

@@ -14,6 +14,7 @@ import random
 import sqlite3
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
@@ -50,7 +51,11 @@ class KV(Protocol):
     def delete_if(self, key: str, value: str) -> bool: ...
     def ping(self) -> None: ...
     def connect(self) -> None:
-        """Open the calling thread's own connection now, if the backend keeps one per thread."""
+        """Open a connection for the calling thread now, if the backend keeps its own."""
+        ...
+
+    def close(self) -> None:
+        """Close the connections the backend keeps of its own (shutdown, tests)."""
         ...
 
     def claim(self, keys: Sequence[tuple[str, str, float]], reads: Sequence[str] = ()) -> Claimed:
@@ -186,6 +191,9 @@ class RedisKV:
 
     def connect(self) -> None:
         self._run(self._thread_connection().connect)
+
+    def close(self) -> None:
+        """Nothing beyond the client, which the runtime closes (a thread's own connection goes with its thread)."""
 
     def claim(self, keys: Sequence[tuple[str, str, float]], reads: Sequence[str] = ()) -> Claimed:
         args: list = [len(keys)]
@@ -327,19 +335,29 @@ class SqlKV:
     def connect(self) -> None:
         """Nothing to open: the table is reached through the database's pool."""
 
+    def close(self) -> None:
+        """Nothing of its own: the database's pool is closed with it."""
+
 
 class SqliteKV:
-    """The `kv` table of a SQLite database, through the driver itself: a connection per thread, whose
-    statements SQLite prepares once. A message claims and applies once each, and through SQLAlchemy those
-    two cost 1.1 ms of CPU against 0.2 ms here (bench/RESULTS.md) — time during which the writer, which every
-    process shares, is held. Writes queue for it with the database's own queue (`Database.writer_turn`)."""
+    """The `kv` table of a SQLite database, through the driver itself: connections kept open in a small pool of
+    this process's own, whose statements SQLite prepares once. A message claims and applies once each, and
+    through SQLAlchemy those two cost 1.1 ms of CPU against 0.35 ms here (bench/RESULTS.md) — time during which
+    the writer, which every process shares, is held. Writes queue for it with the database's own queue
+    (`Database.writer_turn`).
+
+    SQLite forbids carrying an open connection across fork(): the child would share the parent's record of
+    the file's locks and take none of its own. So every idle connection is closed just before this process
+    forks (gunicorn's preloading master, say), and one in use then is closed when given back."""
 
     def __init__(self, db: Database):
         if db.sqlite_file is None:
             raise ValueError("SqliteKV needs a SQLite database in a file")
         self.db = db
         self._path = db.sqlite_file
-        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._idle: list[sqlite3.Connection] = []
+        self._generation = 0  # connections of an earlier generation are closed, not kept
         t = KeyValue.__tablename__
         live = "(expires_at IS NULL OR expires_at > ?)"
         self._get = f"SELECT value FROM {t} WHERE key = ? AND {live}"
@@ -352,6 +370,7 @@ class SqliteKV:
         self._delete_if = f"DELETE FROM {t} WHERE key = ? AND value = ?"
         self._sweep_sql = f"DELETE FROM {t} WHERE key IN (SELECT key FROM {t} WHERE expires_at < ? LIMIT ?)"
         self._live = live
+        _open_stores.add(self)
 
     def _get_many(self, n: int) -> str:
         if n not in self._get_many_by_size:
@@ -360,60 +379,66 @@ class SqliteKV:
                                          f"WHERE key IN ({marks}) AND {self._live}")
         return self._get_many_by_size[n]
 
-    def _connection(self) -> sqlite3.Connection:
-        local = self._local
-        if getattr(local, "pid", None) != os.getpid():  # first use in this thread, or in a forked child
-            if getattr(local, "connection", None) is not None:
-                # the parent's: closing it here would drop this process's locks on the file (POSIX locks are
-                # per process), so it is kept open and never used
-                _inherited.append(local.connection)
-            conn = sqlite3.connect(self._path, timeout=self.db.timeout, isolation_level=None,
-                                   check_same_thread=False)
-            try:
-                conn.execute("PRAGMA synchronous=NORMAL")  # as the engine's connections (storage/db.py)
-            except BaseException:
-                conn.close()
-                raise
-            local.connection, local.pid = conn, os.getpid()
-        return local.connection
-
-    def _drop_connection(self) -> None:
-        conn, self._local.connection, self._local.pid = self._local.connection, None, None
+    # connections
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._path, timeout=self.db.timeout, isolation_level=None, check_same_thread=False)
         try:
+            conn.execute("PRAGMA synchronous=NORMAL")  # as the engine's connections (storage/db.py)
+        except BaseException:
             conn.close()
-        except sqlite3.Error as exc:
-            log.warning("could not close a kv connection (%s)", type(exc).__name__)
+            raise
+        return conn
 
-    def _read(self, op):
+    def _checkout(self) -> tuple[sqlite3.Connection, int]:
+        with self._lock:
+            generation = self._generation
+            if self._idle:
+                return self._idle.pop(), generation
+        return self._open(), generation
+
+    def _checkin(self, conn: sqlite3.Connection, generation: int) -> None:
+        if not conn.in_transaction:  # never a connection with a transaction left open
+            with self._lock:
+                if generation == self._generation:
+                    self._idle.append(conn)
+                    return
+        _close(conn)
+
+    def close(self) -> None:
+        """Close the idle connections (those in use are closed when given back)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+            self._generation += 1
+        for conn in idle:
+            _close(conn)
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()  # another thread may have held it at the fork
+        self._idle = []
+        self._generation += 1
+
+    def _run(self, op, write: bool):
+        """`op(connection)`; when `write`, in a write transaction queued for SQLite's writer."""
         try:
-            return op(self._connection())
+            conn, generation = self._checkout()
         except sqlite3.Error as exc:
             raise KVUnavailable(str(exc)) from exc
-
-    def _write(self, op):
-        """`op(connection)` in a write transaction, queued for SQLite's writer."""
         try:
-            conn = self._connection()
+            if not write:
+                return op(conn)
             with self.db.writer_turn():
-                conn.execute("BEGIN IMMEDIATE")
                 try:
+                    conn.execute("BEGIN IMMEDIATE")
                     result = op(conn)
                     conn.execute("COMMIT")
-                except BaseException:
-                    self._roll_back(conn)
+                except BaseException:  # errors, and a signal's exception (RQ's job timeout) alike
+                    _roll_back(conn)
                     raise
             return result
         except sqlite3.Error as exc:  # locked past the busy timeout, disk full, file gone: unavailable
             raise KVUnavailable(str(exc)) from exc
-
-    def _roll_back(self, conn: sqlite3.Connection) -> None:
-        if not conn.in_transaction:
-            return
-        try:
-            conn.execute("ROLLBACK")
-        except sqlite3.Error as exc:  # a connection whose state is unknown is not used again
-            log.warning("kv rollback failed (%s): connection dropped", type(exc).__name__)
-            self._drop_connection()
+        finally:
+            self._checkin(conn, generation)
 
     def _set_nx(self, c: sqlite3.Connection, key: str, value: str, ttl: float, now: float) -> bool:
         return bool(c.execute(self._take, (key, value, now + ttl, now)).fetchall())
@@ -422,26 +447,33 @@ class SqliteKV:
         def op(c):
             row = c.execute(self._get, (key, time.time())).fetchone()
             return row[0] if row else None
-        return self._read(op)
+        return self._run(op, write=False)
 
     def set(self, key: str, value: str, ttl: float | None = None) -> None:
-        self._write(lambda c: c.execute(self._upsert, (key, value, time.time() + ttl if ttl else None)))
+        self._run(lambda c: c.execute(self._upsert, (key, value, time.time() + ttl if ttl else None)), write=True)
 
     def set_nx(self, key: str, value: str, ttl: float) -> bool:
         self._maybe_sweep()
-        return self._write(lambda c: self._set_nx(c, key, value, ttl, time.time()))
+        return self._run(lambda c: self._set_nx(c, key, value, ttl, time.time()), write=True)
 
     def delete(self, key: str) -> None:
-        self._write(lambda c: c.execute(self._delete, (key,)))
+        self._run(lambda c: c.execute(self._delete, (key,)), write=True)
 
     def delete_if(self, key: str, value: str) -> bool:
-        return self._write(lambda c: c.execute(self._delete_if, (key, value)).rowcount == 1)
+        return self._run(lambda c: c.execute(self._delete_if, (key, value)).rowcount == 1, write=True)
 
     def ping(self) -> None:
-        self._read(lambda c: c.execute("SELECT 1").fetchall())
+        self._run(lambda c: c.execute("SELECT 1").fetchall(), write=False)
 
     def connect(self) -> None:
-        self._read(lambda c: None)
+        """One more idle connection, opened now (each of the webhook's handler threads asks once when it starts,
+        so a resident's push finds one open)."""
+        try:
+            conn = self._open()
+        except sqlite3.Error as exc:
+            raise KVUnavailable(str(exc)) from exc
+        with self._lock:
+            self._idle.append(conn)
 
     def claim(self, keys: Sequence[tuple[str, str, float]], reads: Sequence[str] = ()) -> Claimed:
         self._maybe_sweep()
@@ -456,7 +488,7 @@ class SqliteKV:
                 taken += 1
             found = dict(c.execute(self._get_many(len(reads)), (*reads, now)).fetchall()) if reads else {}
             return Claimed(taken, holder, tuple(found.get(k) for k in reads))
-        return self._write(op)
+        return self._run(op, write=True)
 
     def apply(self, sets: Sequence[tuple[str, str, float | None]] = (), deletes: Sequence[str] = (),
               releases: Sequence[tuple[str, str]] = ()) -> None:
@@ -470,7 +502,7 @@ class SqliteKV:
                 c.execute(self._delete, (key,))
             for key, value in releases:
                 c.execute(self._delete_if, (key, value))
-        self._write(op)
+        self._run(op, write=True)
 
     def _maybe_sweep(self) -> None:
         if random.random() < 0.01:
@@ -479,13 +511,41 @@ class SqliteKV:
     def _sweep(self, batch: int = 200) -> None:
         """Drop a batch of expired rows; best effort."""
         try:
-            self._write(lambda c: c.execute(self._sweep_sql, (time.time(), batch)))
+            self._run(lambda c: c.execute(self._sweep_sql, (time.time(), batch)), write=True)
         except KVUnavailable as exc:
             log.warning("kv sweep skipped: %s", exc)
 
 
-# connections a forked child inherited from its parent: kept from being closed (see SqliteKV._connection)
-_inherited: list[sqlite3.Connection] = []
+def _roll_back(conn: sqlite3.Connection) -> None:
+    """Best effort: a connection still in a transaction afterwards is closed when given back."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            log.warning("kv rollback failed (%s): connection dropped", type(exc).__name__)
+
+
+def _close(conn: sqlite3.Connection) -> None:
+    try:
+        conn.close()
+    except sqlite3.Error as exc:
+        log.warning("could not close a kv connection (%s)", type(exc).__name__)
+
+
+_open_stores: "weakref.WeakSet[SqliteKV]" = weakref.WeakSet()
+
+
+def _close_before_fork() -> None:
+    for store in list(_open_stores):
+        store.close()
+
+
+def _reset_in_child() -> None:
+    for store in list(_open_stores):
+        store._after_fork_in_child()
+
+
+os.register_at_fork(before=_close_before_fork, after_in_child=_reset_in_child)
 
 
 def for_database(db: Database) -> KV:

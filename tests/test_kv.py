@@ -214,19 +214,103 @@ def test_a_write_that_fails_half_way_leaves_nothing_written_and_the_store_usable
     assert (kv.get("conv"), kv.get("lease")) == ("step 2", None)
 
 
-def test_a_forked_child_opens_its_own_sqlite_connection_and_the_parents_keeps_working(make_stack):
+def test_a_signal_between_begin_and_commit_leaves_no_transaction_open(make_stack):
+    kv = make_stack("sqlite+sqlkv").rt.kv
+
+    class Interrupting:  # what RQ's job timeout or Ctrl-C raise, mid-write
+        def __conform__(self, _protocol):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        kv.apply([("conv", "step 2", None), ("reply", Interrupting(), None)])
+    assert kv.get("conv") is None
+    done = []  # another thread writes at once: the writer was let go
+    writer = threading.Thread(target=lambda: done.append(kv.set_nx("other", "x", 10)))
+    writer.start()
+    writer.join(timeout=1.5)
+    assert done == [True]
+    kv.set("conv", "step 3")
+    assert kv.get("conv") == "step 3"
+
+
+def test_a_signal_while_begin_waits_for_the_writer_leaves_no_transaction_open(make_stack):
+    import signal
+    import sqlite3
+
+    kv = make_stack("sqlite+sqlkv").rt.kv
+    blocker = sqlite3.connect(kv.db.sqlite_file, isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN IMMEDIATE")  # a writer outside nanhu's queue: BEGIN waits in SQLite's busy handler
+    threading.Timer(0.3, lambda: blocker.execute("ROLLBACK")).start()
+
+    class Alarm(Exception):
+        pass
+
+    def ring(*_):
+        raise Alarm
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, 0.1)  # rings while BEGIN waits; raised as BEGIN returns, holding the lock
+    try:
+        with pytest.raises(Alarm):
+            kv.set("conv", "step 2")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")  # nothing left holding the writer
+        blocker.execute("ROLLBACK")
+    finally:
+        blocker.close()
+    kv.set("conv", "step 3")
+    assert kv.get("conv") == "step 3"
+
+
+def test_threads_that_come_and_go_reuse_the_stores_connections(make_stack):
     import os
 
     kv = make_stack("sqlite+sqlkv").rt.kv
-    kv.set("parent", "before the fork")  # this thread's connection is open
+    kv.get("warm")
+    before = len(os.listdir("/proc/self/fd"))
+    for i in range(30):  # as werkzeug's dev server: a thread per request
+        t = threading.Thread(target=lambda: kv.set(f"k{i}", "v"))
+        t.start()
+        t.join()
+    assert len(os.listdir("/proc/self/fd")) <= before + 3
+
+
+def test_a_forked_child_writes_with_locks_of_its_own(make_stack):
+    """SQLite forbids carrying a connection across fork(): a child sharing the parent's would take no locks of
+    its own, and the parent closing its last connection would then fold away the WAL the child still writes to."""
+    import os
+    import sqlite3
+
+    rt = make_stack("sqlite+sqlkv").rt
+    kv = rt.kv
+    kv.set("parent", "p")  # a connection of the parent's, idle in the store
+    to_child, from_parent = os.pipe()
+    to_parent, from_child = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: a new connection; the inherited one is neither used nor closed
+    if pid == 0:
         ok = False
         try:
-            ok = kv.get("parent") == "before the fork" and kv.claim([("child", "c", 10)]).taken == 1
+            rt.after_fork()  # as gunicorn's post_fork
+            kv.set("child-1", "a")
+            os.write(from_child, b"1")
+            os.read(to_child, 1)  # the parent has closed every connection it had
+            kv.set("child-2", "b")
+            ok = kv.get("parent") == "p"
         finally:
             os._exit(0 if ok else 1)
+    os.read(to_parent, 1)
+    assert kv.get("child-1") == "a"
+    kv.close()
+    kv.db.dispose()  # the parent lets go of the file altogether, as a master that exits
+    os.write(from_parent, b"2")
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-    assert kv.get("child") == "c"
-    assert kv.claim([("parent-after", "p", 10)], ["child"]).values == ("c",)
+    fresh = sqlite3.connect(kv.db.sqlite_file)
+    try:
+        assert dict(fresh.execute("SELECT key, value FROM kv WHERE key LIKE 'child-%'").fetchall()) == {
+            "child-1": "a", "child-2": "b"}
+    finally:
+        fresh.close()
