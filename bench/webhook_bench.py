@@ -922,7 +922,7 @@ def soak(bench: Bench, minutes: float, redis: bool = True) -> bool:
     ok &= load.errors == 0 and rq_alive
     print(f"soak: {'PASS' if ok else 'FAIL'} (zero errors, no restarts, RSS grew by at most "
           f"{TARGET_SOAK_GROWTH_PCT:g}% and stayed under {TARGET_RSS_MB:g} MB, no more sockets open, "
-          "other fds grew by at most 4, RQ worker alive)")
+          "other fds grew by at most 4" + (", RQ worker alive)" if rq is not None else ")"))
     return ok
 
 
