@@ -214,6 +214,19 @@ class RedisKV:
         self._script(self._apply, [self._k(k) for k in keys], args)
 
 
+def _claim_in_sql(keys: Sequence[tuple[str, str, float]], reads: Sequence[str], take, holder_of, read_all) -> Claimed:
+    """`claim` inside a SQL store's transaction: `take(key, value, ttl)` each key until one is held (then
+    `holder_of(key)`), and `read_all()` the (key, value) rows of `reads` that are live."""
+    taken, holder = 0, None
+    for key, value, ttl in keys:
+        if not take(key, value, ttl):
+            holder = holder_of(key)
+            break
+        taken += 1
+    found = dict(read_all()) if reads else {}
+    return Claimed(taken, holder, tuple(found.get(k) for k in reads))
+
+
 class SqlKV:
     """The same operations on the `kv` table of PostgreSQL, for deployments without Redis (SQLAlchemy Core:
     these statements run several times per message; rows lock one by one)."""
@@ -278,17 +291,11 @@ class SqlKV:
         self._maybe_sweep()
         def op(c):
             now = time.time()
-            taken, holder = 0, None
-            for key, value, ttl in keys:
-                if not self._set_nx(c, key, value, ttl, now):
-                    holder = c.execute(self._get, {"key": key, "now": now}).scalar()
-                    break
-                taken += 1
-            found = {}
-            if reads:
-                params = {f"k{i}": k for i, k in enumerate(reads)}
-                found = dict(c.execute(self._get_many(len(reads)), {**params, "now": now}).all())
-            return Claimed(taken, holder, tuple(found.get(k) for k in reads))
+            return _claim_in_sql(
+                keys, reads, lambda key, value, ttl: self._set_nx(c, key, value, ttl, now),
+                lambda key: c.execute(self._get, {"key": key, "now": now}).scalar(),
+                lambda: c.execute(self._get_many(len(reads)),
+                                  {**{f"k{i}": k for i, k in enumerate(reads)}, "now": now}).all())
         return self._write(op)
 
     def apply(self, sets: Sequence[tuple[str, str, float | None]] = (), deletes: Sequence[str] = (),
@@ -479,15 +486,12 @@ class SqliteKV:
         self._maybe_sweep()
         def op(c):
             now = time.time()
-            taken, holder = 0, None
-            for key, value, ttl in keys:
-                if not self._set_nx(c, key, value, ttl, now):
-                    row = c.execute(self._get, (key, now)).fetchone()
-                    holder = row[0] if row else None
-                    break
-                taken += 1
-            found = dict(c.execute(self._get_many(len(reads)), (*reads, now)).fetchall()) if reads else {}
-            return Claimed(taken, holder, tuple(found.get(k) for k in reads))
+
+            def holder(key: str) -> str | None:
+                row = c.execute(self._get, (key, now)).fetchone()
+                return row[0] if row else None
+            return _claim_in_sql(keys, reads, lambda key, value, ttl: self._set_nx(c, key, value, ttl, now), holder,
+                                 lambda: c.execute(self._get_many(len(reads)), (*reads, now)).fetchall())
         return self._run(op, write=True)
 
     def apply(self, sets: Sequence[tuple[str, str, float | None]] = (), deletes: Sequence[str] = (),
