@@ -339,7 +339,8 @@ class Database:
 # SQLite forbids carrying an open connection across fork(): the child would share the parent's record of the
 # file's locks and take none of its own, and when the parent then closed its last connection it would fold
 # the WAL away under the child's feet. So the pool's idle connections are closed just before this process
-# forks (gunicorn's preloading master); one checked out then is closed when it comes back.
+# forks (gunicorn's preloading master). One checked out by another thread at that moment still goes into the
+# child: a process that forks must not use the database in other threads meanwhile (none of nanhu's do).
 _sqlite_databases: "weakref.WeakSet[Database]" = weakref.WeakSet()
 
 

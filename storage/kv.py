@@ -355,7 +355,9 @@ class SqliteKV:
 
     SQLite forbids carrying an open connection across fork(): the child would share the parent's record of
     the file's locks and take none of its own. So every idle connection is closed just before this process
-    forks (gunicorn's preloading master, say), and one in use then is closed when given back."""
+    forks (gunicorn's preloading master, say). One that another thread is using at that moment still goes into
+    the child, unused there but open: a process that forks must not use the store in other threads meanwhile
+    (none of nanhu's do)."""
 
     def __init__(self, db: Database):
         if db.sqlite_file is None:

@@ -282,32 +282,49 @@ def test_a_forked_child_writes_with_locks_of_its_own(make_stack):
     """SQLite forbids carrying a connection across fork(): a child sharing the parent's would take no locks of
     its own, and the parent closing its last connection would then fold away the WAL the child still writes to."""
     import os
+    import select
+    import signal
     import sqlite3
+
+    def heard(fd: int) -> bool:  # a byte from the other process within 10 s; EOF if it died
+        return bool(select.select([fd], [], [], 10)[0]) and os.read(fd, 1) != b""
 
     rt = make_stack("sqlite+sqlkv").rt
     kv = rt.kv
     kv.set("parent", "p")  # a connection of the parent's, idle in the store
-    to_child, from_parent = os.pipe()
-    to_parent, from_child = os.pipe()
+    child_reads, parent_writes = os.pipe()
+    parent_reads, child_writes = os.pipe()
     pid = os.fork()
     if pid == 0:
         ok = False
         try:
+            os.close(parent_reads)
+            os.close(parent_writes)
             rt.after_fork()  # as gunicorn's post_fork
             kv.set("child-1", "a")
-            os.write(from_child, b"1")
-            os.read(to_child, 1)  # the parent has closed every connection it had
-            kv.set("child-2", "b")
-            ok = kv.get("parent") == "p"
+            os.write(child_writes, b"1")
+            if heard(child_reads):  # the parent has closed every connection it had
+                kv.set("child-2", "b")
+                ok = kv.get("parent") == "p"
         finally:
             os._exit(0 if ok else 1)
-    os.read(to_parent, 1)
-    assert kv.get("child-1") == "a"
-    kv.close()
-    kv.db.dispose()  # the parent lets go of the file altogether, as a master that exits
-    os.write(from_parent, b"2")
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+    os.close(child_reads)
+    os.close(child_writes)
+    try:
+        assert heard(parent_reads), "the child did not write"
+        assert kv.get("child-1") == "a"
+        kv.close()
+        kv.db.dispose()  # the parent lets go of the file altogether, as a master that exits
+        os.write(parent_writes, b"2")
+        _, status = os.waitpid(pid, 0)
+        pid = 0
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(parent_reads)
+        os.close(parent_writes)
     fresh = sqlite3.connect(kv.db.sqlite_file)
     try:
         assert dict(fresh.execute("SELECT key, value FROM kv WHERE key LIKE 'child-%'").fetchall()) == {
