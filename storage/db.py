@@ -227,10 +227,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url, timeout)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._writers = None
-        if self.engine.dialect.name == "sqlite":
-            path = self.engine.url.database
-            self._writers = _SqliteWriters(path if path and path != ":memory:" else None, timeout)
+        self._writers = _SqliteWriters(self.sqlite_file, timeout) if self.dialect == "sqlite" else None
         self._timeout = timeout
         self._read_only = self.engine.execution_options(read_only=True)
         self._read_sessions = sessionmaker(self._read_only, expire_on_commit=False)
