@@ -256,15 +256,10 @@ class Database:
 
     @property
     def sqlite_file(self) -> str | None:
-        """The SQLite database's file, for a caller that opens the driver itself; None for PostgreSQL or memory."""
+        """The SQLite database's file (the writers queue and the shared store sit beside it); None for PostgreSQL
+        or memory."""
         path = self.engine.url.database if self.dialect == "sqlite" else None
         return path if path and path != ":memory:" else None
-
-    def writer_turn(self) -> contextlib.AbstractContextManager[None]:
-        """This thread's turn as SQLite's one writer, in the queue every process shares (nothing on PostgreSQL):
-        for a caller that writes with the driver itself. If the turn is not had within `timeout`, SQLite's own
-        locking decides, as it does for every transaction."""
-        return self._writing(False)
 
     @contextlib.contextmanager
     def _writing(self, read_only: bool) -> Iterator[None]:

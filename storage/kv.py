@@ -1,10 +1,11 @@
-"""Short-lived shared state: Redis when configured, else a table in the database.
+"""Short-lived shared state: Redis when configured, else a SQL table.
 
 Deduplication, conversation state, per-resident locks and the WeChat access token all live here,
 outside the web process, so they survive a restart and are shared by every gunicorn worker.
-Without Redis the table is reached through SQLite's driver itself (`SqliteKV`) or, on PostgreSQL, through
-SQLAlchemy Core (`SqlKV`). The backends offer the same operations and pass the same tests. `claim` and `apply` batch several
-of them into one round trip (Redis) or one transaction (the table): a message costs two of those.
+Without Redis they live in a SQLite file of their own beside a SQLite database, through the driver itself
+(`SqliteKV`), or in PostgreSQL's `kv` table through SQLAlchemy Core (`SqlKV`). The backends offer the same
+operations and pass the same tests. `claim` and `apply` batch several of them into one round trip (Redis),
+one statement (SQLite) or one transaction (PostgreSQL): a message costs two of those.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, Sequence
 
 import redis
@@ -347,23 +349,30 @@ class SqlKV:
 
 
 class SqliteKV:
-    """The `kv` table of a SQLite database, through the driver itself: connections kept open in a small pool of
-    this process's own, whose statements SQLite prepares once. A message claims and applies once each, and
-    through SQLAlchemy those two cost 1.1 ms of CPU against 0.35 ms here (bench/RESULTS.md) — time during which
-    the writer, which every process shares, is held. Writes queue for it with the database's own queue
-    (`Database.writer_turn`).
+    """The store in a SQLite file of its own beside the database (`<database>.kv`), through the driver itself.
 
-    SQLite forbids carrying an open connection across fork(): the child would share the parent's record of
-    the file's locks and take none of its own. So every idle connection is closed just before this process
-    forks (gunicorn's preloading master, say). One that another thread is using at that moment still goes into
-    the child, unused there but open: a process that forks must not use the store in other threads meanwhile
-    (none of nanhu's do)."""
+    Every write is one statement in autocommit: SQLite takes its writer, writes and commits within that one call,
+    during which the calling thread has let the GIL go. So the writer is held for microseconds and never while a
+    thread waits for the GIL between statements, which is what made two processes taking turns at it cost more
+    than the statements themselves. A message's claim is one statement and its apply another (bench/RESULTS.md).
+    Writers wait for each other in SQLite's own busy handler: no queue, since nothing holds the writer long, and
+    the file being the store's own, a long transaction of the database (an opinion's) never holds it.
 
-    def __init__(self, db: Database):
-        if db.sqlite_file is None:
-            raise ValueError("SqliteKV needs a SQLite database in a file")
-        self.db = db
-        self._path = db.sqlite_file
+    Its contents are short-lived and can be lost without harm beyond in-flight conversations: the table is
+    created when missing, with no migrations. Connections are kept in a small pool of this process's own, whose
+    statements SQLite prepares once. SQLite forbids carrying an open connection across fork(): the child would
+    share the parent's record of the file's locks and take none of its own. So every idle connection is closed
+    just before this process forks (gunicorn's preloading master, say). One that another thread is using at that
+    moment still goes into the child, unused there but open: a process that forks must not use the store in
+    other threads meanwhile (none of nanhu's do)."""
+
+    SCHEMA = (f"CREATE TABLE IF NOT EXISTS {KeyValue.__tablename__} (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
+              "expires_at REAL) WITHOUT ROWID",
+              f"CREATE INDEX IF NOT EXISTS ix_kv_expires_at ON {KeyValue.__tablename__} (expires_at)")
+
+    def __init__(self, path: str, timeout: float):
+        self.path = path
+        self.timeout = timeout
         self._lock = threading.Lock()
         self._idle: list[sqlite3.Connection] = []
         self._generation = 0  # connections of an earlier generation are closed, not kept
@@ -371,15 +380,32 @@ class SqliteKV:
         live = "(expires_at IS NULL OR expires_at > ?)"
         self._get = f"SELECT value FROM {t} WHERE key = ? AND {live}"
         self._get_many_by_size: dict[int, str] = {}
+        self._claim_by_size: dict[int, str] = {}
+        self._apply_by_size: dict[int, str] = {}
         self._upsert = (f"INSERT INTO {t} (key, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE "
                         "SET value = excluded.value, expires_at = excluded.expires_at")
-        # set_nx in one statement: insert, or take over a row that has expired; a row comes back only if taken
-        self._take = self._upsert + f" WHERE {t}.expires_at <= ? RETURNING key"
+        # set_nx in one statement: insert, or take over a row that has expired; one row changed if taken
+        self._take = self._upsert + f" WHERE {t}.expires_at <= ?"
         self._delete = f"DELETE FROM {t} WHERE key = ?"
         self._delete_if = f"DELETE FROM {t} WHERE key = ? AND value = ?"
         self._sweep_sql = f"DELETE FROM {t} WHERE key IN (SELECT key FROM {t} WHERE expires_at < ? LIMIT ?)"
         self._live = live
+        self._prepare()
         _open_stores.add(self)
+
+    def _prepare(self) -> None:
+        """The file in WAL mode (which it keeps) with its table, created if missing."""
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                for statement in self.SCHEMA:
+                    conn.execute(statement)
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            raise KVUnavailable(f"{self.path}: {exc}") from exc
 
     def _get_many(self, n: int) -> str:
         if n not in self._get_many_by_size:
@@ -388,11 +414,40 @@ class SqliteKV:
                                          f"WHERE key IN ({marks}) AND {self._live}")
         return self._get_many_by_size[n]
 
+    def _claim_sql(self, n: int) -> str:
+        """set_nx of keys 1..n in one statement, stopping at the first one held: that key's place is worked out
+        once, before any row is written, and only the keys before it are inserted (or take over an expired row).
+        The statement's change count is how many were taken."""
+        if n not in self._claim_by_size:
+            t = KeyValue.__tablename__
+            rows = ", ".join(f"(?{3 * i + 1}, ?{3 * i + 2}, ?{3 * i + 3}, {i + 1})" for i in range(n))
+            places = ", ".join(f"(?{3 * i + 1}, {i + 1})" for i in range(n))
+            now = f"?{3 * n + 1}"
+            self._claim_by_size[n] = (
+                f"INSERT INTO {t} (key, value, expires_at) SELECT column1, column2, column3 FROM (VALUES {rows}) "
+                f"WHERE column4 < (SELECT coalesce(min(p.column2), {n + 1}) FROM (VALUES {places}) AS p "
+                f"JOIN {t} ON {t}.key = p.column1 WHERE {t}.expires_at IS NULL OR {t}.expires_at > {now}) "
+                f"ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at "
+                f"WHERE {t}.expires_at <= {now}")
+        return self._claim_by_size[n]
+
+    def _apply_sql(self, n: int) -> str:
+        """Sets, deletes and releases as one upsert of n rows. A delete is a row that expired long ago, as every
+        read sees it (the sweep drops it); a release (expires_at `_RELEASE`) expires its key only while the key
+        still holds the releaser's value."""
+        if n not in self._apply_by_size:
+            t = KeyValue.__tablename__
+            self._apply_by_size[n] = (
+                f"INSERT INTO {t} (key, value, expires_at) VALUES {', '.join(['(?, ?, ?)'] * n)} "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at "
+                f"WHERE excluded.expires_at IS NOT {_RELEASE} OR {t}.value = excluded.value")
+        return self._apply_by_size[n]
+
     # connections
     def _open(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self._path, timeout=self.db.timeout, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
         try:
-            conn.execute("PRAGMA synchronous=NORMAL")  # as the engine's connections (storage/db.py)
+            conn.execute("PRAGMA synchronous=NORMAL")  # as the database's (storage/db.py): WAL, no fsync per commit
         except BaseException:
             conn.close()
             raise
@@ -426,53 +481,42 @@ class SqliteKV:
         self._idle = []
         self._generation += 1
 
-    def _run(self, op, write: bool):
-        """`op(connection)`; when `write`, in a write transaction queued for SQLite's writer."""
+    def _run(self, op):
+        """`op(connection)` on a connection of the pool; each of its statements commits on its own."""
         try:
             conn, generation = self._checkout()
         except sqlite3.Error as exc:
             raise KVUnavailable(str(exc)) from exc
         try:
-            if not write:
-                return op(conn)
-            with self.db.writer_turn():
-                try:
-                    conn.execute("BEGIN IMMEDIATE")
-                    result = op(conn)
-                    conn.execute("COMMIT")
-                except BaseException:  # errors, and a signal's exception (RQ's job timeout) alike
-                    _roll_back(conn)
-                    raise
-            return result
+            return op(conn)
         except sqlite3.Error as exc:  # locked past the busy timeout, disk full, file gone: unavailable
             raise KVUnavailable(str(exc)) from exc
         finally:
             self._checkin(conn, generation)
 
-    def _set_nx(self, c: sqlite3.Connection, key: str, value: str, ttl: float, now: float) -> bool:
-        return bool(c.execute(self._take, (key, value, now + ttl, now)).fetchall())
+    def _get_on(self, c: sqlite3.Connection, key: str, now: float) -> str | None:
+        row = c.execute(self._get, (key, now)).fetchone()
+        return row[0] if row else None
 
     def get(self, key: str) -> str | None:
-        def op(c):
-            row = c.execute(self._get, (key, time.time())).fetchone()
-            return row[0] if row else None
-        return self._run(op, write=False)
+        return self._run(lambda c: self._get_on(c, key, time.time()))
 
     def set(self, key: str, value: str, ttl: float | None = None) -> None:
-        self._run(lambda c: c.execute(self._upsert, (key, value, time.time() + ttl if ttl else None)), write=True)
+        self._run(lambda c: c.execute(self._upsert, (key, value, time.time() + ttl if ttl else None)))
 
     def set_nx(self, key: str, value: str, ttl: float) -> bool:
         self._maybe_sweep()
-        return self._run(lambda c: self._set_nx(c, key, value, ttl, time.time()), write=True)
+        now = time.time()
+        return self._run(lambda c: c.execute(self._take, (key, value, now + ttl, now)).rowcount == 1)
 
     def delete(self, key: str) -> None:
-        self._run(lambda c: c.execute(self._delete, (key,)), write=True)
+        self._run(lambda c: c.execute(self._delete, (key,)))
 
     def delete_if(self, key: str, value: str) -> bool:
-        return self._run(lambda c: c.execute(self._delete_if, (key, value)).rowcount == 1, write=True)
+        return self._run(lambda c: c.execute(self._delete_if, (key, value)).rowcount == 1)
 
     def ping(self) -> None:
-        self._run(lambda c: c.execute("SELECT 1").fetchall(), write=False)
+        self._run(lambda c: c.execute("SELECT 1").fetchall())
 
     def connect(self) -> None:
         """One more idle connection, opened now (each of the webhook's handler threads asks once when it starts,
@@ -486,49 +530,45 @@ class SqliteKV:
 
     def claim(self, keys: Sequence[tuple[str, str, float]], reads: Sequence[str] = ()) -> Claimed:
         self._maybe_sweep()
-        def op(c):
-            now = time.time()
+        now = time.time()
+        params = [x for key, value, ttl in keys for x in (key, value, now + ttl)]
+        params.append(now)
 
-            def holder(key: str) -> str | None:
-                row = c.execute(self._get, (key, now)).fetchone()
-                return row[0] if row else None
-            return _claim_in_sql(keys, reads, lambda key, value, ttl: self._set_nx(c, key, value, ttl, now), holder,
-                                 lambda: c.execute(self._get_many(len(reads)), (*reads, now)).fetchall())
-        return self._run(op, write=True)
+        def op(c):
+            taken = c.execute(self._claim_sql(len(keys)), params).rowcount if keys else 0
+            holder = self._get_on(c, keys[taken][0], now) if taken < len(keys) else None
+            # read after the write: the lease just taken keeps what a turn reads the resident's meanwhile
+            found = dict(c.execute(self._get_many(len(reads)), (*reads, now)).fetchall()) if reads else {}
+            return Claimed(taken, holder, tuple(found.get(k) for k in reads))
+        return self._run(op)
 
     def apply(self, sets: Sequence[tuple[str, str, float | None]] = (), deletes: Sequence[str] = (),
               releases: Sequence[tuple[str, str]] = ()) -> None:
         if not (sets or deletes or releases):
             return
-        def op(c):
-            now = time.time()
-            for key, value, ttl in sets:
-                c.execute(self._upsert, (key, value, now + ttl if ttl else None))
-            for key in deletes:
-                c.execute(self._delete, (key,))
-            for key, value in releases:
-                c.execute(self._delete_if, (key, value))
-        self._run(op, write=True)
+        now = time.time()
+        params: list = []
+        for key, value, ttl in sets:
+            params += (key, value, now + ttl if ttl else None)
+        for key in deletes:
+            params += (key, "", 0.0)
+        for key, value in releases:
+            params += (key, value, _RELEASE)
+        self._run(lambda c: c.execute(self._apply_sql(len(params) // 3), params))
 
     def _maybe_sweep(self) -> None:
         if random.random() < 0.01:
             self._sweep()
 
-    def _sweep(self, batch: int = 200) -> None:
+    def _sweep(self, batch: int = 500) -> None:
         """Drop a batch of expired rows; best effort."""
         try:
-            self._run(lambda c: c.execute(self._sweep_sql, (time.time(), batch)), write=True)
+            self._run(lambda c: c.execute(self._sweep_sql, (time.time(), batch)))
         except KVUnavailable as exc:
             log.warning("kv sweep skipped: %s", exc)
 
 
-def _roll_back(conn: sqlite3.Connection) -> None:
-    """Best effort: a connection still in a transaction afterwards is closed when given back."""
-    if conn.in_transaction:
-        try:
-            conn.execute("ROLLBACK")
-        except sqlite3.Error as exc:
-            log.warning("kv rollback failed (%s): connection dropped", type(exc).__name__)
+_RELEASE = -1.0  # in `SqliteKV.apply`'s rows: expire the key if it still holds this value
 
 
 def _close(conn: sqlite3.Connection) -> None:
@@ -555,5 +595,6 @@ os.register_at_fork(before=_close_before_fork, after_in_child=_reset_in_child)
 
 
 def for_database(db: Database) -> KV:
-    """The shared store in the database, for a deployment without Redis."""
-    return SqliteKV(db) if db.sqlite_file is not None else SqlKV(db)
+    """The shared store for a deployment without Redis: on SQLite a file of its own beside the database
+    (`<database>.kv`), on PostgreSQL the database's `kv` table."""
+    return SqliteKV(f"{db.sqlite_file}.kv", db.timeout) if db.sqlite_file is not None else SqlKV(db)

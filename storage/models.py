@@ -321,7 +321,8 @@ class DailyCounter(Base):
 
 
 class KeyValue(Base):
-    """Short-lived shared state (dedup, conversations, locks, token) when no Redis is configured."""
+    """Short-lived shared state (dedup, conversations, locks, token) on PostgreSQL when no Redis is configured
+    (on SQLite the store keeps the same table in a file of its own: `storage.kv.SqliteKV`)."""
 
     __tablename__ = "kv"
 

@@ -76,8 +76,11 @@ def test_claim_takes_keys_in_order_up_to_the_first_held_one_and_reads_in_the_sam
     assert (again.taken, again.holder, again.values) == (0, "n1", ("a conversation",))
     assert kv.get("lease") is None
 
-    third = kv.claim([("dedup", "P", 10), ("lease", "you", 10)])  # a held key in the middle stops there
+    third = kv.claim([("dedup", "P", 10), ("lease", "you", 10)])  # a held first key stops there
     assert (third.taken, third.holder, third.values) == (0, "P", ())
+    middle = kv.claim([("nonce-2", "n", 10), ("dedup", "Q", 10), ("lease", "you", 10)])  # so does one in the middle
+    assert (middle.taken, middle.holder) == (1, "P")
+    assert (kv.get("nonce-2"), kv.get("dedup"), kv.get("lease")) == ("n", "P", None)
     assert kv.claim([("lease", "you", 10)], ["conv"]).taken == 1 and kv.get("lease") == "you"
 
 
@@ -98,6 +101,9 @@ def test_apply_sets_deletes_and_releases_only_what_is_still_ours(kv):
     time.sleep(0.3)
     assert kv.get("short") is None
     kv.apply()  # nothing to do is not an error
+    # what was deleted or released is free again, for a claim as for set_nx
+    assert kv.claim([("gone", "y", 10), ("mine", "token-c", 10)]).taken == 2 and kv.get("mine") == "token-c"
+    assert not kv.set_nx("theirs", "token-c", 10)
 
 
 def test_claim_has_exactly_one_winner_under_contention(kv):
@@ -162,23 +168,55 @@ def test_handler_threads_started_with_their_redis_connections_open_none_more_und
     assert handlers_connected() == 3
 
 
-def test_the_sql_store_sweeps_expired_rows_without_failing_concurrent_callers(make_stack):
-    from sqlalchemy import func, select
-    from storage.models import KeyValue
-
-    kv = make_stack("sqlite+sqlkv").rt.kv
+def test_the_sql_store_sweeps_expired_and_deleted_rows_without_failing_concurrent_callers(kv):
+    if isinstance(kv, RedisKV):
+        pytest.skip("Redis expires keys itself")
     for i in range(50):
         kv.set(f"old{i}", "x", ttl=0.05)
     kv.set("keep", "y")
+    kv.set("deleted", "z")
+    kv.apply(deletes=["deleted"], releases=[("keep", "not its value")])
     time.sleep(0.1)
     threads = [threading.Thread(target=kv._sweep) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    assert _rows(kv) == [("keep", "y")]
+
+
+def _rows(kv) -> list[tuple[str, str]]:
+    """Every row of the store's table, expired or not."""
+    if isinstance(kv, SqliteKV):
+        import sqlite3
+        conn = sqlite3.connect(kv.path)
+        try:
+            return conn.execute("SELECT key, value FROM kv ORDER BY key").fetchall()
+        finally:
+            conn.close()
+    from sqlalchemy import select
+    from storage.models import KeyValue
     with kv.db.transaction() as s:
-        assert s.scalar(select(func.count()).select_from(KeyValue)) == 1
-    assert kv.get("keep") == "y"
+        return [tuple(r) for r in s.execute(select(KeyValue.key, KeyValue.value).order_by(KeyValue.key))]
+
+
+def test_the_sqlite_store_is_a_file_of_its_own_that_a_long_database_write_does_not_hold_up(make_stack):
+    import sqlite3
+
+    rt = make_stack("sqlite+sqlkv").rt
+    kv = rt.kv
+    assert isinstance(kv, SqliteKV) and kv.path == rt.db.sqlite_file + ".kv"
+    blocker = sqlite3.connect(rt.db.sqlite_file, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # a transaction holding the database's writer, as a long import would
+    try:
+        started = time.monotonic()
+        assert kv.claim([("dedup:x", "P", 10), ("lock:resident:x", "t", 10)], ["conv:x"]).taken == 2
+        kv.apply([("dedup:x", "R<xml/>", 600)], releases=[("lock:resident:x", "t")])
+        assert time.monotonic() - started < 0.5
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert kv.get("dedup:x") == "R<xml/>"
 
 
 def test_a_locked_sqlite_is_reported_as_the_store_being_unavailable(sqlite_template, tmp_path):
@@ -191,8 +229,8 @@ def test_a_locked_sqlite_is_reported_as_the_store_being_unavailable(sqlite_templ
     shutil.copy(sqlite_template, path)
     kv = for_database(Database(f"sqlite:///{path}", timeout=0.2))
     assert isinstance(kv, SqliteKV)
-    blocker = sqlite3.connect(path, timeout=0.1, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")  # a writer outside nanhu's queue (or one it stopped waiting for)
+    blocker = sqlite3.connect(kv.path, timeout=0.1, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # a writer that holds on to the store's file (another program, say)
     try:
         with pytest.raises(KVUnavailable):
             kv.claim([("dedup:x", "P", 10)], ["conv:x"])
@@ -214,7 +252,7 @@ def test_a_write_that_fails_half_way_leaves_nothing_written_and_the_store_usable
     assert (kv.get("conv"), kv.get("lease")) == ("step 2", None)
 
 
-def test_a_signal_between_begin_and_commit_leaves_no_transaction_open(make_stack):
+def test_a_signal_in_the_middle_of_a_write_leaves_nothing_written_and_the_writer_free(make_stack):
     kv = make_stack("sqlite+sqlkv").rt.kv
 
     class Interrupting:  # what RQ's job timeout or Ctrl-C raise, mid-write
@@ -233,13 +271,13 @@ def test_a_signal_between_begin_and_commit_leaves_no_transaction_open(make_stack
     assert kv.get("conv") == "step 3"
 
 
-def test_a_signal_while_begin_waits_for_the_writer_leaves_no_transaction_open(make_stack):
+def test_a_signal_while_a_write_waits_for_the_writer_leaves_it_free(make_stack):
     import signal
     import sqlite3
 
     kv = make_stack("sqlite+sqlkv").rt.kv
-    blocker = sqlite3.connect(kv.db.sqlite_file, isolation_level=None, check_same_thread=False)
-    blocker.execute("BEGIN IMMEDIATE")  # a writer outside nanhu's queue: BEGIN waits in SQLite's busy handler
+    blocker = sqlite3.connect(kv.path, isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer: the store's write waits in SQLite's busy handler
     threading.Timer(0.3, lambda: blocker.execute("ROLLBACK")).start()
 
     class Alarm(Exception):
@@ -249,7 +287,7 @@ def test_a_signal_while_begin_waits_for_the_writer_leaves_no_transaction_open(ma
         raise Alarm
 
     previous = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, 0.1)  # rings while BEGIN waits; raised as BEGIN returns, holding the lock
+    signal.setitimer(signal.ITIMER_REAL, 0.1)  # rings while the write waits; raised once it has returned
     try:
         with pytest.raises(Alarm):
             kv.set("conv", "step 2")
@@ -314,7 +352,7 @@ def test_a_forked_child_writes_with_locks_of_its_own(make_stack):
         assert heard(parent_reads), "the child did not write"
         assert kv.get("child-1") == "a"
         kv.close()
-        kv.db.dispose()  # the parent lets go of the file altogether, as a master that exits
+        rt.db.dispose()  # the parent lets go of the files altogether, as a master that exits
         os.write(parent_writes, b"2")
         _, status = os.waitpid(pid, 0)
         pid = 0
@@ -325,7 +363,7 @@ def test_a_forked_child_writes_with_locks_of_its_own(make_stack):
             os.waitpid(pid, 0)
         os.close(parent_reads)
         os.close(parent_writes)
-    fresh = sqlite3.connect(kv.db.sqlite_file)
+    fresh = sqlite3.connect(kv.path)
     try:
         assert dict(fresh.execute("SELECT key, value FROM kv WHERE key LIKE 'child-%'").fetchall()) == {
             "child-1": "a", "child-2": "b"}
