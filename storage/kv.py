@@ -5,7 +5,8 @@ outside the web process, so they survive a restart and are shared by every gunic
 Without Redis they live in a SQLite file of their own beside a SQLite database, through the driver itself
 (`SqliteKV`), or in PostgreSQL's `kv` table through SQLAlchemy Core (`SqlKV`). The backends offer the same
 operations and pass the same tests. `claim` and `apply` batch several of them into one round trip (Redis),
-one statement (SQLite) or one transaction (PostgreSQL): a message costs two of those.
+one write statement (SQLite; a claim's reads follow it) or one transaction (PostgreSQL): a message costs two
+of those.
 """
 from __future__ import annotations
 
@@ -61,8 +62,9 @@ class KV(Protocol):
         ...
 
     def claim(self, keys: Sequence[tuple[str, str, float]], reads: Sequence[str] = ()) -> Claimed:
-        """`set_nx` each (key, value, ttl) in order, stopping at the first key already held; then read
-        `reads`. One round trip, atomic."""
+        """`set_nx` each (key, value, ttl) in order, keys distinct, stopping at the first key already held; then
+        read `reads`. One round trip; the keys are taken atomically, and the reads may follow in a statement of
+        their own (SQLite), which the resident's lease, taken last, keeps meaningful."""
         ...
 
     def apply(self, sets: Sequence[tuple[str, str, float | None]] = (), deletes: Sequence[str] = (),
@@ -248,7 +250,7 @@ class SqlKV:
         self._take = row.on_conflict_do_update(index_elements=[t.c.key], set_=replace,
                                                where=t.c.expires_at <= bindparam("now")).returning(t.c.key)
         self._delete = delete(t).where(t.c.key == bindparam("key"))
-        self._delete_if = delete(t).where(t.c.key == bindparam("key"), t.c.value == bindparam("value"))
+        self._delete_if = delete(t).where(t.c.key == bindparam("key"), t.c.value == bindparam("value"), live)
 
     def _get_many(self, n: int):
         """`key IN (:k0, ... :kn-1)` with plain parameters: cheaper per call than an expanding IN."""
@@ -309,7 +311,7 @@ class SqlKV:
             ops = ([(key, self._upsert, {"key": key, "value": value, "expires": now + ttl if ttl else None})
                     for key, value, ttl in sets]
                    + [(key, self._delete, {"key": key}) for key in deletes]
-                   + [(key, self._delete_if, {"key": key, "value": value}) for key, value in releases])
+                   + [(key, self._delete_if, {"key": key, "value": value, "now": now}) for key, value in releases])
             ops.sort(key=lambda op: op[0])  # rows locked in one order by every caller: no deadlock (PostgreSQL)
             for _, stmt, params in ops:
                 c.execute(stmt, params)
@@ -336,7 +338,8 @@ class SqlKV:
         self._write(op)
 
     def delete_if(self, key: str, value: str) -> bool:
-        return self._write(lambda c: c.execute(self._delete_if, {"key": key, "value": value}).rowcount == 1)
+        return self._write(lambda c: c.execute(self._delete_if, {"key": key, "value": value, "now": time.time()}
+                                               ).rowcount == 1)
 
     def ping(self) -> None:
         self._run(self.db.ping)
@@ -370,9 +373,12 @@ class SqliteKV:
               "expires_at REAL) WITHOUT ROWID",
               f"CREATE INDEX IF NOT EXISTS ix_kv_expires_at ON {KeyValue.__tablename__} (expires_at)")
 
-    def __init__(self, path: str, timeout: float):
+    def __init__(self, path: str, timeout: float, owner: str | None = None):
+        """`owner`: a file whose owner the store's file takes when this process, as root, creates it (the database:
+        a CLI run under sudo must not leave a file the service cannot write)."""
         self.path = path
         self.timeout = timeout
+        self.owner = owner
         self._lock = threading.Lock()
         self._idle: list[sqlite3.Connection] = []
         self._generation = 0  # connections of an earlier generation are closed, not kept
@@ -387,25 +393,37 @@ class SqliteKV:
         # set_nx in one statement: insert, or take over a row that has expired; one row changed if taken
         self._take = self._upsert + f" WHERE {t}.expires_at <= ?"
         self._delete = f"DELETE FROM {t} WHERE key = ?"
-        self._delete_if = f"DELETE FROM {t} WHERE key = ? AND value = ?"
+        self._delete_if = f"DELETE FROM {t} WHERE key = ? AND value = ? AND {live}"  # an expired row holds nothing
         self._sweep_sql = f"DELETE FROM {t} WHERE key IN (SELECT key FROM {t} WHERE expires_at < ? LIMIT ?)"
         self._live = live
         self._prepare()
         _open_stores.add(self)
 
     def _prepare(self) -> None:
-        """The file in WAL mode (which it keeps) with its table, created if missing."""
+        """The file in WAL mode (which it keeps) with its table, created if missing. Processes starting together
+        may all find it new, and SQLite can then refuse the journal-mode change with "locked" without waiting
+        (a review saw 3 in 1,200 such opens), so each tries again until `timeout`."""
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+        new = not os.path.exists(self.path)
+        give_up = time.monotonic() + self.timeout
+        while True:
             try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                for statement in self.SCHEMA:
-                    conn.execute(statement)
-            finally:
-                conn.close()
-        except sqlite3.Error as exc:
-            raise KVUnavailable(f"{self.path}: {exc}") from exc
+                conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+                try:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    for statement in self.SCHEMA:
+                        conn.execute(statement)
+                finally:
+                    conn.close()
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= give_up:
+                    raise KVUnavailable(f"{self.path}: {exc}") from exc
+                time.sleep(0.01)
+            except sqlite3.Error as exc:
+                raise KVUnavailable(f"{self.path}: {exc}") from exc
+        if new and self.owner is not None:
+            _own_like(self.path, self.owner)
 
     def _get_many(self, n: int) -> str:
         if n not in self._get_many_by_size:
@@ -513,7 +531,7 @@ class SqliteKV:
         self._run(lambda c: c.execute(self._delete, (key,)))
 
     def delete_if(self, key: str, value: str) -> bool:
-        return self._run(lambda c: c.execute(self._delete_if, (key, value)).rowcount == 1)
+        return self._run(lambda c: c.execute(self._delete_if, (key, value, time.time())).rowcount == 1)
 
     def ping(self) -> None:
         self._run(lambda c: c.execute("SELECT 1").fetchall())
@@ -529,32 +547,49 @@ class SqliteKV:
             self._idle.append(conn)
 
     def claim(self, keys: Sequence[tuple[str, str, float]], reads: Sequence[str] = ()) -> Claimed:
+        if len({key for key, _, _ in keys}) != len(keys):
+            raise ValueError("claim: the keys must be distinct")
         self._maybe_sweep()
-        now = time.time()
-        params = [x for key, value, ttl in keys for x in (key, value, now + ttl)]
-        params.append(now)
 
         def op(c):
+            now = time.time()
+            params = [x for key, value, ttl in keys for x in (key, value, now + ttl)]
+            params.append(now)
             taken = c.execute(self._claim_sql(len(keys)), params).rowcount if keys else 0
-            holder = self._get_on(c, keys[taken][0], now) if taken < len(keys) else None
-            # read after the write: the lease just taken keeps what a turn reads the resident's meanwhile
-            found = dict(c.execute(self._get_many(len(reads)), (*reads, now)).fetchall()) if reads else {}
+            try:
+                holder = self._get_on(c, keys[taken][0], now) if taken < len(keys) else None
+                # read after the write: the lease just taken keeps what a turn reads the resident's meanwhile
+                found = dict(c.execute(self._get_many(len(reads)), (*reads, now)).fetchall()) if reads else {}
+            except BaseException:  # the write committed on its own: give back what it took, as if never claimed
+                self._give_back(c, keys[:taken])
+                raise
             return Claimed(taken, holder, tuple(found.get(k) for k in reads))
         return self._run(op)
+
+    def _give_back(self, c: sqlite3.Connection, taken: Sequence[tuple[str, str, float]]) -> None:
+        if not taken:
+            return
+        try:
+            c.execute(self._apply_sql(len(taken)), [x for key, value, _ in taken for x in (key, value, _RELEASE)])
+        except BaseException as exc:  # the error that led here is the one to raise; the keys expire by themselves
+            log.warning("kv: could not give back a claim that failed half-way (%s)", type(exc).__name__)
 
     def apply(self, sets: Sequence[tuple[str, str, float | None]] = (), deletes: Sequence[str] = (),
               releases: Sequence[tuple[str, str]] = ()) -> None:
         if not (sets or deletes or releases):
             return
-        now = time.time()
-        params: list = []
-        for key, value, ttl in sets:
-            params += (key, value, now + ttl if ttl else None)
-        for key in deletes:
-            params += (key, "", 0.0)
-        for key, value in releases:
-            params += (key, value, _RELEASE)
-        self._run(lambda c: c.execute(self._apply_sql(len(params) // 3), params))
+
+        def op(c):
+            now = time.time()
+            params: list = []
+            for key, value, ttl in sets:
+                params += (key, value, now + ttl if ttl else None)
+            for key in deletes:
+                params += (key, "", 0.0)
+            for key, value in releases:
+                params += (key, value, _RELEASE)
+            c.execute(self._apply_sql(len(params) // 3), params)
+        self._run(op)
 
     def _maybe_sweep(self) -> None:
         if random.random() < 0.01:
@@ -569,6 +604,16 @@ class SqliteKV:
 
 
 _RELEASE = -1.0  # in `SqliteKV.apply`'s rows: expire the key if it still holds this value
+
+
+def _own_like(path: str, model: str) -> None:
+    """Give `path` the owner and group of `model`, when this process is root and they differ (best effort)."""
+    try:
+        st = os.stat(model)
+        if os.geteuid() == 0 and (st.st_uid, st.st_gid) != (0, 0):
+            os.chown(path, st.st_uid, st.st_gid)
+    except OSError as exc:
+        log.warning("kv: could not give %s the database's owner (%s)", path, type(exc).__name__)
 
 
 def _close(conn: sqlite3.Connection) -> None:
@@ -597,4 +642,6 @@ os.register_at_fork(before=_close_before_fork, after_in_child=_reset_in_child)
 def for_database(db: Database) -> KV:
     """The shared store for a deployment without Redis: on SQLite a file of its own beside the database
     (`<database>.kv`), on PostgreSQL the database's `kv` table."""
-    return SqliteKV(f"{db.sqlite_file}.kv", db.timeout) if db.sqlite_file is not None else SqlKV(db)
+    if db.sqlite_file is None:
+        return SqlKV(db)
+    return SqliteKV(f"{db.sqlite_file}.kv", db.timeout, owner=db.sqlite_file)

@@ -1,6 +1,7 @@
 """The shared store behaves the same on Redis and on the database table, and its lock excludes."""
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -42,6 +43,9 @@ def test_delete_if_removes_only_the_holders_value(kv):
     kv.set("lock", "mine")
     assert not kv.delete_if("lock", "yours") and kv.get("lock") == "mine"
     assert kv.delete_if("lock", "mine") and kv.get("lock") is None
+    kv.set("short", "mine", ttl=0.05)
+    time.sleep(0.1)
+    assert not kv.delete_if("short", "mine")  # expired: nobody holds it any more, as on Redis
 
 
 def _winners(take) -> list[int]:
@@ -269,6 +273,40 @@ def test_a_signal_in_the_middle_of_a_write_leaves_nothing_written_and_the_writer
     assert done == [True]
     kv.set("conv", "step 3")
     assert kv.get("conv") == "step 3"
+
+
+def test_a_claim_whose_reads_fail_gives_back_the_keys_it_took(make_stack):
+    kv = make_stack("sqlite+sqlkv").rt.kv
+
+    class Interrupting:  # what RQ's job timeout or Ctrl-C raise, once the keys are taken
+        def __conform__(self, _protocol):
+            raise KeyboardInterrupt
+
+    keys = [("nonce:s", "digest", 10), ("dedup:m", "P", 10), ("lock:resident:o", "token", 10)]
+    with pytest.raises(KeyboardInterrupt):
+        kv.claim(keys, ["conv:o", Interrupting()])
+    assert (kv.get("nonce:s"), kv.get("dedup:m"), kv.get("lock:resident:o")) == (None, None, None)
+    assert kv.claim(keys, ["conv:o"]).taken == 3  # WeChat's retry is handled, not left waiting
+
+
+def test_the_sqlite_store_refuses_a_claim_of_the_same_key_twice(make_stack):
+    kv = make_stack("sqlite+sqlkv").rt.kv
+    with pytest.raises(ValueError):
+        kv.claim([("a", "1", 10), ("a", "2", 10), ("b", "1", 10)])
+    assert kv.get("a") is None and kv.get("b") is None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root creates files for another user")
+def test_a_store_file_root_creates_belongs_to_the_databases_owner(tmp_path):
+    database = tmp_path / "nanhu.db"
+    database.touch()
+    os.chown(database, 65534, 65534)  # the service's user; the CLI runs under sudo
+    kv = SqliteKV(f"{database}.kv", timeout=1.0, owner=str(database))
+    try:
+        st = os.stat(kv.path)
+        assert (st.st_uid, st.st_gid) == (65534, 65534)
+    finally:
+        kv.close()
 
 
 def test_a_signal_while_a_write_waits_for_the_writer_leaves_it_free(make_stack):
