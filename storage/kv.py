@@ -218,19 +218,6 @@ class RedisKV:
         self._script(self._apply, [self._k(k) for k in keys], args)
 
 
-def _claim_in_sql(keys: Sequence[tuple[str, str, float]], reads: Sequence[str], take, holder_of, read_all) -> Claimed:
-    """`claim` inside a SQL store's transaction: `take(key, value, ttl)` each key until one is held (then
-    `holder_of(key)`), and `read_all()` the (key, value) rows of `reads` that are live."""
-    taken, holder = 0, None
-    for key, value, ttl in keys:
-        if not take(key, value, ttl):
-            holder = holder_of(key)
-            break
-        taken += 1
-    found = dict(read_all()) if reads else {}
-    return Claimed(taken, holder, tuple(found.get(k) for k in reads))
-
-
 class SqlKV:
     """The same operations on the `kv` table of PostgreSQL, for deployments without Redis (SQLAlchemy Core:
     these statements run several times per message; rows lock one by one)."""
@@ -295,11 +282,17 @@ class SqlKV:
         self._maybe_sweep()
         def op(c):
             now = time.time()
-            return _claim_in_sql(
-                keys, reads, lambda key, value, ttl: self._set_nx(c, key, value, ttl, now),
-                lambda key: c.execute(self._get, {"key": key, "now": now}).scalar(),
-                lambda: c.execute(self._get_many(len(reads)),
-                                  {**{f"k{i}": k for i, k in enumerate(reads)}, "now": now}).all())
+            taken, holder = 0, None
+            for key, value, ttl in keys:
+                if not self._set_nx(c, key, value, ttl, now):
+                    holder = c.execute(self._get, {"key": key, "now": now}).scalar()
+                    break
+                taken += 1
+            found = {}
+            if reads:
+                params = {f"k{i}": k for i, k in enumerate(reads)}
+                found = dict(c.execute(self._get_many(len(reads)), {**params, "now": now}).all())
+            return Claimed(taken, holder, tuple(found.get(k) for k in reads))
         return self._write(op)
 
     def apply(self, sets: Sequence[tuple[str, str, float | None]] = (), deletes: Sequence[str] = (),
