@@ -57,7 +57,7 @@ test: $(VENV)/.installed-dev $(CARD_FONT)
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) var/*.db var/*.db-* var/*.db.writers var/*.db.kv var/*.db.kv-* .pytest_cache
+	rm -rf $(VENV) var/*.db var/*.db-* var/*.db.writers var/*.db.kv var/*.db.kv-* var/*.db.*.kv var/*.db.*.kv-* .pytest_cache
 
 # issue 9: the webhook under load against Flask, wechatpy and WeRoBot (about 3 minutes; loopback, port 8400).
 # WeRoBot is for the bench only (bench/requirements.txt), never a runtime dependency.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import re
 import sqlite3
 import threading
 import time
@@ -345,7 +346,7 @@ class SqlKV:
 
 
 class SqliteKV:
-    """The store in a SQLite file of its own beside the database (`<database>.kv`), through the driver itself.
+    """The store in a SQLite file of its own beside the database (`<database>.<boot>.kv`), through the driver itself.
 
     Every write is one statement in autocommit: SQLite takes its writer, writes and commits within that one call,
     during which the calling thread has let the GIL go. So the writer is held for microseconds and never while a
@@ -360,16 +361,23 @@ class SqliteKV:
     share the parent's record of the file's locks and take none of its own. So every idle connection is closed
     just before this process forks (gunicorn's preloading master, say). One that another thread is using at that
     moment still goes into the child, unused there but open: a process that forks must not use the store in
-    other threads meanwhile (none of nanhu's do)."""
+    other threads meanwhile (none of nanhu's do).
+
+    A `volatile` store does not wait for the disk (synchronous=OFF): a process that crashes loses nothing, but the
+    machine crashing may leave the file corrupt, so its path must be one that no later boot opens (`for_database`
+    names it after this boot). Waiting cost more than anything else it did: with synchronous=NORMAL each checkpoint
+    waits for the disk twice, so under load checkpoints ran behind the writers, the write-ahead log never started
+    over (200 MB in 20 s of row (d)) and every commit checkpointed again (bench/RESULTS.md)."""
 
     SCHEMA = (f"CREATE TABLE IF NOT EXISTS {KeyValue.__tablename__} (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
               "expires_at REAL) WITHOUT ROWID",
               f"CREATE INDEX IF NOT EXISTS ix_kv_expires_at ON {KeyValue.__tablename__} (expires_at)")
 
-    def __init__(self, path: str, timeout: float, owner: str | None = None):
+    def __init__(self, path: str, timeout: float, owner: str | None = None, volatile: bool = False):
         """`owner`: a file whose owner the store's file takes when this process, as root, creates it (the database:
         a CLI run under sudo must not leave a file the service cannot write)."""
         self.path = path
+        self.volatile = volatile
         self.timeout = timeout
         self.owner = owner
         self._lock = threading.Lock()
@@ -458,7 +466,8 @@ class SqliteKV:
     def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
         try:
-            conn.execute("PRAGMA synchronous=NORMAL")  # as the database's (storage/db.py): WAL, no fsync per commit
+            conn.execute(f"PRAGMA synchronous={'OFF' if self.volatile else 'NORMAL'}")
+            conn.execute(f"PRAGMA journal_size_limit={_WAL_KEPT}")
         except BaseException:
             conn.close()
             raise
@@ -597,6 +606,7 @@ class SqliteKV:
 
 
 _RELEASE = -1.0  # in `SqliteKV.apply`'s rows: expire the key if it still holds this value
+_WAL_KEPT = 32 * 1024 * 1024  # a write-ahead log that grew beyond this in a burst is cut back when it starts over
 
 
 def _own_like(path: str, model: str) -> None:
@@ -633,8 +643,43 @@ os.register_at_fork(before=_close_before_fork, after_in_child=_reset_in_child)
 
 
 def for_database(db: Database) -> KV:
-    """The shared store for a deployment without Redis: on SQLite a file of its own beside the database
-    (`<database>.kv`), on PostgreSQL the database's `kv` table."""
+    """The shared store for a deployment without Redis: on PostgreSQL the database's `kv` table; on SQLite a file of
+    its own beside the database, named after this boot of the machine (`<database>.<boot>.kv`) and written without
+    waiting for the disk, the files of earlier boots being removed. Where the system does not say which boot this
+    is, `<database>.kv`, written with the database's care."""
     if db.sqlite_file is None:
         return SqlKV(db)
-    return SqliteKV(f"{db.sqlite_file}.kv", db.timeout, owner=db.sqlite_file)
+    boot = boot_id()
+    if boot is None:
+        return SqliteKV(f"{db.sqlite_file}.kv", db.timeout, owner=db.sqlite_file)
+    _remove_earlier_boots(db.sqlite_file, boot)
+    return SqliteKV(f"{db.sqlite_file}.{boot}.kv", db.timeout, owner=db.sqlite_file, volatile=True)
+
+
+def boot_id() -> str | None:
+    """Twelve hex digits that name this boot of the machine (Linux's boot_id, the same in every container on it),
+    or None where the system does not say."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            digits = f.read().strip().replace("-", "").lower()
+    except OSError:
+        return None
+    return digits[:12] if re.fullmatch(r"[0-9a-f]{32}", digits) else None
+
+
+def _remove_earlier_boots(database: str, boot: str) -> None:
+    """Remove store files that an earlier boot wrote (no process of theirs is left) and the undated file of
+    versions before these (`<database>.kv`): only the files of this boot can be in use. Best effort."""
+    folder, base = os.path.split(os.path.abspath(database))
+    ours = re.compile(re.escape(base) + r"\.(?:([0-9a-f]{12})\.)?kv(?:-wal|-shm|-journal)?")
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        match = ours.fullmatch(name)
+        if match and match.group(1) != boot:
+            try:
+                os.remove(os.path.join(folder, name))
+            except OSError as exc:
+                log.warning("kv: could not remove %s, an earlier boot's store (%s)", name, type(exc).__name__)

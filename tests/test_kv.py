@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from storage.kv import Claimed, KVUnavailable, RedisKV, SqlKV, SqliteKV, for_database
+from storage.kv import Claimed, KVUnavailable, RedisKV, SqlKV, SqliteKV, boot_id, for_database
 from storage.locks import LockTimeout, lease
 
 
@@ -209,7 +209,7 @@ def test_the_sqlite_store_is_a_file_of_its_own_that_a_long_database_write_does_n
 
     rt = make_stack("sqlite+sqlkv").rt
     kv = rt.kv
-    assert isinstance(kv, SqliteKV) and kv.path == rt.db.sqlite_file + ".kv"
+    assert isinstance(kv, SqliteKV) and kv.path.startswith(rt.db.sqlite_file + ".") and kv.path.endswith(".kv")
     blocker = sqlite3.connect(rt.db.sqlite_file, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")  # a transaction holding the database's writer, as a long import would
     try:
@@ -294,6 +294,96 @@ def test_the_sqlite_store_refuses_a_claim_of_the_same_key_twice(make_stack):
     with pytest.raises(ValueError):
         kv.claim([("a", "1", 10), ("a", "2", 10), ("b", "1", 10)])
     assert kv.get("a") is None and kv.get("b") is None
+
+
+def _synchronous(kv: SqliteKV) -> int:
+    return kv._run(lambda c: c.execute("PRAGMA synchronous").fetchone()[0])
+
+
+@pytest.mark.skipif(boot_id() is None, reason="the system does not say which boot this is")
+def test_the_sqlite_store_is_this_boots_and_does_not_wait_for_the_disk(sqlite_template, tmp_path):
+    import shutil
+
+    from storage.db import Database
+
+    database = tmp_path / "nanhu.db"
+    shutil.copy(sqlite_template, database)
+    kv = for_database(Database(f"sqlite:///{database}", timeout=1.0))
+    try:
+        assert kv.path == f"{database}.{boot_id()}.kv" and len(boot_id()) == 12
+        assert _synchronous(kv) == 0  # OFF: the file is this boot's, and a crashed process loses nothing
+        kv.set("conv:o", "step 2")
+    finally:
+        kv.close()
+    again = for_database(Database(f"sqlite:///{database}", timeout=1.0))  # a restart within the same boot
+    try:
+        assert again.path == kv.path and again.get("conv:o") == "step 2"
+    finally:
+        again.close()
+
+
+@pytest.mark.skipif(boot_id() is None, reason="the system does not say which boot this is")
+def test_opening_the_store_removes_the_files_of_earlier_boots_and_nothing_else(sqlite_template, tmp_path):
+    import shutil
+
+    from storage.db import Database
+
+    database = tmp_path / "nanhu.db"
+    shutil.copy(sqlite_template, database)
+    earlier = "0123456789ab" if boot_id() != "0123456789ab" else "ba9876543210"
+    gone = [f"nanhu.db.{earlier}.kv", f"nanhu.db.{earlier}.kv-wal", f"nanhu.db.{earlier}.kv-shm",
+            "nanhu.db.kv", "nanhu.db.kv-wal", "nanhu.db.kv-shm"]  # the undated file of earlier versions too
+    kept = ["nanhu.db.writers", "nanhu.db.kv.bak", "nanhu.db.notes.kv", "other.db.0123456789ab.kv"]
+    for name in gone + kept:
+        (tmp_path / name).write_bytes(b"x")
+    kv = for_database(Database(f"sqlite:///{database}", timeout=1.0))
+    try:
+        kv.set("k", "v")
+        names = set(os.listdir(tmp_path))
+        assert not names & set(gone)
+        assert set(kept) <= names and os.path.basename(kv.path) in names and "nanhu.db" in names
+        assert kv.get("k") == "v"
+    finally:
+        kv.close()
+
+
+def test_a_write_ahead_log_that_grew_while_a_reader_held_it_is_cut_back_once_it_starts_over(make_stack):
+    import sqlite3
+
+    import storage.kv
+
+    kv = make_stack("sqlite+sqlkv").rt.kv
+    reader = sqlite3.connect(kv.path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM kv").fetchall()  # a snapshot held: no checkpoint can finish meanwhile
+    for i in range(48):
+        kv.set(f"big:{i}", "x" * 1_000_000)
+    grown = os.path.getsize(kv.path + "-wal")
+    reader.execute("COMMIT")
+    reader.close()
+    for i in range(3):  # the next writes checkpoint, and then the log starts over
+        kv.set(f"small:{i}", "y")
+    assert grown > storage.kv._WAL_KEPT >= os.path.getsize(kv.path + "-wal")
+    assert kv.get("big:47") == "x" * 1_000_000
+
+
+def test_where_the_system_does_not_say_which_boot_it_is_the_store_waits_for_the_disk(sqlite_template, tmp_path,
+                                                                                   monkeypatch):
+    import shutil
+
+    import storage.kv
+    from storage.db import Database
+
+    monkeypatch.setattr(storage.kv, "boot_id", lambda: None)  # as on macOS: no /proc
+    database = tmp_path / "nanhu.db"
+    shutil.copy(sqlite_template, database)
+    (tmp_path / "nanhu.db.0123456789ab.kv").write_bytes(b"x")  # no boot known: nothing is an earlier boot's
+    kv = for_database(Database(f"sqlite:///{database}", timeout=1.0))
+    try:
+        assert kv.path == f"{database}.kv" and _synchronous(kv) == 1  # NORMAL, as the database
+        assert (tmp_path / "nanhu.db.0123456789ab.kv").exists()
+    finally:
+        kv.close()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root creates files for another user")
