@@ -189,6 +189,27 @@ def test_the_sql_store_sweeps_expired_and_deleted_rows_without_failing_concurren
     assert _rows(kv) == [("keep", "y")]
 
 
+def test_the_sqlite_store_sweeps_a_batch_at_a_time_in_key_order_and_starts_over(make_stack):
+    kv = make_stack("sqlite+sqlkv").rt.kv
+    for i in range(30):
+        kv.set(f"old{i:02d}", "x", ttl=0.05)
+    for i in range(5):
+        kv.set(f"live{i}", "y", ttl=600)
+    kv.set("forever", "z")
+    time.sleep(0.1)
+    kv._sweep(batch=10)  # forever, live0..4, old00..03
+    assert [k for k, _ in _rows(kv)][:7] == ["forever", "live0", "live1", "live2", "live3", "live4", "old04"]
+    kv._sweep(batch=10)  # old04..old13
+    assert [k for k, _ in _rows(kv)][6] == "old14"
+    kv._sweep(batch=10)
+    kv._sweep(batch=10)  # the last few, and back to the start
+    assert [k for k, _ in _rows(kv)] == ["forever", "live0", "live1", "live2", "live3", "live4"]
+    kv.set("a-new-one", "x", ttl=0.05)
+    time.sleep(0.1)
+    kv._sweep(batch=10)
+    assert [k for k, _ in _rows(kv)] == ["forever", "live0", "live1", "live2", "live3", "live4"]
+
+
 def _rows(kv) -> list[tuple[str, str]]:
     """Every row of the store's table, expired or not."""
     if isinstance(kv, SqliteKV):
