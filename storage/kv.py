@@ -10,6 +10,7 @@ of those.
 """
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import random
@@ -364,8 +365,8 @@ class SqliteKV:
     other threads meanwhile (none of nanhu's do).
 
     A `volatile` store does not wait for the disk (synchronous=OFF): a process that crashes loses nothing, but the
-    machine crashing may leave the file corrupt, so its path must be one that no later boot opens (`for_database`
-    names it after this boot). Waiting cost more than anything else it did: with synchronous=NORMAL each checkpoint
+    machine crashing may leave the file corrupt, so its path must be one that no later boot writes to (`for_database`
+    names it after this boot; the next boot copies from it only what passes SQLite's quick_check). Waiting cost more than anything else it did: with synchronous=NORMAL each checkpoint
     waits for the disk twice, so under load checkpoints ran behind the writers, the write-ahead log never started
     over (200 MB in 20 s of row (d)) and every commit checkpointed again (bench/RESULTS.md)."""
 
@@ -660,15 +661,16 @@ os.register_at_fork(before=_close_before_fork, after_in_child=_reset_in_child)
 def for_database(db: Database) -> KV:
     """The shared store for a deployment without Redis: on PostgreSQL the database's `kv` table; on SQLite a file of
     its own beside the database, named after this boot of the machine (`<database>.<boot>.kv`) and written without
-    waiting for the disk, the files of earlier boots being removed. Where the system does not say which boot this
+    waiting for the disk, into which what is live in earlier boots' files is carried before they are removed. Where the system does not say which boot this
     is, `<database>.kv`, written with the database's care."""
     if db.sqlite_file is None:
         return SqlKV(db)
     boot = boot_id()
     if boot is None:
         return SqliteKV(f"{db.sqlite_file}.kv", db.timeout, owner=db.sqlite_file)
-    _remove_earlier_boots(db.sqlite_file, boot)
-    return SqliteKV(f"{db.sqlite_file}.{boot}.kv", db.timeout, owner=db.sqlite_file, volatile=True)
+    kv = SqliteKV(f"{db.sqlite_file}.{boot}.kv", db.timeout, owner=db.sqlite_file, volatile=True)
+    _settle_earlier_stores(db.sqlite_file, boot, kv)
+    return kv
 
 
 def boot_id() -> str | None:
@@ -682,19 +684,101 @@ def boot_id() -> str | None:
     return digits[:12] if re.fullmatch(r"[0-9a-f]{32}", digits) else None
 
 
-def _remove_earlier_boots(database: str, boot: str) -> None:
-    """Remove store files that an earlier boot wrote (no process of theirs is left) and the undated file of
-    versions before these (`<database>.kv`): only the files of this boot can be in use. Best effort."""
+def _settle_earlier_stores(database: str, boot: str, kv: SqliteKV) -> None:
+    """Carry what is still live in the stores of earlier boots (and the undated `<database>.kv` of earlier versions)
+    into `kv`, this boot's, then remove them, each with its -wal and -shm; a store a process still has open (an
+    older version's RQ worker during an upgrade, a process that could not read the boot id) is left alone. So a
+    restart keeps conversations in progress, a satisfaction question's among them. Best effort."""
     folder, base = os.path.split(os.path.abspath(database))
-    ours = re.compile(re.escape(base) + r"\.(?:([0-9a-f]{12})\.)?kv(?:-wal|-shm|-journal)?")
+    ours = re.compile(re.escape(base) + r"\.(?:([0-9a-f]{12})\.)?kv(-wal|-shm|-journal)?")
     try:
         names = os.listdir(folder)
     except OSError:
         return
+    stores: dict[str, list[str]] = {}
     for name in names:
         match = ours.fullmatch(name)
         if match and match.group(1) != boot:
+            stores.setdefault(name[:len(name) - len(match.group(2) or "")], []).append(name)
+    newest_first = sorted(stores, key=lambda store: _mtime(os.path.join(folder, store)), reverse=True)
+    for store in newest_first:
+        path = os.path.join(folder, store)
+        if _in_use(path):
+            log.warning("kv: %s is an earlier boot's or version's store, but a process has it open: kept", store)
+            continue
+        if os.path.exists(path):
+            _carry(path, kv)
+        for name in stores[store]:
             try:
                 os.remove(os.path.join(folder, name))
+            except FileNotFoundError:  # another process starting at the same time removed it first
+                pass
             except OSError as exc:
                 log.warning("kv: could not remove %s, an earlier boot's store (%s)", name, type(exc).__name__)
+
+
+def _mtime(path: str) -> float:
+    try:
+        return max(os.path.getmtime(p) for p in (path, path + "-wal") if os.path.exists(p))
+    except ValueError:
+        return 0.0
+
+
+def _carry(earlier: str, kv: SqliteKV) -> None:
+    """Copy the rows of `earlier` that have not expired into `kv` where it has no such key, once (the first process
+    to start does it; a marker row tells the others). A file the machine's crash left corrupt is not copied: it
+    must pass SQLite's quick_check."""
+    marker = f"kv:carried:{os.path.basename(earlier)}"
+    if kv.get(marker) is not None:
+        return
+    try:
+        old = sqlite3.connect(earlier, timeout=kv.timeout, isolation_level=None)
+        try:
+            if old.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                log.warning("kv: %s did not pass SQLite's quick_check: not carried over", os.path.basename(earlier))
+                return
+            rows = old.execute(f"SELECT key, value, expires_at FROM {KeyValue.__tablename__} "
+                               "WHERE expires_at IS NULL OR expires_at > ?", (time.time(),)).fetchall()
+        finally:
+            old.close()
+    except sqlite3.Error as exc:
+        log.warning("kv: could not read %s (%s): not carried over", os.path.basename(earlier), exc)
+        return
+
+    def op(c):
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            if c.execute(kv._get, (marker, time.time())).fetchone() is None:
+                c.executemany(f"INSERT OR IGNORE INTO {KeyValue.__tablename__} (key, value, expires_at) "
+                              "VALUES (?, ?, ?)", rows)
+                c.execute(kv._upsert, (marker, "1", time.time() + 86400))
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+    try:
+        kv._run(op)
+    except KVUnavailable as exc:
+        log.warning("kv: could not carry %s over (%s)", os.path.basename(earlier), exc)
+
+
+_SHM_DMS = 128  # SQLite's unix VFS: every connection to a database in WAL mode holds a read lock on this byte
+
+
+def _in_use(store: str) -> bool:
+    """Whether another process has the SQLite file `store` open in WAL mode (the lock it holds on its -shm file)."""
+    try:
+        fd = os.open(store + "-shm", os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True  # cannot tell: keep it
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, _SHM_DMS)
+    except OSError:
+        return True
+    else:
+        fcntl.lockf(fd, fcntl.LOCK_UN, 1, _SHM_DMS)
+        return False
+    finally:
+        os.close(fd)

@@ -368,6 +368,67 @@ def test_opening_the_store_removes_the_files_of_earlier_boots_and_nothing_else(s
         kv.close()
 
 
+@pytest.mark.skipif(boot_id() is None, reason="the system does not say which boot this is")
+def test_after_a_restart_of_the_machine_what_was_still_live_is_carried_over(sqlite_template, tmp_path):
+    import shutil
+
+    from storage.db import Database
+
+    database = tmp_path / "nanhu.db"
+    shutil.copy(sqlite_template, database)
+    earlier = "0123456789ab" if boot_id() != "0123456789ab" else "ba9876543210"
+    before = SqliteKV(f"{database}.{earlier}.kv", timeout=1.0, volatile=True)  # the last boot's store
+    before.set("conv:feedback:o", "rate ticket MY20261130001", ttl=7 * 86400)
+    before.set("token:wx", "cached")
+    before.set("nonce:gone", "x", ttl=0.05)
+    before.set("conv:o2", "older")
+    before.close()
+    (tmp_path / f"nanhu.db.{'f' * 12}.kv").write_bytes(b"not a database: a crash left it so" * 10)
+    time.sleep(0.1)
+    kv = for_database(Database(f"sqlite:///{database}", timeout=1.0))
+    try:
+        assert kv.get("conv:feedback:o") == "rate ticket MY20261130001" and kv.get("token:wx") == "cached"
+        assert kv.get("nonce:gone") is None
+        assert [n for n in os.listdir(tmp_path) if ".kv" in n and boot_id() not in n] == []
+        kv.set("conv:o2", "newer")
+    finally:
+        kv.close()
+    again = for_database(Database(f"sqlite:///{database}", timeout=1.0))
+    try:
+        assert again.get("conv:o2") == "newer"
+    finally:
+        again.close()
+
+
+@pytest.mark.skipif(boot_id() is None, reason="the system does not say which boot this is")
+def test_an_earlier_store_that_a_process_still_has_open_is_kept(sqlite_template, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    from storage.db import Database
+
+    database = tmp_path / "nanhu.db"
+    shutil.copy(sqlite_template, database)
+    legacy = f"{database}.kv"  # an older version's RQ worker, still running during an upgrade
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+        "c.execute('PRAGMA journal_mode=WAL'); c.execute('CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT)'); "
+        "c.execute(\"INSERT INTO kv VALUES ('conv:o', 'step 2')\"); print('open', flush=True); sys.stdin.read()"),
+        legacy], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        kv = for_database(Database(f"sqlite:///{database}", timeout=1.0))
+        kv.close()
+        assert os.path.exists(legacy) and os.path.exists(legacy + "-shm") and os.path.exists(legacy + "-wal")
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=10)
+    kv = for_database(Database(f"sqlite:///{database}", timeout=1.0))  # once it has let go
+    kv.close()
+    assert not os.path.exists(legacy) and not os.path.exists(legacy + "-shm")
+
+
 def test_a_write_ahead_log_that_grew_while_a_reader_held_it_is_cut_back_once_it_starts_over(make_stack):
     import sqlite3
 
