@@ -6,7 +6,8 @@
     python bench/webhook_bench.py --rows e --spy e [--profile-mode cpu|active|wall]   # py-spy during any row
 
 Rows, served one after another on 127.0.0.1:PORT (8400-8499) by gunicorn with nanhu's own settings
-(bot/gunicorn_conf.py: gthread, 16 threads, keep-alive 5 s, preloaded) and 2 workers:
+(bot/gunicorn_conf.py: gthread, 16 threads, keep-alive 5 s, preloaded) and 2 workers, each worker kept on a
+CPU of its own (NANHU_PIN_WORKERS=1; --no-pin leaves them to the scheduler):
 
   (a) flask      a bare Flask app: signature check, fixed reply            bench/peers/flask_echo.py
   (b) wechatpy   wechatpy's echo bot on Flask (the reference, ratio 1.00)  bench/peers/wechatpy_echo.py
@@ -544,6 +545,8 @@ class Bench:
         self.signer = Signer(self.port)
         base = {k: v for k, v in os.environ.items() if not k.startswith(("NANHU_", "WEB_CONCURRENCY"))}
         base["PYTHONPATH"] = str(ROOT) + os.pathsep + base.get("PYTHONPATH", "")
+        if not args.no_pin:  # every row alike: the peers' settings pin their workers too
+            base["NANHU_PIN_WORKERS"] = "1"
         self.base_env = base
         self.rows: list[Row] = []
         self.round = 0
@@ -791,7 +794,8 @@ def table(rows: list[Summary], args: argparse.Namespace) -> str:
     rounds = f"{args.rounds} rounds, each row once per round in this order; medians over the rounds (worst round " \
              "for errors, first request and memory)" if args.rounds > 1 else "one round"
     out = [f"{args.connections} keep-alive connections, {args.warmup:g} s warm-up + {args.duration:g} s measured per row "
-           f"and round; {rounds}; gunicorn gthread, 2 workers x 16 threads, preloaded",
+           f"and round; {rounds}; gunicorn gthread, 2 workers x 16 threads, preloaded"
+           f"{', unpinned' if args.no_pin else ', each worker pinned to a CPU'}",
            "",
            "| row | req/s | p50 ms | p99 ms | errors | vs (b) | server CPU ms/req | first request ms | worker RSS MB (PSS) | notes |",
            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
@@ -1036,6 +1040,7 @@ def main() -> int:
                         "or the GIL, too); wall: all threads, idle ones included")
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, databases)")
+    p.add_argument("--no-pin", action="store_true", help="leave the workers to the scheduler (NANHU_PIN_WORKERS off)")
     p.add_argument("--check", action="store_true", help="exit 1 when a target fails")
     args = p.parse_args()
     if args.port not in PORTS:

@@ -241,7 +241,7 @@ def _coerce(name: str, key: Key, value: Any, from_env: bool) -> Any:
 
 
 # NANHU_* variables that are not settings
-_OTHER_VARIABLES = {"NANHU_CONFIG", "NANHU_BIND", "NANHU_ACCESS_LOG", "NANHU_THREADS"}
+_OTHER_VARIABLES = {"NANHU_CONFIG", "NANHU_BIND", "NANHU_ACCESS_LOG", "NANHU_THREADS", "NANHU_PIN_WORKERS"}
 
 
 def _check_env_names(env: Mapping[str, str]) -> None:

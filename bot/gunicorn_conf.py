@@ -1,6 +1,16 @@
 """gunicorn settings for nanhu (`gunicorn -c python:bot.gunicorn_conf bot.wsgi:app`)."""
 import os
 
+
+def _on(name: str) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{name}={value!r}: expected 1 or 0")
+
+
 preload_app = True          # jieba, OpenCC and the lexicon load once, before the workers fork
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # threads, not sync workers: a client that opens a connection and sends its body slowly holds one
@@ -14,9 +24,41 @@ bind = os.environ.get("NANHU_BIND", "127.0.0.1:8000")
 accesslog = "-" if os.environ.get("NANHU_ACCESS_LOG") else None  # off: query strings carry openids
 # one control socket per user by default: two deployments (or a test beside `make run`) would collide
 control_socket_disable = True
+# each worker on a CPU of its own (README, "Serving"): off by default, since containers on one host would all
+# pick the same CPUs
+pin_workers = _on("NANHU_PIN_WORKERS")
+if pin_workers and not hasattr(os, "sched_setaffinity"):
+    raise ValueError("NANHU_PIN_WORKERS=1: this system cannot keep a process on a CPU (Linux can)")
+
+
+def least_used_cpu(taken: list, allowed: list[int]) -> int:
+    """Of the `allowed` CPUs, the one fewest of the other workers (`taken`: their CPUs, None for unpinned)
+    are on; the lowest such."""
+    return min(allowed, key=lambda cpu: (taken.count(cpu), cpu))
+
+
+def pre_fork(server, worker):
+    """In the arbiter: a CPU for the worker about to start, the one the fewest live workers have (a worker that
+    replaces one that died takes the CPU it leaves)."""
+    if pin_workers:
+        worker.nanhu_cpu = least_used_cpu([getattr(w, "nanhu_cpu", None) for w in server.WORKERS.values()],
+                                          sorted(os.sched_getaffinity(0)))
+
+
+def pin(worker) -> None:
+    """Keep this worker and every thread it starts on its CPU: a push's hand-off to a handler thread and back
+    then wakes a thread on the CPU it runs on, with no interrupt sent to another (dear in a virtual machine)."""
+    cpu = getattr(worker, "nanhu_cpu", None)
+    if cpu is None:
+        return
+    try:  # the CPU may have left the service's set since pre_fork (a cpuset changed): run unpinned, never fail
+        os.sched_setaffinity(0, {cpu})
+    except OSError as exc:
+        worker.log.warning("NANHU_PIN_WORKERS: could not keep the worker on CPU %s (%s): it runs unpinned", cpu, exc)
 
 
 def post_fork(server, worker):
+    pin(worker)  # first: threads started from here on share its CPU
     from bot import runtime, sweeper, webhook
 
     rt = runtime.current()

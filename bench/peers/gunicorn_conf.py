@@ -1,8 +1,10 @@
-"""gunicorn settings for the bench's peer apps: nanhu's own (bot/gunicorn_conf.py), less its post_fork hook.
+"""gunicorn settings for the bench's peer apps: nanhu's own (bot/gunicorn_conf.py), less what its post_fork
+hook starts.
 
-`bench/webhook_bench.py` serves every row with the same worker class, threads, keep-alive, timeouts and
-preloading as nanhu; only nanhu's post_fork (its runtime and outbox sweeper) does not apply to a peer.
-The bench passes `--workers 2 --bind 127.0.0.1:PORT` on the command line to every row alike.
+`bench/webhook_bench.py` serves every row with the same worker class, threads, keep-alive, timeouts,
+preloading and CPU pinning (NANHU_PIN_WORKERS) as nanhu; only nanhu's runtime and outbox sweeper, started in
+its post_fork, do not apply to a peer. The bench passes `--workers 2 --bind 127.0.0.1:PORT` on the command
+line to every row alike.
 """
 from bot import gunicorn_conf as _nanhu
 
@@ -15,3 +17,8 @@ graceful_timeout = _nanhu.graceful_timeout
 keepalive = _nanhu.keepalive
 accesslog = None
 control_socket_disable = True
+pre_fork = _nanhu.pre_fork
+
+
+def post_fork(server, worker):
+    _nanhu.pin(worker)
