@@ -828,6 +828,10 @@ def targets(rows: list[Summary]) -> list[tuple[str, bool, str]]:
             x = row.ratio_to(by.get(ref)) if row else None
             if x is not None:
                 checks.append((f"({row.key[0]}){tag} ≥ {target} × ({ref})", x >= target, f"{x:.2f}"))
+            elif row and by.get(ref) and all(r.load.rps == 0 for r in by[ref].rounds):  # no ratio to take
+                served = row.rps > 0
+                checks.append((f"({row.key[0]}){tag} ≥ {target} × ({ref})", served,
+                               f"({ref}) answered none correctly" + ("" if served else ", nor did this row")))
         for r in (d, e):
             if r is None:
                 continue
