@@ -317,26 +317,39 @@ def test_the_sqlite_store_refuses_a_claim_of_the_same_key_twice(make_stack):
     assert kv.get("a") is None and kv.get("b") is None
 
 
+@pytest.fixture
+def database(sqlite_template, tmp_path):
+    """A SQLite database file `nanhu.db`, migrated, alone in a folder of its own."""
+    import shutil
+
+    path = tmp_path / "nanhu.db"
+    shutil.copy(sqlite_template, path)
+    return path
+
+
+def _open(database):
+    from storage.db import Database
+    return for_database(Database(f"sqlite:///{database}", timeout=1.0))
+
+
+def _earlier_boot() -> str:
+    return "0123456789ab" if boot_id() != "0123456789ab" else "ba9876543210"
+
+
 def _synchronous(kv: SqliteKV) -> int:
     return kv._run(lambda c: c.execute("PRAGMA synchronous").fetchone()[0])
 
 
 @pytest.mark.skipif(boot_id() is None, reason="the system does not say which boot this is")
-def test_the_sqlite_store_is_this_boots_and_does_not_wait_for_the_disk(sqlite_template, tmp_path):
-    import shutil
-
-    from storage.db import Database
-
-    database = tmp_path / "nanhu.db"
-    shutil.copy(sqlite_template, database)
-    kv = for_database(Database(f"sqlite:///{database}", timeout=1.0))
+def test_the_sqlite_store_is_this_boots_and_does_not_wait_for_the_disk(database):
+    kv = _open(database)
     try:
         assert kv.path == f"{database}.{boot_id()}.kv" and len(boot_id()) == 12
         assert _synchronous(kv) == 0  # OFF: the file is this boot's, and a crashed process loses nothing
         kv.set("conv:o", "step 2")
     finally:
         kv.close()
-    again = for_database(Database(f"sqlite:///{database}", timeout=1.0))  # a restart within the same boot
+    again = _open(database)  # a restart within the same boot
     try:
         assert again.path == kv.path and again.get("conv:o") == "step 2"
     finally:
@@ -344,20 +357,14 @@ def test_the_sqlite_store_is_this_boots_and_does_not_wait_for_the_disk(sqlite_te
 
 
 @pytest.mark.skipif(boot_id() is None, reason="the system does not say which boot this is")
-def test_opening_the_store_removes_the_files_of_earlier_boots_and_nothing_else(sqlite_template, tmp_path):
-    import shutil
-
-    from storage.db import Database
-
-    database = tmp_path / "nanhu.db"
-    shutil.copy(sqlite_template, database)
-    earlier = "0123456789ab" if boot_id() != "0123456789ab" else "ba9876543210"
+def test_opening_the_store_removes_the_files_of_earlier_boots_and_nothing_else(database, tmp_path):
+    earlier = _earlier_boot()
     gone = [f"nanhu.db.{earlier}.kv", f"nanhu.db.{earlier}.kv-wal", f"nanhu.db.{earlier}.kv-shm",
             "nanhu.db.kv", "nanhu.db.kv-wal", "nanhu.db.kv-shm"]  # the undated file of earlier versions too
     kept = ["nanhu.db.writers", "nanhu.db.kv.bak", "nanhu.db.notes.kv", "other.db.0123456789ab.kv"]
     for name in gone + kept:
         (tmp_path / name).write_bytes(b"x")
-    kv = for_database(Database(f"sqlite:///{database}", timeout=1.0))
+    kv = _open(database)
     try:
         kv.set("k", "v")
         names = set(os.listdir(tmp_path))
@@ -369,14 +376,8 @@ def test_opening_the_store_removes_the_files_of_earlier_boots_and_nothing_else(s
 
 
 @pytest.mark.skipif(boot_id() is None, reason="the system does not say which boot this is")
-def test_after_a_restart_of_the_machine_what_was_still_live_is_carried_over(sqlite_template, tmp_path):
-    import shutil
-
-    from storage.db import Database
-
-    database = tmp_path / "nanhu.db"
-    shutil.copy(sqlite_template, database)
-    earlier = "0123456789ab" if boot_id() != "0123456789ab" else "ba9876543210"
+def test_after_a_restart_of_the_machine_what_was_still_live_is_carried_over(database, tmp_path):
+    earlier = _earlier_boot()
     before = SqliteKV(f"{database}.{earlier}.kv", timeout=1.0, volatile=True)  # the last boot's store
     before.set("conv:feedback:o", "rate ticket MY20261130001", ttl=7 * 86400)
     before.set("token:wx", "cached")
@@ -385,7 +386,7 @@ def test_after_a_restart_of_the_machine_what_was_still_live_is_carried_over(sqli
     before.close()
     (tmp_path / f"nanhu.db.{'f' * 12}.kv").write_bytes(b"not a database: a crash left it so" * 10)
     time.sleep(0.1)
-    kv = for_database(Database(f"sqlite:///{database}", timeout=1.0))
+    kv = _open(database)
     try:
         assert kv.get("conv:feedback:o") == "rate ticket MY20261130001" and kv.get("token:wx") == "cached"
         assert kv.get("nonce:gone") is None
@@ -393,7 +394,7 @@ def test_after_a_restart_of_the_machine_what_was_still_live_is_carried_over(sqli
         kv.set("conv:o2", "newer")
     finally:
         kv.close()
-    again = for_database(Database(f"sqlite:///{database}", timeout=1.0))
+    again = _open(database)
     try:
         assert again.get("conv:o2") == "newer"
     finally:
@@ -401,15 +402,11 @@ def test_after_a_restart_of_the_machine_what_was_still_live_is_carried_over(sqli
 
 
 @pytest.mark.skipif(boot_id() is None, reason="the system does not say which boot this is")
-def test_an_earlier_store_that_a_process_still_has_open_is_kept(sqlite_template, tmp_path):
-    import shutil
+def test_an_earlier_store_that_a_process_still_has_open_is_kept(database, tmp_path):
     import subprocess
     import sys
 
-    from storage.db import Database
 
-    database = tmp_path / "nanhu.db"
-    shutil.copy(sqlite_template, database)
     legacy = f"{database}.kv"  # an older version's RQ worker, still running during an upgrade
     holder = subprocess.Popen([sys.executable, "-c", (
         "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
@@ -418,13 +415,13 @@ def test_an_earlier_store_that_a_process_still_has_open_is_kept(sqlite_template,
         legacy], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "open"
-        kv = for_database(Database(f"sqlite:///{database}", timeout=1.0))
+        kv = _open(database)
         kv.close()
         assert os.path.exists(legacy) and os.path.exists(legacy + "-shm") and os.path.exists(legacy + "-wal")
     finally:
         holder.stdin.close()
         holder.wait(timeout=10)
-    kv = for_database(Database(f"sqlite:///{database}", timeout=1.0))  # once it has let go
+    kv = _open(database)  # once it has let go
     kv.close()
     assert not os.path.exists(legacy) and not os.path.exists(legacy + "-shm")
 
@@ -449,18 +446,13 @@ def test_a_write_ahead_log_that_grew_while_a_reader_held_it_is_cut_back_once_it_
     assert kv.get("big:47") == "x" * 1_000_000
 
 
-def test_where_the_system_does_not_say_which_boot_it_is_the_store_waits_for_the_disk(sqlite_template, tmp_path,
+def test_where_the_system_does_not_say_which_boot_it_is_the_store_waits_for_the_disk(database, tmp_path,
                                                                                    monkeypatch):
-    import shutil
-
     import storage.kv
-    from storage.db import Database
 
     monkeypatch.setattr(storage.kv, "boot_id", lambda: None)  # as on macOS: no /proc
-    database = tmp_path / "nanhu.db"
-    shutil.copy(sqlite_template, database)
     (tmp_path / "nanhu.db.0123456789ab.kv").write_bytes(b"x")  # no boot known: nothing is an earlier boot's
-    kv = for_database(Database(f"sqlite:///{database}", timeout=1.0))
+    kv = _open(database)
     try:
         assert kv.path == f"{database}.kv" and _synchronous(kv) == 1  # NORMAL, as the database
         assert (tmp_path / "nanhu.db.0123456789ab.kv").exists()
