@@ -24,7 +24,7 @@ bind = os.environ.get("NANHU_BIND", "127.0.0.1:8000")
 accesslog = "-" if os.environ.get("NANHU_ACCESS_LOG") else None  # off: query strings carry openids
 # one control socket per user by default: two deployments (or a test beside `make run`) would collide
 control_socket_disable = True
-# each worker on a CPU of its own (README, "Serving"): off by default, since containers on one host would all
+# each worker on a CPU of its own (README, "Deploying"): off by default, since containers on one host would all
 # pick the same CPUs
 pin_workers = _on("NANHU_PIN_WORKERS")
 if pin_workers and not hasattr(os, "sched_setaffinity"):

@@ -365,10 +365,11 @@ class SqliteKV:
     other threads meanwhile (none of nanhu's do).
 
     A `volatile` store does not wait for the disk (synchronous=OFF): a process that crashes loses nothing, but the
-    machine crashing may leave the file corrupt, so its path must be one that no later boot writes to (`for_database`
-    names it after this boot; the next boot copies from it only what passes SQLite's quick_check). Waiting cost more than anything else it did: with synchronous=NORMAL each checkpoint
-    waits for the disk twice, so under load checkpoints ran behind the writers, the write-ahead log never started
-    over (200 MB in 20 s of row (d)) and every commit checkpointed again (bench/RESULTS.md)."""
+    machine crashing may leave the file corrupt, so its path must be one that no later boot writes to
+    (`for_database` names it after this boot; the next boot copies from it only what passes SQLite's quick_check).
+    Waiting cost more than anything else it did: with synchronous=NORMAL each checkpoint waits for the disk twice,
+    so under load checkpoints ran behind the writers, the write-ahead log never started over (about 200 MB in 20 s
+    of row (d)) and every commit checkpointed again (bench/RESULTS.md)."""
 
     # No index on expires_at: every write would change two of its pages besides the row's own, and the sweep
     # walks the table in key order instead (`_sweep`). Files of the previous version had one.
@@ -661,8 +662,8 @@ os.register_at_fork(before=_close_before_fork, after_in_child=_reset_in_child)
 def for_database(db: Database) -> KV:
     """The shared store for a deployment without Redis: on PostgreSQL the database's `kv` table; on SQLite a file of
     its own beside the database, named after this boot of the machine (`<database>.<boot>.kv`) and written without
-    waiting for the disk, into which what is live in earlier boots' files is carried before they are removed. Where the system does not say which boot this
-    is, `<database>.kv`, written with the database's care."""
+    waiting for the disk, into which what is live in earlier boots' files is carried before they are removed. Where
+    the system does not say which boot this is, `<database>.kv`, written with the database's care."""
     if db.sqlite_file is None:
         return SqlKV(db)
     boot = boot_id()
