@@ -25,7 +25,7 @@ from typing import Protocol, Sequence
 
 import redis
 from sqlalchemy import bindparam, delete, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import SQLAlchemyError
 
 from storage.db import Database, DatabaseUnavailable
@@ -225,8 +225,10 @@ class SqlKV:
     these statements run several times per message; rows lock one by one)."""
 
     def __init__(self, db: Database):
+        if db.dialect != "postgresql":
+            raise ValueError("SqlKV is the store on PostgreSQL; on SQLite it is SqliteKV (`for_database`)")
         self.db = db
-        insert = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
+        insert = postgresql.insert
         t = KeyValue.__table__
         live = or_(t.c.expires_at.is_(None), t.c.expires_at > bindparam("now"))
         self._get = select(t.c.value).where(t.c.key == bindparam("key"), live)
@@ -622,6 +624,45 @@ class SqliteKV:
             log.warning("kv sweep skipped: %s", exc)
 
 
+    def carry_from(self, earlier: str) -> None:
+        """Copy the rows of the store file `earlier` that have not expired into this one where it has no such key,
+        once (the first process to start does it; a marker row tells the others). A file the machine's crash left
+        corrupt is not copied: it must pass SQLite's quick_check. Best effort."""
+        name = os.path.basename(earlier)
+        marker = f"kv:carried:{name}"
+        if self.get(marker) is not None:
+            return
+        try:
+            old = sqlite3.connect(earlier, timeout=self.timeout, isolation_level=None)
+            try:
+                if old.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                    log.warning("kv: %s did not pass SQLite's quick_check: not carried over", name)
+                    return
+                rows = old.execute(f"SELECT key, value, expires_at FROM {KeyValue.__tablename__} WHERE {self._live}",
+                                   (time.time(),)).fetchall()
+            finally:
+                old.close()
+        except sqlite3.Error as exc:
+            log.warning("kv: could not read %s (%s): not carried over", name, exc)
+            return
+
+        def op(c):
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                if self._get_on(c, marker, time.time()) is None:
+                    c.executemany(f"INSERT OR IGNORE INTO {KeyValue.__tablename__} (key, value, expires_at) "
+                                  "VALUES (?, ?, ?)", rows)
+                    c.execute(self._upsert, (marker, "1", time.time() + 86400))
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+        try:
+            self._run(op)
+        except KVUnavailable as exc:
+            log.warning("kv: could not carry %s over (%s)", name, exc)
+
+
 _RELEASE = -1.0  # in `SqliteKV.apply`'s rows: expire the key if it still holds this value
 _WAL_KEPT = 32 * 1024 * 1024  # a write-ahead log that grew beyond this in a burst is cut back when it starts over
 
@@ -708,7 +749,7 @@ def _settle_earlier_stores(database: str, boot: str, kv: SqliteKV) -> None:
             log.warning("kv: %s is an earlier boot's or version's store, but a process has it open: kept", store)
             continue
         if os.path.exists(path):
-            _carry(path, kv)
+            kv.carry_from(path)
         for name in stores[store]:
             try:
                 os.remove(os.path.join(folder, name))
@@ -723,44 +764,6 @@ def _mtime(path: str) -> float:
         return max(os.path.getmtime(p) for p in (path, path + "-wal") if os.path.exists(p))
     except ValueError:
         return 0.0
-
-
-def _carry(earlier: str, kv: SqliteKV) -> None:
-    """Copy the rows of `earlier` that have not expired into `kv` where it has no such key, once (the first process
-    to start does it; a marker row tells the others). A file the machine's crash left corrupt is not copied: it
-    must pass SQLite's quick_check."""
-    marker = f"kv:carried:{os.path.basename(earlier)}"
-    if kv.get(marker) is not None:
-        return
-    try:
-        old = sqlite3.connect(earlier, timeout=kv.timeout, isolation_level=None)
-        try:
-            if old.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-                log.warning("kv: %s did not pass SQLite's quick_check: not carried over", os.path.basename(earlier))
-                return
-            rows = old.execute(f"SELECT key, value, expires_at FROM {KeyValue.__tablename__} "
-                               "WHERE expires_at IS NULL OR expires_at > ?", (time.time(),)).fetchall()
-        finally:
-            old.close()
-    except sqlite3.Error as exc:
-        log.warning("kv: could not read %s (%s): not carried over", os.path.basename(earlier), exc)
-        return
-
-    def op(c):
-        c.execute("BEGIN IMMEDIATE")
-        try:
-            if c.execute(kv._get, (marker, time.time())).fetchone() is None:
-                c.executemany(f"INSERT OR IGNORE INTO {KeyValue.__tablename__} (key, value, expires_at) "
-                              "VALUES (?, ?, ?)", rows)
-                c.execute(kv._upsert, (marker, "1", time.time() + 86400))
-            c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
-    try:
-        kv._run(op)
-    except KVUnavailable as exc:
-        log.warning("kv: could not carry %s over (%s)", os.path.basename(earlier), exc)
 
 
 _SHM_DMS = 128  # SQLite's unix VFS: every connection to a database in WAL mode holds a read lock on this byte
