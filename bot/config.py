@@ -218,13 +218,18 @@ def _secret(key_name: str) -> bool:
     return any(word in key_name for word in ("secret", "token", "key", "password", "url"))  # URLs may hold passwords
 
 
+def env_flag(value: str) -> bool:
+    """A yes or no from the environment: 1, true, yes or 0, false, no, in any case; ValueError otherwise."""
+    if value.lower() not in ("1", "0", "true", "false", "yes", "no"):
+        raise ValueError(value)
+    return value.lower() in ("1", "true", "yes")
+
+
 def _coerce(name: str, key: Key, value: Any, from_env: bool) -> Any:
     if from_env and isinstance(value, str):
         try:
             if key.type is bool:
-                if value.lower() not in ("1", "0", "true", "false", "yes", "no"):
-                    raise ValueError
-                return value.lower() in ("1", "true", "yes")
+                return env_flag(value)
             if key.type is dict:  # a table from the environment is written as JSON
                 parsed = json.loads(value)
                 if not isinstance(parsed, dict):

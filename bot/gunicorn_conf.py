@@ -3,12 +3,13 @@ import os
 
 
 def _on(name: str) -> bool:
-    value = os.environ.get(name, "").strip().lower()
-    if value in ("", "0", "false", "no", "off"):
-        return False
-    if value in ("1", "true", "yes", "on"):
-        return True
-    raise ValueError(f"{name}={value!r}: expected 1 or 0")
+    from bot.config import env_flag
+
+    value = os.environ.get(name, "").strip()
+    try:
+        return bool(value) and env_flag(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r}: expected 1 or 0") from None
 
 
 preload_app = True          # jieba, OpenCC and the lexicon load once, before the workers fork
