@@ -77,7 +77,7 @@ def main() -> int:
         s.execute(insert(Resident), [{"openid": f"o_bench_{i:06d}", "subscribed": True, "created_at": now,
                                       "last_interaction_at": now - timedelta(days=3)}
                                      for i in range(args.recipients)])
-    stand_in = subprocess.Popen([sys.executable, "-m", "bot.cli", "fake-wechat", "--port", str(api_port)],
+    stand_in = subprocess.Popen([sys.executable, "-m", "cli", "fake-wechat", "--port", str(api_port)],
                                 env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):
@@ -94,7 +94,7 @@ def main() -> int:
         started = time.monotonic()
         queued = delivery.relay(notice_id)
         log = open(tmp / "workers.log", "w")
-        workers = [subprocess.Popen([sys.executable, "-m", "bot.cli", "worker", "--burst"], env=env, cwd=ROOT,
+        workers = [subprocess.Popen([sys.executable, "-m", "cli", "worker", "--burst"], env=env, cwd=ROOT,
                                     stdout=log, stderr=log)
                    for _ in range(args.workers)]
         for w in workers:

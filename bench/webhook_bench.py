@@ -576,7 +576,7 @@ class Bench:
         if redis:
             flush_redis(self.args.redis_url)
         for cmd in (["db", "upgrade"], ["demo"]):
-            subprocess.run([PY, "-m", "bot.cli", *cmd], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+            subprocess.run([PY, "-m", "cli", *cmd], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
         return env, db_path
 
     def create_residents(self, env: dict[str, str], prefix: str, count: int) -> None:
@@ -639,7 +639,7 @@ class Bench:
     def nanhu_help(self, key: str, env: dict[str, str]) -> Row:
         first = (self.signer.request(f"o_bench_{key}_first", HELP), HELP_REPLY)
         return self.serve(key, "nanhu 帮助" + _backends(env), "bot.wsgi:app",
-                          "python:bot.gunicorn_conf", env, ROOT, first,
+                          "python:deploy.gunicorn_conf", env, ROOT, first,
                           lambda: self.stateless_sources(HELP, HELP_REPLY, f"o_bench_{key}_"))
 
     def nanhu_opinion(self, key: str, env: dict[str, str], expected_rps: float) -> Row:
@@ -671,7 +671,7 @@ class Bench:
 
         sources = lambda: [iter([(self.signer.request(o, YES), TICKET) for o in done]) for done in primed]
         label = "nanhu 是 → opinion" + _backends(env)
-        return self.serve(key, label, "bot.wsgi:app", "python:bot.gunicorn_conf", env, ROOT, first, sources, prime)
+        return self.serve(key, label, "bot.wsgi:app", "python:deploy.gunicorn_conf", env, ROOT, first, sources, prime)
 
     def run(self) -> list[Row]:
         """Every row once per round, in the same order each round: (b) is never far in time from a row it is
@@ -869,10 +869,10 @@ def soak(bench: Bench, minutes: float, redis: bool = True) -> bool:
                 yield signer.request(openid, text), expect
 
     worker_log = open(bench.tmp / "rq-worker.log", "wb")
-    rq = subprocess.Popen([PY, "-m", "bot.cli", "worker"], cwd=ROOT, env=env, stdout=worker_log,
+    rq = subprocess.Popen([PY, "-m", "cli", "worker"], cwd=ROOT, env=env, stdout=worker_log,
                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True) if redis else None
     rq_alive = True
-    server = Server(f"soak {setup}", "bot.wsgi:app", "python:bot.gunicorn_conf", bench.port, env, ROOT, bench.tmp)
+    server = Server(f"soak {setup}", "bot.wsgi:app", "python:deploy.gunicorn_conf", bench.port, env, ROOT, bench.tmp)
     ok = True
     try:
         server.start()
@@ -999,7 +999,7 @@ def report_spies(bench: Bench, spies: list[tuple[subprocess.Popen, Path]]) -> No
 def profile(bench: Bench, seconds: float) -> None:
     """Row (d) under load while `py-spy record` samples both workers; prints the top frames."""
     env, _ = bench.prepare_nanhu(bench.args.backend != "sqlite")
-    server = Server("profile nanhu", "bot.wsgi:app", "python:bot.gunicorn_conf", bench.port, env, ROOT, bench.tmp)
+    server = Server("profile nanhu", "bot.wsgi:app", "python:deploy.gunicorn_conf", bench.port, env, ROOT, bench.tmp)
     server.start()
     try:
         sources = bench.stateless_sources(HELP, HELP_REPLY, "o_bench_p_")

@@ -10,12 +10,12 @@ from flask.sessions import SecureCookieSessionInterface
 import nlp
 from bot import config as config_module, logs, runtime as runtime_module
 from bot.config import Config
-from bot.admin import bp as admin_bp
-from bot.pages import bp as pages_bp
-from bot.public import bp as public_bp
-from bot.router import Router
+from web.admin import bp as admin_bp
+from web.public.pages import bp as pages_bp
+from web.public.projects import bp as public_bp
+from bot.chat.router import Router
 from bot.runtime import Runtime
-from bot.webhook import MAX_BODY, Webhook
+from bot.webhook.receiver import MAX_BODY, Webhook
 
 log = logging.getLogger("nanhu")
 
@@ -51,6 +51,16 @@ class AdminOnlySessions(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
+def build_router() -> Router:
+    """The chat's root router: every handler module's router, in the order they are asked."""
+    from handlers import announcements, events, help, notices, opinions, party, projects
+
+    root = Router("nanhu")
+    for module in (help, opinions, events, party, projects, notices, announcements):
+        root.include(module.router)
+    return root
+
+
 def create_app(config: Config | None = None, rt: Runtime | None = None, router: Router | None = None) -> Flask:
     config = config or (rt.config if rt else config_module.load())
     logs.setup(config.app.log_level, config.app.lexicon_log)
@@ -59,7 +69,6 @@ def create_app(config: Config | None = None, rt: Runtime | None = None, router: 
     _check_templates(config)
     runtime_module.set_process_default(rt)
     if router is None:
-        from handlers import build_router
         router = build_router()
     nlp.load()  # jieba, OpenCC and the lexicon load here, at import (gunicorn preload), not on a first message
 

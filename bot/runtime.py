@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 import redis
 
 from bot.config import Config
-from bot.queue import InProcessJobs, RQJobs
-from bot.wechat import KVSessionStorage, NanhuWeChatClient
+from jobs.queue import InProcessJobs, RQJobs
+from bot.wechat.client import KVSessionStorage, NanhuWeChatClient
 from storage.db import Database
 from storage.kv import KV, RedisKV, for_database
 
@@ -49,7 +49,7 @@ class Runtime:
     @cached_property
     def send_bucket(self):
         """Paces calls that push messages, to notices.rate_per_second across all workers."""
-        from bot.ratelimit import bucket
+        from bot.wechat.ratelimit import bucket
         return bucket(self.redis, self.config.notices.rate_per_second)
 
     @cached_property

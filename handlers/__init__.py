@@ -1,13 +1,3 @@
-"""Handlers speak to residents: intent + conversation state in, service calls and Chinese replies out."""
-from __future__ import annotations
-
-from bot.router import Router
-
-
-def build_router() -> Router:
-    from handlers import announcements, events, help, notices, opinions, party, projects
-
-    root = Router("nanhu")
-    for module in (help, opinions, events, party, projects, notices, announcements):
-        root.include(module.router)
-    return root
+"""Handlers speak to residents and staff in chat: intent and conversation state in, service calls and
+Chinese replies out. Each module registers on a Router of its own; `bot.app.build_router` includes
+them all. Handlers hold no SQL: they call storage services."""

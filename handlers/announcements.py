@@ -5,10 +5,10 @@ words mean nothing special. 公告报告 shows how the latest announcements were
 """
 from __future__ import annotations
 
-from bot.answers import yes_no
-from bot.conversation import Flow
-from bot.replies import Text
-from bot.router import Context, Router
+from bot.chat.answers import yes_no
+from bot.chat.conversation import Flow
+from bot.wechat.replies import Text
+from bot.chat.router import Context, Router
 from handlers.common import list_number
 from handlers.help import not_understood
 from jobs.delivery import relay

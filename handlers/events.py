@@ -8,11 +8,11 @@ from datetime import timedelta
 
 import nlp
 
-from bot.answers import yes_no
-from bot.conversation import Flow
-from bot.pages import registration_link
-from bot.replies import Text
-from bot.router import PASS, Context, Router
+from bot.chat.answers import yes_no
+from bot.chat.conversation import Flow
+from bot.links import registration_link
+from bot.wechat.replies import Text
+from bot.chat.router import PASS, Context, Router
 from handlers.common import another_request, list_number, when
 from jobs.delivery import relay
 from storage import events, party, staff

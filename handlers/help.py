@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from bot.logs import log_unknown
-from bot.replies import Text
-from bot.router import Context, Router, bare
+from bot.wechat.replies import Text
+from bot.chat.router import Context, Router, bare
 from handlers import opinions
 from storage import residents
 

@@ -1,7 +1,7 @@
 """WeChat's reports on notices we sent."""
 from __future__ import annotations
 
-from bot.router import Context, Router
+from bot.chat.router import Context, Router
 from storage import notices
 
 router = Router("notices")

@@ -5,10 +5,10 @@ import re
 
 import nlp
 
-from bot.conversation import Conversation, ConversationStore, Flow
-from bot.replies import TEXT_LIMIT_BYTES, Text
-from bot.answers import yes_no
-from bot.router import PASS, Context, Router
+from bot.chat.conversation import Flow
+from bot.wechat.replies import TEXT_LIMIT_BYTES, Text
+from bot.chat.answers import yes_no
+from bot.chat.router import PASS, Context, Router
 from handlers.common import day, list_number, when
 from storage import communities, opinions, residents
 from storage.audit import resident_actor
@@ -344,21 +344,7 @@ def _one_ticket(ctx: Context, ticket_no: str) -> Text:
 
 # --- after resolution: 满意 / 不满意 -----------------------------------------------------------------
 
-feedback_flow = router.add_flow(Flow("opinion.feedback", "评价处理结果", cancel_reply="好的。您的评价已经记下了。"))
-
-
-def await_feedback(rt, ticket_no: str) -> bool:
-    """After staff resolve a ticket: the resident's next 满意 / 不满意 answers for it (for
-    opinions.feedback_days). Not when the resident is in the middle of something else."""
-    openid = opinions.resident_openid(rt.db, ticket_no)
-    if openid is None:
-        return False
-    store = ConversationStore(rt.kv, rt.config.opinions.feedback_days * 86400)
-    current = store.load(openid)
-    if current is not None and current.flow != feedback_flow.name:
-        return False
-    store.save(openid, Conversation(feedback_flow.name, "rate", {"ticket_no": ticket_no}))
-    return True
+feedback_flow = router.add_flow(Flow(opinions.FEEDBACK_FLOW, "评价处理结果", cancel_reply="好的。您的评价已经记下了。"))
 
 
 @feedback_flow.step("rate")

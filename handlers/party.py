@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import logging
 
-from bot import cards as card_images
-from bot.replies import Article, News, Reply, Text
-from bot.router import Context, Router
+from bot import card_picture, links
+from bot.wechat.replies import Article, News, Reply, Text
+from bot.chat.router import Context, Router
 from storage import cards, party
 from storage.audit import resident_actor
 
@@ -45,13 +45,13 @@ def show_identity(ctx: Context) -> Reply:
         return Text("您还没有完成党员认证。请发送「绑定」加上社区党委给您的 6 位绑定码。\n不是党员也没关系，发「帮助」看看其他服务。")
     if card.revoked:
         return Text("您的党员证已被注销，如有疑问请联系所在社区党委。")
-    links = card_images.links(ctx.rt.config, card)
+    card_links = links.links(ctx.rt.config, card)
     try:
-        card_images.ensure_renderable(card, ctx.rt.tz)
-    except card_images.CardFontMissing as exc:  # never a card of empty boxes: the same card as text
+        card_picture.ensure_renderable(card, ctx.rt.tz)
+    except card_picture.CardFontMissing as exc:  # never a card of empty boxes: the same card as text
         log.warning("identity card sent as text: %s", exc)
-        return Text(card_images.as_text(card, ctx.rt.tz, links.verify))
+        return Text(card_picture.as_text(card, ctx.rt.tz, card_links.verify))
     community = f" · {card.community_name}" if card.community_name else ""
     return News(Article(title=f"南湖街道党员证 · {card.name}",
                         description=f"{card.branch}{community}\n服务积分 {card.points}\n点开查看验真页，可出示给居民核验。",
-                        url=links.verify, picurl=links.image))
+                        url=card_links.verify, picurl=card_links.image))

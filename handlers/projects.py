@@ -7,9 +7,9 @@ import re
 
 import nlp
 
-from bot.conversation import Flow
-from bot.replies import Text
-from bot.router import PASS, Context, Router
+from bot.chat.conversation import Flow
+from bot.wechat.replies import Text
+from bot.chat.router import PASS, Context, Router
 from handlers.common import another_request
 from storage import party, projects
 

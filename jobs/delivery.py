@@ -21,9 +21,9 @@ from datetime import timedelta
 from wechatpy.exceptions import WeChatClientException
 
 from bot import runtime
-from bot.queue import QueueUnavailable
+from jobs.queue import QueueUnavailable
 from bot.runtime import Runtime
-from bot.wechat import WeChatUnreachable
+from bot.wechat.client import WeChatUnreachable
 from storage import notices, residents
 from storage.notices import DeliveryTask, Outcome
 

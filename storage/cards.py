@@ -1,7 +1,7 @@
 """Party members' identity cards (亮身份): what a card shows, whether a card link is genuine, revocation,
 and the participation rate.
 
-A card link carries (member_id, serial), signed by the bot (bot/cards.py). It is genuine ("valid")
+A card link carries (member_id, serial), signed by the bot (bot/links.py). It is genuine ("valid")
 while the member is bound, the card is not revoked and the serial is the member's current one.
 Staff revoke a card (`card_revoked_at`); reinstating it clears that and moves to the next serial, so
 every link handed out before stays revoked.

@@ -11,7 +11,9 @@ from sqlalchemy import bindparam, func, insert, select
 
 from storage import audit, counters, notices, opinion_states
 from storage.batching import Batcher
+from storage.conversations import Conversation, ConversationStore
 from storage.db import Database
+from storage.kv import KV
 from storage.models import Opinion, OpinionEvent, Resident
 from storage.prepared import Prepared
 
@@ -532,3 +534,17 @@ def resident_openid(db: Database, ticket_no: str) -> str | None:
     with db.transaction(read_only=True) as s:
         return s.scalar(select(Resident.openid).join(Opinion, Opinion.resident_id == Resident.id)
                         .where(Opinion.ticket_no == ticket_no.strip().upper()))
+
+
+FEEDBACK_FLOW = "opinion.feedback"   # the chat flow that takes the resident's 满意 / 不满意
+
+
+def await_feedback(db: Database, kv: KV, ticket_no: str, days: int) -> bool:
+    """After staff resolve a ticket: the resident's next 满意 / 不满意 answers for it, for `days`
+    (opinions.feedback_days). Not when the resident is in the middle of something else; an answer
+    then still finds the ticket (`awaiting_feedback`)."""
+    openid = resident_openid(db, ticket_no)
+    if openid is None:
+        return False
+    store = ConversationStore(kv, days * 86400)
+    return store.ask_unless_busy(openid, Conversation(FEEDBACK_FLOW, "rate", {"ticket_no": ticket_no.strip().upper()}))

@@ -281,7 +281,7 @@ def staff_cli(demo, monkeypatch):
     jobs it queues (the residents' notices) are run before it returns."""
     from click.testing import CliRunner
 
-    from bot.cli import main
+    from cli import main
 
     cfg = demo.rt.config
     for name, value in {"NANHU_CONFIG": str(ROOT / "config.example.toml"), "NANHU_DATABASE_URL": cfg.database.url,

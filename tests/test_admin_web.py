@@ -184,7 +184,7 @@ def test_staff_move_an_event_and_schedule_an_announcement(demo, wechat_api):
 
 
 def test_one_address_flooding_the_login_is_stopped_without_hashing(demo):
-    from bot.admin.auth import LOGIN_TRIES_PER_ADDRESS
+    from web.admin.auth import LOGIN_TRIES_PER_ADDRESS
 
     client = AdminClient(demo.url)
     for i in range(LOGIN_TRIES_PER_ADDRESS):

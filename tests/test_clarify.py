@@ -3,7 +3,7 @@ is confirmed before it acts, and two close readings become a numbered choice."""
 from __future__ import annotations
 
 import nlp
-from bot import clarify
+from bot.chat import clarify
 
 
 def test_every_action_has_a_label_residents_understand():

@@ -10,14 +10,14 @@ import sys
 import requests
 from click.testing import CliRunner
 
-from bot.cli import main, menu_keys
+from cli import main, menu_keys
 from devtools import chat as chat_tool
-from handlers import build_router
+from bot.app import build_router
 from tests.conftest import ROOT, make_config
 
 
 def run(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "cli", *args], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=60)
 
 
@@ -43,7 +43,7 @@ def test_worker_without_redis_explains_that_jobs_run_in_process():
 
 
 def test_every_menu_click_key_has_a_handler():
-    spec = json.loads((ROOT / "bot" / "menu.json").read_text(encoding="utf-8"))
+    spec = json.loads((ROOT / "bot" / "wechat" / "menu.json").read_text(encoding="utf-8"))
     router = build_router()
     assert menu_keys(spec) and all(k in router.menu_keys for k in menu_keys(spec))
 
@@ -144,7 +144,7 @@ def test_announce_from_the_cli_asks_before_sending_and_reports(make_stack, wecha
 
 
 def test_the_queue_dashboard_shows_the_queue_and_stays_on_loopback(make_stack, monkeypatch):
-    from bot.dashboard import create_app
+    from web.rq_dashboard import create_app
     from tests.conftest import LiveServer
 
     stack = make_stack("sqlite+redis")

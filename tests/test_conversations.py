@@ -157,7 +157,7 @@ def test_unsubscribe_marks_the_resident_and_no_notice_is_sent(demo, wechat_api):
 
 def test_events_without_a_reply_get_success_and_are_not_counted_as_interactions(demo):
     from devtools.simulator import event_fields
-    from handlers import build_router
+    from bot.app import build_router
     router = build_router()
     for event in ("VIEW", "LOCATION", "TEMPLATESENDJOBFINISH", "MASSSENDJOBFINISH"):
         assert event.lower() in router.events  # handled on purpose, not dropped as unknown

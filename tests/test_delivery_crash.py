@@ -29,7 +29,7 @@ def _worker(stack, *args) -> subprocess.Popen:
            "NANHU_WECHAT_APP_ID": cfg.wechat.app_id, "NANHU_WECHAT_APP_SECRET": cfg.wechat.app_secret,
            "NANHU_APP_LEXICON_LOG": ""}
     # its own session, so that the kill takes RQ's work horse (a child process) down with it
-    return subprocess.Popen([sys.executable, "-m", "bot.cli", "worker", *args], env=env, cwd=ROOT,
+    return subprocess.Popen([sys.executable, "-m", "cli", "worker", *args], env=env, cwd=ROOT,
                             stdout=WORKER_LOG, stderr=WORKER_LOG, start_new_session=True)
 
 

@@ -28,13 +28,13 @@ def deployment(tmp_path_factory, redis_url):
     env = {**os.environ, "NANHU_CONFIG": str(config), "NANHU_DATABASE_URL": f"sqlite:///{tmp_path}/e2e.db",
            "NANHU_REDIS_URL": redis_url, "NANHU_WECHAT_API_BASE_URL": f"http://127.0.0.1:{api_port}/cgi-bin/",
            "NANHU_APP_LEXICON_LOG": str(tmp_path / "unknown.log"), "NANHU_DEV_PORT": str(web_port)}
-    cli = [sys.executable, "-m", "bot.cli"]
+    cli = [sys.executable, "-m", "cli"]
     for step in (["db", "upgrade"], ["demo"]):
         subprocess.run(cli + step, env=env, check=True, cwd=ROOT, capture_output=True)
     logs = open(tmp_path / "processes.log", "w")
     procs = [
         subprocess.Popen(cli + ["fake-wechat", "--port", str(api_port)], env=env, cwd=ROOT, stdout=logs, stderr=logs),
-        subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:bot.gunicorn_conf", "--workers", "2",
+        subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:deploy.gunicorn_conf", "--workers", "2",
                           "--bind", f"127.0.0.1:{web_port}", "bot.wsgi:app"], env=env, cwd=ROOT, stdout=logs, stderr=logs),
         subprocess.Popen(cli + ["worker"], env=env, cwd=ROOT, stdout=logs, stderr=logs),
     ]
@@ -80,7 +80,7 @@ def test_a_resident_talks_to_the_deployed_bot(deployment):
 def test_a_queued_message_is_delivered_by_the_worker(deployment):
     sim = Simulator("nanhudemotoken", "wxnanhudemo0000001", mode="plain")
     WebhookClient(deployment["base"] + "/wechat", sim).event("o_push", "subscribe")
-    out = subprocess.run([sys.executable, "-m", "bot.cli", "send-text", "o_push", "嘉年华明天上午九点开始"],
+    out = subprocess.run([sys.executable, "-m", "cli", "send-text", "o_push", "嘉年华明天上午九点开始"],
                          env=deployment["env"], cwd=ROOT, capture_output=True, text=True, check=True)
     assert "queued for the worker" in out.stdout
     for _ in range(100):

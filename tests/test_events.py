@@ -9,7 +9,8 @@ from datetime import timedelta
 import requests
 from sqlalchemy import func, select
 
-from bot import runtime, sweeper
+from bot import runtime
+from jobs import sweeper
 from storage import events, staff
 from storage.models import Delivery, Registration
 from tests.conftest import run_jobs

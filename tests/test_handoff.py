@@ -1,4 +1,4 @@
-"""The webhook's handler threads (`bot.handoff`): a job's answer, its deadline, and what happens past it."""
+"""The webhook's handler threads (`bot.webhook.handoff`): a job's answer, its deadline, and what happens past it."""
 from __future__ import annotations
 
 import os
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.handoff import Cancelled, Pool
+from bot.webhook.handoff import Cancelled, Pool
 
 
 def test_a_job_returns_its_value_and_raises_its_error():
@@ -171,7 +171,7 @@ def test_at_exit_a_running_job_and_its_late_reply_are_let_finish(tmp_path: Path)
     out = tmp_path / "late.txt"
     script = f"""
 import threading, time
-from bot.handoff import Pool
+from bot.webhook.handoff import Pool
 pool = Pool(threads=1, max_in_flight=4)
 started = threading.Event()
 job = pool.submit(lambda: started.set() or time.sleep(0.5) or "the real reply")

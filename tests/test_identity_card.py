@@ -13,7 +13,7 @@ from itsdangerous import URLSafeSerializer
 from PIL import Image
 from sqlalchemy import func, select
 
-from bot import cards as card_images
+from bot import card_picture as card_images, links
 from storage import cards
 from storage.models import AuditEntry, IdentityShow, PartyMember
 
@@ -151,7 +151,7 @@ def test_forged_or_foreign_card_links_are_404(demo):
         assert requests.get(f"{demo.url}/card/{bad}.png", timeout=10).status_code == 404
     # signed by us, but for a card never issued (serial ahead) or a member who does not exist
     for ids in ([member_id, 2], [999999, 1]):
-        signed = card_images.token(demo.rt.config, *ids)
+        signed = links.token(demo.rt.config, *ids)
         assert requests.get(f"{demo.url}/v/{signed}", timeout=10).status_code == 404
         assert requests.get(f"{demo.url}/card/{signed}.png", timeout=10).status_code == 404
 
@@ -171,7 +171,7 @@ def test_without_a_chinese_font_the_card_goes_as_text_with_its_link(demo, monkey
     assert borrowed.status_code == 404  # the verification link's token does not open the picture
     with demo.rt.db.transaction() as s:
         member = s.scalar(select(PartyMember).where(PartyMember.name == "王志强"))
-        own = card_images.image_token(demo.rt.config, member.id, member.card_serial)
+        own = links.image_token(demo.rt.config, member.id, member.card_serial)
     image = requests.get(f"{demo.url}/card/{own}.png", timeout=10)
     assert image.status_code == 503 and not image.headers["Content-Type"].startswith("image/")
 

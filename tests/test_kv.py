@@ -151,7 +151,7 @@ def test_an_unreachable_redis_raises_kv_unavailable():
 
 
 def test_handler_threads_started_with_their_redis_connections_open_none_more_under_load(make_stack):
-    from bot.handoff import Pool
+    from bot.webhook.handoff import Pool
 
     kv = make_stack("sqlite+redis").rt.kv
     name = f"nanhu-test-{time.monotonic_ns()}"

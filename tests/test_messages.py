@@ -5,7 +5,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from bot.messages import MalformedMessage, parse_xml
+from bot.wechat.messages import MalformedMessage, parse_xml
 
 
 def _element_tree_fields(body: bytes) -> dict[str, str]:

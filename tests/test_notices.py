@@ -409,7 +409,7 @@ def test_the_daily_cap_holds_when_several_announcements_go_out_together(make_sta
 
 
 def test_a_scheduled_announcement_goes_out_when_its_time_comes(make_stack, wechat_api):
-    from bot import sweeper
+    from jobs import sweeper
 
     stack = make_stack("sqlite+redis", notices_sweep_interval=1)
     (openid,) = _residents(stack.rt, 1, prefix="o_later_on")

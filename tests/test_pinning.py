@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from bot.gunicorn_conf import least_used_cpu
+from deploy.gunicorn_conf import least_used_cpu
 from tests.conftest import ROOT, free_port
 
 pinnable = pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
@@ -50,10 +50,10 @@ def test_each_worker_and_its_threads_stay_on_a_cpu_of_their_own(tmp_path):
     env = {**os.environ, "NANHU_CONFIG": str(ROOT / "config.example.toml"),
            "NANHU_DATABASE_URL": f"sqlite:///{tmp_path}/pin.db", "NANHU_PIN_WORKERS": "1"}
     env.pop("NANHU_REDIS_URL", None)
-    subprocess.run([sys.executable, "-m", "bot.cli", "db", "upgrade"], env=env, cwd=ROOT, check=True,
+    subprocess.run([sys.executable, "-m", "cli", "db", "upgrade"], env=env, cwd=ROOT, check=True,
                    capture_output=True)
     log = open(tmp_path / "gunicorn.log", "w")
-    arbiter = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:bot.gunicorn_conf", "--workers", "2",
+    arbiter = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:deploy.gunicorn_conf", "--workers", "2",
                                 "--bind", f"127.0.0.1:{port}", "bot.wsgi:app"], env=env, cwd=ROOT, stdout=log,
                                stderr=log)
     try:
@@ -76,7 +76,7 @@ def test_each_worker_and_its_threads_stay_on_a_cpu_of_their_own(tmp_path):
 
 def test_a_value_other_than_1_or_0_is_refused_with_its_name():
     env = {**os.environ, "NANHU_PIN_WORKERS": "sometimes"}
-    done = subprocess.run([sys.executable, "-c", "import bot.gunicorn_conf"], env=env, cwd=ROOT,
+    done = subprocess.run([sys.executable, "-c", "import deploy.gunicorn_conf"], env=env, cwd=ROOT,
                           capture_output=True, text=True)
     assert done.returncode != 0 and "NANHU_PIN_WORKERS='sometimes': expected 1 or 0" in done.stderr
 
@@ -85,7 +85,7 @@ def test_a_value_other_than_1_or_0_is_refused_with_its_name():
 def test_a_worker_whose_cpu_is_gone_runs_unpinned_rather_than_failing():
     # a CPU taken out of the service's set between pre_fork and post_fork: gunicorn would stop the whole
     # service if post_fork raised
-    code = ("import logging, os, types; from bot.gunicorn_conf import pin; before = os.sched_getaffinity(0); "
+    code = ("import logging, os, types; from deploy.gunicorn_conf import pin; before = os.sched_getaffinity(0); "
             "pin(types.SimpleNamespace(nanhu_cpu=100000, log=logging.getLogger('w'))); "
             "print(os.sched_getaffinity(0) == before)")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)

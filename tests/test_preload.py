@@ -23,7 +23,7 @@ print("preloaded")
 def test_importing_the_wsgi_app_preloads_the_language_models(tmp_path):
     env = {**os.environ, "NANHU_CONFIG": str(ROOT / "config.example.toml"),
            "NANHU_DATABASE_URL": f"sqlite:///{tmp_path}/p.db", "NANHU_APP_LEXICON_LOG": ""}
-    subprocess.run([sys.executable, "-m", "bot.cli", "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "cli", "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True)
     out = subprocess.run([sys.executable, "-c", PROBE], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "preloaded" in out.stdout

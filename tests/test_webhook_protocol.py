@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from bot.replies import Text
+from bot.wechat.replies import Text
 from devtools.simulator import Simulator, event_fields, message_xml, parse_reply, sha1_signature, text_fields
 
 
@@ -228,7 +228,7 @@ def test_an_unknown_event_gets_success(app_stack):
 # --- reply limits --------------------------------------------------------------------------------
 
 def test_a_reply_longer_than_the_limit_is_truncated():
-    from bot import replies
+    from bot.wechat import replies
 
     xml = replies.render(Text("很长的回复。" * 500), "o_a", "gh_nanhu", 0)
     content = parse_reply(xml)["Content"]

@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from bot.replies import Text
-from bot.router import Router
-from bot.webhook import APOLOGY, BUSY, LATER
+from bot.wechat.replies import Text
+from bot.chat.router import Router
+from bot.webhook.receiver import APOLOGY, BUSY, LATER
 from devtools.simulator import parse_reply, text_fields
 
 

@@ -9,6 +9,7 @@ from typing import Callable
 import click
 
 from bot import config as config_module
+from bot.wechat import DEFAULT_MENU
 from bot.config import Config, ConfigError
 
 
@@ -107,7 +108,7 @@ def worker(burst: bool) -> None:
     except Exception as exc:
         raise click.ClickException(f"cannot reach Redis at redis.url: {exc}")
     if not burst:
-        from bot import sweeper
+        from jobs import sweeper
         sweeper.start(rt)
     # SimpleWorker runs jobs in this process instead of forking a work horse per job: the jobs are
     # ours, short and bounded by timeouts, and keeping the database, Redis and HTTP connections
@@ -124,14 +125,14 @@ def web(bind: str | None) -> None:
 
     cfg = _config()
     bind = bind or f"{cfg.dev.host}:{cfg.dev.port}"
-    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "-c", "python:bot.gunicorn_conf",
+    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "-c", "python:deploy.gunicorn_conf",
                                "--workers", str(cfg.dev.web_workers), "--bind", bind, "bot.wsgi:app"])
 
 
 @main.command()
 def dev() -> None:
     """Migrate, load demo data, start the webhook, a worker and the WeChat stand-in (what `make run` does)."""
-    from bot import devserver
+    from cli import devserver
 
     cfg = _config()
     sys.exit(devserver.run(cfg, _load_demo, _print_demo))
@@ -146,10 +147,10 @@ def menu() -> None:
 @click.option("--file", "path", type=click.Path(exists=True, dir_okay=False), default=None)
 def menu_push(path: str | None) -> None:
     """Create the menu from the JSON file in the repo (or wechat.menu_file)."""
-    from handlers import build_router
+    from bot.app import build_router
 
     cfg = _config()
-    file = Path(path or cfg.wechat.menu_file or Path(__file__).with_name("menu.json"))
+    file = Path(path or cfg.wechat.menu_file or DEFAULT_MENU)
     try:
         spec = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
@@ -228,11 +229,11 @@ def _opinion_command(action, arm_feedback: bool = False):
         raise click.ClickException(str(exc)) from None
     relay()
     if arm_feedback and view.status == "resolved":
-        from handlers.opinions import await_feedback
+        from storage import opinions
         from storage.kv import KVUnavailable
 
         try:
-            await_feedback(rt, view.ticket_no)
+            opinions.await_feedback(rt.db, rt.kv, view.ticket_no, rt.config.opinions.feedback_days)
         except KVUnavailable:  # the change is made; an answer still finds the ticket (handlers.opinions)
             click.echo("warning: the shared store is down; the resident's answer will be matched when it comes",
                        err=True)
@@ -981,7 +982,7 @@ def queues_dashboard(host: str, port: int) -> None:
     """Serve rq-dashboard at http://HOST:PORT/rq (loopback only: it has no login)."""
     from werkzeug.serving import run_simple
 
-    from bot.dashboard import LOOPBACK, create_app
+    from web.rq_dashboard import LOOPBACK, create_app
 
     cfg = _config()
     if not cfg.redis_enabled:

@@ -12,12 +12,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import nlp
-from bot.answers import yes_no
-from bot.conversation import PASS, Flow
-from bot.replies import Reply, Text
+from bot.chat.answers import yes_no
+from bot.chat.conversation import PASS, Flow
+from bot.wechat.replies import Reply, Text
 
 if TYPE_CHECKING:
-    from bot.router import Context
+    from bot.chat.router import Context
 
 # what each intent does, as residents would say it
 LABELS = {

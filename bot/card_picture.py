@@ -1,7 +1,4 @@
-"""Identity card links and images (亮身份).
-
-A card link carries (member_id, serial) signed with app.secret_key, so links cannot be forged or
-guessed; whether the card is still genuine is decided by storage.cards.verify on every request.
+"""The identity card's picture (亮身份), drawn with Pillow; its links are in `bot.links`.
 
 The image is drawn with Pillow and needs a font with Chinese glyphs. It is looked for, without any
 configuration, in var/fonts/ (`make var/fonts/wqy-microhei.ttc` puts one there, no root needed) and
@@ -10,7 +7,6 @@ lacks, `CardFontMissing` is raised instead of drawing empty boxes, and the chat 
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import threading
 from dataclasses import dataclass
@@ -19,13 +15,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import qrcode
-from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 from PIL import Image, ImageDraw, ImageFont
 
-from bot.config import Config
 from storage.cards import CardView
 
-_SALT = "nanhu-card"
 ROOT = Path(__file__).resolve().parent.parent
 FONT_HINT = "run `make var/fonts/wqy-microhei.ttc` (or put a Chinese .ttc/.ttf/.otf font in var/fonts/)"
 
@@ -62,64 +55,6 @@ QR_BOX = (650, 140, 860, 350)
 
 class CardFontMissing(RuntimeError):
     """No font that can draw the card's text; the card goes as text instead."""
-
-
-# --- links --------------------------------------------------------------------------------------------
-
-def _signer(config: Config) -> URLSafeSerializer:
-    return URLSafeSerializer(config.app.secret_key, salt=_SALT)
-
-
-def token(config: Config, member_id: int, serial: int) -> str:
-    return _signer(config).dumps([int(member_id), int(serial)])
-
-
-IMAGE_VALIDITY = 7 * 86400  # the picture's link expires: it shows the full name, the check page does not
-
-
-def image_token(config: Config, member_id: int, serial: int) -> str:
-    """The card picture's own token (another salt, and it expires), so that the verification link in
-    the QR code does not also open the picture with the full name."""
-    return URLSafeTimedSerializer(config.app.secret_key, salt=_SALT + "-image").dumps([int(member_id), int(serial)])
-
-
-def read_image_token(config: Config, value: str) -> tuple[int, int] | None:
-    try:
-        data = URLSafeTimedSerializer(config.app.secret_key, salt=_SALT + "-image").loads(value, max_age=IMAGE_VALIDITY)
-    except BadSignature:  # also SignatureExpired
-        return None
-    return _pair(data)
-
-
-def read_token(config: Config, value: str) -> tuple[int, int] | None:
-    """(member_id, serial) from a link's token; None if it is not one we signed."""
-    try:
-        data = _signer(config).loads(value)
-    except BadSignature:
-        return None
-    return _pair(data)
-
-
-def _pair(data) -> tuple[int, int] | None:
-    if (not isinstance(data, list) or len(data) != 2
-            or not all(isinstance(x, int) and not isinstance(x, bool) for x in data)):
-        return None
-    return data[0], data[1]
-
-
-@dataclass(frozen=True)
-class Links:
-    verify: str   # the public verification page
-    image: str    # the card image (the news reply's picture)
-
-
-def links(config: Config, card: CardView) -> Links:
-    base = config.app.base_url.rstrip("/")
-    t = token(config, card.member_id, card.serial)
-    # WeChat caches a picture by its URL: a changed card (points, commitment...) gets a new one
-    version = hashlib.sha256(repr((card.name, card.branch, card.community_name, card.commitment, card.points,
-                                   card.joined_on, card.bound_at, card.revoked)).encode()).hexdigest()[:10]
-    return Links(f"{base}/v/{t}", f"{base}/card/{image_token(config, card.member_id, card.serial)}.png?v={version}")
 
 
 # --- fonts ----------------------------------------------------------------------------------------------

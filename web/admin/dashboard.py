@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 from flask import render_template, request
 from markupsafe import Markup
 
-from bot.admin import bp
-from bot.admin.auth import login_required, parse_day, runtime, scope
-from bot.admin.charts import bars
+from web.admin.blueprint import bp
+from web.admin.auth import login_required, parse_day, runtime, scope
+from web.admin.charts import bars
 from storage import cards, communities, events, notices, opinions, projects
 from storage.stats import opinion_stats
 

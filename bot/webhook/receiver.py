@@ -24,14 +24,15 @@ from urllib.parse import parse_qsl
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.wsgi import get_content_length, get_input_stream
 
-from bot import replies, signing
-from bot.dedup import Dedup
-from bot.handoff import Job, Pool
-from bot.messages import Inbound, MalformedMessage, parse_xml, to_inbound
-from bot.pipeline import handle, is_resident_talking
-from bot.router import Router
+from bot.wechat import replies
+from bot.wechat import signing
+from bot.webhook.dedup import Dedup
+from bot.webhook.handoff import Job, Pool
+from bot.wechat.messages import Inbound, MalformedMessage, parse_xml, to_inbound
+from bot.webhook.pipeline import handle, is_resident_talking
+from bot.chat.router import Router
 from bot.runtime import Runtime, use
-from bot.turn import DUPLICATE, REPLAYED, Settings as TurnSettings, Turn
+from bot.webhook.turn import DUPLICATE, REPLAYED, Settings as TurnSettings, Turn
 from jobs.sending import send_text
 from storage.kv import KVUnavailable
 from storage.locks import LockTimeout

@@ -11,24 +11,12 @@ from html import escape
 import qrcode
 import qrcode.image.svg
 from flask import Blueprint, Response, current_app
-from itsdangerous import BadSignature, URLSafeSerializer
 
-from bot.config import Config
-from storage import events
+from bot import card_picture, links
+from storage import cards, events
 
 bp = Blueprint("pages", __name__)
-_SALT = "nanhu-registration"
 _STATUS = {"confirmed": "报名成功", "waitlisted": "候补中", "cancelled": "已取消"}
-
-
-def _signer(config: Config) -> URLSafeSerializer:
-    return URLSafeSerializer(config.app.secret_key, salt=_SALT)
-
-
-def registration_link(config: Config, registration_id: int, code: str) -> str:
-    """The page of one registration; the code is signed in, so a link from before the resident
-    cancelled and signed up again (a new code) shows nothing."""
-    return f"{config.app.base_url.rstrip('/')}/r/{_signer(config).dumps([registration_id, code])}"
 
 
 def _qr_svg(text: str) -> str:
@@ -51,12 +39,9 @@ def _page(title: str, body: str, status: int = 200) -> Response:
 @bp.get("/r/<token>")
 def registration_page(token: str) -> Response:
     rt = current_app.extensions["nanhu"]["runtime"]
-    try:
-        registration_id, code = _signer(rt.config).loads(token)
-    except (BadSignature, ValueError, TypeError):
-        return _page("链接无效", "<h1>链接无效</h1><p>请在公众号里发「我的报名」重新获取。</p>", 404)
-    reg = events.registration(rt.db, int(registration_id))
-    if reg is None or reg.code != code:
+    ids = links.read_registration_token(rt.config, token)
+    reg = events.registration(rt.db, ids[0]) if ids else None
+    if reg is None or reg.code != ids[1]:
         return _page("链接无效", "<h1>链接无效</h1><p>请在公众号里发「我的报名」重新获取。</p>", 404)
     e = reg.event
     start = e.starts_at.astimezone(rt.tz)
@@ -89,18 +74,15 @@ _INVALID_CARD = "<h1>无效</h1><p>这不是有效的党员证链接。请让对
 
 @bp.get("/card/<token>.png")
 def card_image(token: str) -> Response:
-    from bot import cards as card_images
-    from storage import cards
-
     rt = current_app.extensions["nanhu"]["runtime"]
-    ids = card_images.read_image_token(rt.config, token)
+    ids = links.read_image_token(rt.config, token)
     card = cards.card(rt.db, *ids) if ids else None
     if card is None:
         return Response("无效", status=404, mimetype="text/plain", headers={"Cache-Control": "no-store"})
-    verify_url = f"{rt.config.app.base_url.rstrip('/')}/v/{card_images.token(rt.config, *ids)}"
+    verify_url = f"{rt.config.app.base_url.rstrip('/')}/v/{links.token(rt.config, *ids)}"
     try:
-        png = card_images.render(card, verify_url, rt.tz)
-    except card_images.CardFontMissing as exc:
+        png = card_picture.render(card, verify_url, rt.tz)
+    except card_picture.CardFontMissing as exc:
         current_app.logger.warning("identity card image not drawn: %s", exc)
         return Response("党员证图片暂不可用，请打开验真链接。", status=503, mimetype="text/plain",
                         headers={"Cache-Control": "no-store"})
@@ -109,11 +91,8 @@ def card_image(token: str) -> Response:
 
 @bp.get("/v/<token>")
 def card_verification(token: str) -> Response:
-    from bot import cards as card_images
-    from storage import cards
-
     rt = current_app.extensions["nanhu"]["runtime"]
-    ids = card_images.read_token(rt.config, token)
+    ids = links.read_token(rt.config, token)
     found = cards.verify(rt.db, *ids) if ids else None
     if found is None or found.status == cards.UNKNOWN:
         return _page("无效", _INVALID_CARD, 404)

@@ -1,4 +1,4 @@
-"""gunicorn settings for nanhu (`gunicorn -c python:bot.gunicorn_conf bot.wsgi:app`)."""
+"""gunicorn settings for nanhu (`gunicorn -c python:deploy.gunicorn_conf bot.wsgi:app`)."""
 import os
 
 
@@ -60,7 +60,9 @@ def pin(worker) -> None:
 
 def post_fork(server, worker):
     pin(worker)  # first: threads started from here on share its CPU
-    from bot import runtime, sweeper, webhook
+    from bot import runtime
+    from bot.webhook import receiver as webhook
+    from jobs import sweeper
 
     rt = runtime.current()
     rt.after_fork()

@@ -14,10 +14,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable
 
 import nlp
-from bot import clarify
-from bot.conversation import PASS, Conversation, Flow
-from bot.messages import Inbound
-from bot.replies import Reply
+from bot.chat import clarify
+from bot.chat.conversation import PASS, Conversation, Flow
+from bot.wechat.messages import Inbound
+from bot.wechat.replies import Reply
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime

@@ -4,8 +4,7 @@ handlers and the CLI. Community staff see their own community only: every list i
 and any object of another community answers 404."""
 from __future__ import annotations
 
-from flask import Blueprint
+from web.admin import auth, dashboard, more, pages  # noqa: F401  (routes register on import)
+from web.admin.blueprint import bp
 
-bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
-
-from bot.admin import auth, dashboard, more, pages  # noqa: E402,F401  (routes register on import)
+__all__ = ["bp"]

@@ -13,8 +13,8 @@ from typing import Any, Callable
 from flask import abort, flash, redirect, render_template, request, url_for
 
 import nlp
-from bot.admin import bp
-from bot.admin.auth import actor, in_scope, local_time, login_required, parse_day, runtime, scope
+from web.admin.blueprint import bp
+from web.admin.auth import actor, in_scope, local_time, login_required, parse_day, runtime, scope
 from storage import audit as audit_store
 from storage import cards as card_store
 from storage import communities as community_store

@@ -19,8 +19,8 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
-from bot.conversation import Conversation, ConversationStore
-from bot.dedup import Dedup
+from storage.conversations import Conversation, ConversationStore
+from bot.webhook.dedup import Dedup
 from storage import residents
 from storage.kv import KV, Claimed
 from storage.locks import LockTimeout

@@ -1,7 +1,7 @@
 """Each push is handled once across all processes; a retry gets the first reply again.
 
 WeChat retries a push it got no answer to (three times, five seconds apart). The first request to
-claim a message's key (`bot.turn.Turn.open`) handles it and stores its reply there; any other request
+claim a message's key (`bot.webhook.turn.Turn.open`) handles it and stores its reply there; any other request
 for the same key waits for that reply and returns it.
 """
 from __future__ import annotations

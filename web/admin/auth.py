@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from flask import abort, current_app, g, redirect, render_template, request, session, url_for
 
-from bot.admin import bp
+from web.admin.blueprint import bp
 from storage import staff as staff_store
 from storage.staff import StaffView
 

@@ -8,8 +8,8 @@ from datetime import datetime
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 
-from bot.admin import bp
-from bot.admin.auth import actor, in_scope, login_required, runtime, scope
+from web.admin.blueprint import bp
+from web.admin.auth import actor, in_scope, login_required, runtime, scope
 from jobs.delivery import relay
 from storage import communities, events, notices, opinion_states, opinions
 from storage.notices import Audience
@@ -62,12 +62,12 @@ def _after_change(ticket_no: str, resolved: bool = False) -> None:
     """Queue the resident's notice; after a resolution their next 满意/不满意 answers for this ticket."""
     relay()
     if resolved:
-        from handlers.opinions import await_feedback
         from storage.kv import KVUnavailable
+        rt = runtime()
         try:
-            await_feedback(runtime(), ticket_no)
+            opinions.await_feedback(rt.db, rt.kv, ticket_no, rt.config.opinions.feedback_days)
         except KVUnavailable:
-            pass  # the answer still finds the ticket (handlers.opinions.answer_without_question)
+            pass  # the answer still finds the ticket (storage.opinions.awaiting_feedback)
 
 
 @bp.post("/opinions/<ticket_no>/<action>")

@@ -52,15 +52,15 @@ def run(cfg: Config, load_demo: Callable, print_demo: Callable) -> int:
 
     d = cfg.dev
     base = f"http://{d.host}:{d.port}"
-    procs = [_spawn("fake-wechat", ["bot.cli", "fake-wechat"])]
+    procs = [_spawn("fake-wechat", ["cli", "fake-wechat"])]
     if not _wait_http(f"http://127.0.0.1:{d.fake_wechat_port}/_fake/messages", 15, procs):
         _stop(procs)
         print(f"the WeChat stand-in did not start on port {d.fake_wechat_port} (is the port taken?)", file=sys.stderr)
         return 1
-    procs.append(_spawn("web", ["gunicorn", "-c", "python:bot.gunicorn_conf", "--workers", str(d.web_workers),
+    procs.append(_spawn("web", ["gunicorn", "-c", "python:deploy.gunicorn_conf", "--workers", str(d.web_workers),
                                 "--bind", f"{d.host}:{d.port}", "bot.wsgi:app"]))
     if cfg.redis_enabled:
-        procs.append(_spawn("worker", ["bot.cli", "worker"]))
+        procs.append(_spawn("worker", ["cli", "worker"]))
     if not _wait_http(base + "/healthz", 60, procs):
         _stop(procs)
         print(f"the webhook did not start on {base} (is the port taken? see the log above)", file=sys.stderr)

@@ -1,0 +1,37 @@
+"""Multi-turn conversations as explicit state machines.
+
+A Flow names its states and the step that handles a resident's message in each state (like
+python-telegram-bot's ConversationHandler). The state of one resident's open conversation is kept in
+the shared store (`storage.conversations`), so it survives restarts and is seen by every worker.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from storage.conversations import Conversation
+
+if TYPE_CHECKING:
+    from bot.chat.router import Handler
+
+
+__all__ = ["PASS", "Conversation", "Flow"]
+
+PASS = object()  # a step's answer meaning "not for me": the flow ends and the message is routed afresh
+
+
+class Flow:
+    """A named set of states; each state has one step handler."""
+
+    def __init__(self, name: str, title: str, cancel_reply: str | None = None):
+        self.name = name
+        self.title = title  # what the resident is doing, e.g. "反映问题", used in 帮助 / 取消 replies
+        self.cancel_reply = cancel_reply  # what 取消 says, when "nothing was submitted" would be wrong
+        self.steps: dict[str, "Handler"] = {}
+
+    def step(self, state: str) -> Callable[["Handler"], "Handler"]:
+        def register(handler: "Handler") -> "Handler":
+            if state in self.steps:
+                raise ValueError(f"{self.name}: state {state!r} registered twice")
+            self.steps[state] = handler
+            return handler
+        return register

@@ -1,0 +1,1 @@
+"""Deployment settings: gunicorn's configuration (`gunicorn -c python:deploy.gunicorn_conf`)."""
