@@ -13,6 +13,8 @@ from sqlalchemy import func, or_, select, update
 from storage import audit, notices
 from storage.notices import utc_iso
 from storage.db import Database
+from storage.rejections import Rejected
+from storage.event_states import ACTIVE_REGISTRATION, EVENT
 from storage.models import Community, Delivery, Event, Registration, Resident, Staff
 from storage.residents import _ensure as ensure_resident
 
@@ -21,8 +23,10 @@ CHECK_IN_WINDOW = timedelta(hours=12)  # a code is taken at the door from this l
 SKIPPED_STALE = "event moved, cancelled or registration cancelled"
 
 
-class EventRejected(ValueError):
-    """Staff input that cannot become an event; the message says which field and why."""
+class EventRejected(Rejected):
+    """Staff input that cannot become (or change) an event."""
+
+    domain = "event"
 
 
 class EventNotFound(LookupError):
@@ -94,23 +98,23 @@ class SignupResult:
 def _check(spec: EventSpec, now: datetime) -> EventSpec:
     title = spec.title.strip()
     if not 1 <= len(title) <= 128:
-        raise EventRejected("title: 1 to 128 characters")
+        raise EventRejected("title", field="title")
     if spec.ends_at <= spec.starts_at:
-        raise EventRejected("end: must be after the start")
+        raise EventRejected("end_before_start", field="end")
     if spec.starts_at <= now:
-        raise EventRejected("start: must be in the future")
+        raise EventRejected("start_in_past", field="start")
     if not 1 <= spec.capacity <= 100000:
-        raise EventRejected("capacity: a number of places from 1 to 100000")
+        raise EventRejected("capacity", field="capacity")
     if not 1 <= spec.max_per_registration <= 50:
-        raise EventRejected("max per registration: from 1 to 50")
+        raise EventRejected("max_per_registration", field="max_per_registration")
     if spec.signup_deadline is not None and spec.signup_deadline > spec.starts_at:
-        raise EventRejected("sign-up deadline: must not be after the start")
+        raise EventRejected("deadline_after_start", field="deadline")
     if not 0 <= spec.reminder_hours <= 24 * 14:
-        raise EventRejected("reminder hours: from 0 (none) to 336")
+        raise EventRejected("reminder_hours", field="reminder_hours")
     if spec.audience not in ("everyone", "party"):
-        raise EventRejected("audience: everyone or party")
+        raise EventRejected("audience", field="audience")
     if len(spec.place) > 128:
-        raise EventRejected("place: at most 128 characters")
+        raise EventRejected("place", field="place")
     return replace(spec, title=title, place=spec.place.strip(), description=spec.description.strip())
 
 
@@ -154,8 +158,8 @@ def reschedule(db: Database, event_id: int, starts_at: datetime, ends_at: dateti
     """Move an event: every registrant is told, and reminders follow the new start (none stays stale)."""
     with db.transaction() as s:
         event = _event(s, event_id, lock=True)
-        if event.status != "open":
-            raise EventRejected(f"event {event_id} is {event.status}")
+        if not EVENT.is_open(event.status):
+            raise EventRejected("not_open", event_id=event_id, status=event.status)
         _check(EventSpec(event.title, starts_at, ends_at, event.capacity,
                          max_per_registration=event.max_per_registration), now)
         before = event.starts_at
@@ -180,9 +184,9 @@ def cancel_event(db: Database, event_id: int, actor: str, now: datetime, reason:
     with db.transaction() as s:
         event = _event(s, event_id, lock=True)
         if event.status == "cancelled":
-            raise EventRejected(f"event {event_id} is already cancelled")
+            raise EventRejected("already_cancelled", event_id=event_id)
         if event.ends_at <= now:
-            raise EventRejected(f"event {event_id} has already ended")
+            raise EventRejected("already_ended", event_id=event_id)
         event.status, event.updated_at = "cancelled", now
         regs = _active(s, event.id)
         for reg in regs:
@@ -305,9 +309,9 @@ def register(db: Database, event_id: int, resident_id: int, head_count: int, now
         view = _view(s, event)
         reg = s.scalar(select(Registration).where(Registration.event_id == event.id,
                                                   Registration.resident_id == resident_id))
-        if event.status != "open":
+        if not EVENT.is_open(event.status):
             return SignupResult("cancelled", view)
-        if reg is not None and reg.status in ("confirmed", "waitlisted"):
+        if reg is not None and reg.status in ACTIVE_REGISTRATION:
             return SignupResult("already", view, _reg_view(s, reg, event))
         refusal = ("started" if event.starts_at <= now
                    else "deadline" if event.signup_deadline is not None and event.signup_deadline <= now
@@ -371,7 +375,7 @@ def cancel_registration(db: Database, registration_id: int, resident_id: int, no
             return None
         event = _event(s, reg.event_id, lock=True)
         s.refresh(reg)  # read again under the lock: a concurrent cancel may have come first
-        if reg.status not in ("confirmed", "waitlisted"):
+        if reg.status not in ACTIVE_REGISTRATION:
             return None
         was = reg.status
         reg.status, reg.cancelled_at = "cancelled", now

@@ -1,6 +1,6 @@
 """Notices and their outbox: one delivery row per recipient, written in the transaction that caused it.
 
-A delivery moves pending → sending → sent | failed | skipped. Taking it from pending to sending is
+A delivery moves pending → sending → sent | failed | skipped (`storage.delivery_states`). Taking it from pending to sending is
 a conditional update, so however often a delivery job runs, only one run sends. A delivery whose
 worker died while sending is found by the sweeper: a template message goes out again under the
 same client_msg_id (WeChat drops the duplicate); a customer-service message has no such key, so
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from storage import audit
 from storage.db import Database
+from storage.rejections import Rejected
 from storage.models import Community, Delivery, Notice, PartyMember, Resident
 
 UNKNOWN_OUTCOME = "outcome unknown: the worker stopped while sending"
@@ -37,8 +38,10 @@ class Audience:
         return {"everyone": "全体居民", "party": "全体党员"}[self.kind]
 
 
-class AnnouncementRejected(ValueError):
-    """The announcement cannot be sent as given; the message says why."""
+class AnnouncementRejected(Rejected):
+    """The announcement cannot be sent as given."""
+
+    domain = "announcement"
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ def _recipients(session: Session, audience: Audience) -> list[tuple[int, str]]:
     elif audience.kind == "party":
         query = query.join(PartyMember, PartyMember.openid == Resident.openid)
     elif audience.kind != "everyone":
-        raise AnnouncementRejected(f"unknown audience {audience.kind!r}")
+        raise AnnouncementRejected("unknown_audience", field="audience", kind=audience.kind)
     return [(rid, openid) for rid, openid in session.execute(query.order_by(Resident.id))]
 
 
@@ -126,15 +129,15 @@ def announce(db: Database, title: str, body: str, audience: Audience, actor: str
     """A staff announcement: the notice, its deliveries and the audit entry in one transaction."""
     title, body = title.strip(), body.strip()
     if not title or len(title) > 64:
-        raise AnnouncementRejected("标题不能为空，且不超过 64 字")
+        raise AnnouncementRejected("title", field="title")
     if not body or len(body) > 1000:
-        raise AnnouncementRejected("正文不能为空，且不超过 1000 字")
+        raise AnnouncementRejected("body", field="body")
     if send_at is not None and send_at < now - timedelta(minutes=1):
-        raise AnnouncementRejected("发送时间已经过去")
+        raise AnnouncementRejected("time_passed", field="send_at")
     with db.transaction() as s:
         recipients = _recipients(s, audience)
         if not recipients:
-            raise AnnouncementRejected("这个范围内还没有关注公众号的居民")
+            raise AnnouncementRejected("nobody", field="audience")
         notice_id = notify(s, "announcement", title, body, recipients, actor, now, send_at,
                            audience={"kind": audience.kind, "community_id": audience.community_id,
                                      "label": audience.describe(s)})

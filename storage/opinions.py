@@ -13,6 +13,7 @@ from storage import audit, counters, notices, opinion_states
 from storage.batching import Batcher
 from storage.conversations import Conversation, ConversationStore
 from storage.db import Database
+from storage.rejections import Rejected
 from storage.kv import KV
 from storage.models import Opinion, OpinionEvent, Resident
 from storage.prepared import Prepared
@@ -21,8 +22,10 @@ MAX_CONTENT = 1000
 MAX_PHOTOS = 3
 
 
-class OpinionRejected(ValueError):
-    """The opinion cannot be taken as given; the message says why, for the resident."""
+class OpinionRejected(Rejected):
+    """The opinion, or a staff action on it, cannot be taken as given."""
+
+    domain = "opinion"
 
 
 class TooManyOpinions(OpinionRejected):
@@ -33,7 +36,7 @@ class AlreadyReported(OpinionRejected):
     """The same words from the same resident are still open from the last day: a re-send."""
 
     def __init__(self, earlier: "OpinionView"):
-        super().__init__(f"已经反映过（工单号 {earlier.ticket_no}）")
+        super().__init__("already_reported", ticket_no=earlier.ticket_no)
         self.earlier = earlier
 
 
@@ -94,9 +97,9 @@ def check_content(content: str) -> str:
     """The description as it will be stored, or OpinionRejected saying what is wrong with it."""
     content = content.strip()
     if not content:
-        raise OpinionRejected("内容是空的")
+        raise OpinionRejected("empty", field="content")
     if len(content) > MAX_CONTENT:
-        raise OpinionRejected(f"内容有 {len(content)} 字，超过了 {MAX_CONTENT} 字")
+        raise OpinionRejected("too_long", field="content", length=len(content), limit=MAX_CONTENT)
     return content
 
 
@@ -157,7 +160,7 @@ def _store(conn, batch: list[_Pending]) -> list[OpinionView | OpinionRejected]:
         if earlier is not None:
             outcomes.append(("again", earlier))
         elif sum(o.created_at > p.now - timedelta(hours=1) for o in mine) >= p.max_per_hour:
-            outcomes.append(TooManyOpinions(f"一小时内最多反映 {p.max_per_hour} 个问题"))
+            outcomes.append(TooManyOpinions("too_many", limit=p.max_per_hour))
         else:
             view = OpinionView("", p.content, "submitted", p.now, p.category, p.route.department,
                                p.now + timedelta(hours=p.route.hours))
@@ -345,7 +348,7 @@ def change_state(db: Database, ticket_no: str, to_state: str, actor: str, now: d
 def reply(db: Database, ticket_no: str, actor: str, note: str, now: datetime) -> StaffOpinionView:
     """A note to the resident without a change of state."""
     if not note.strip():
-        raise OpinionRejected("回复内容是空的")
+        raise OpinionRejected("empty_reply", field="note")
     with db.transaction() as s:
         opinion = _ticket(s, ticket_no)
         _staff_step(s, opinion, actor, opinion.status, note, now)
@@ -359,11 +362,11 @@ def reassign(db: Database, ticket_no: str, assignee: str, actor: str, now: datet
     """Hand an open ticket to another department or person, without changing its state."""
     assignee = assignee.strip()[:64]
     if not assignee:
-        raise OpinionRejected("承办部门是空的")
+        raise OpinionRejected("empty_department", field="assignee")
     with db.transaction() as s:
         opinion = _ticket(s, ticket_no)
         if opinion.status not in opinion_states.OPEN_STATES:
-            raise OpinionRejected(f"{opinion.ticket_no} is {opinion.status}; only open tickets are reassigned")
+            raise OpinionRejected("reassign_closed", ticket_no=opinion.ticket_no, status=opinion.status)
         before = opinion.assignee
         opinion.assignee = assignee
         _staff_step(s, opinion, actor, opinion.status, note.strip() or f"改由{assignee}办理", now)
@@ -378,12 +381,12 @@ def categorize(db: Database, ticket_no: str, category: str, actor: str, now: dat
     """Staff correct the suggested category: the ticket goes to that category's department, and its
     deadline becomes the category's, counted from submission."""
     if category not in rules.categories:
-        raise OpinionRejected(f"unknown category {category!r}; categories: {', '.join(rules.categories)}")
+        raise OpinionRejected("unknown_category", field="category", category=category, categories=list(rules.categories))
     with db.transaction() as s:
         opinion = _ticket(s, ticket_no)
         if opinion.status not in opinion_states.OPEN_STATES:
             # the deadline it was judged by stays: a late resolution cannot be made on time afterwards
-            raise OpinionRejected(f"{opinion.ticket_no} is {opinion.status}; only open tickets change category")
+            raise OpinionRejected("category_closed", ticket_no=opinion.ticket_no, status=opinion.status)
         before, route = opinion.category, rules.categories[category]
         opinion.category, opinion.department = category, route.department
         opinion.due_at = opinion.created_at + timedelta(hours=route.hours)
@@ -404,13 +407,13 @@ def merge(db: Database, ticket_no: str, into_ticket_no: str, actor: str, now: da
         s.scalars(select(Opinion.id).where(Opinion.ticket_no.in_(wanted)).order_by(Opinion.id).with_for_update()).all()
         opinion, target = _ticket(s, ticket_no), _ticket(s, into_ticket_no)  # already locked, in id order
         if opinion.id == target.id:
-            raise OpinionRejected("a ticket cannot be merged into itself")
+            raise OpinionRejected("merge_into_itself", field="into")
         if target.status == "duplicate":
             parent = s.get(Opinion, target.merged_into_id)
-            raise OpinionRejected(f"{target.ticket_no} is itself merged into {parent.ticket_no}; merge into that one")
+            raise OpinionRejected("merge_into_merged", field="into", target=target.ticket_no, parent=parent.ticket_no)
         opinion_states.check(opinion.status, "duplicate")
         if opinion_states.STATES[target.status].kind is opinion_states.Kind.CLOSED:
-            raise OpinionRejected(f"{target.ticket_no} is closed ({target.status}); merge into an open or resolved ticket")
+            raise OpinionRejected("merge_into_closed", field="into", target=target.ticket_no, status=target.status)
         _staff_step(s, opinion, actor, "duplicate", note or f"并入工单 {target.ticket_no}", now)
         opinion.status, opinion.merged_into_id = "duplicate", target.id
         for child in s.scalars(select(Opinion).where(Opinion.merged_into_id == opinion.id)):

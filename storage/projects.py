@@ -10,17 +10,19 @@ from datetime import date, datetime
 from sqlalchemy import func, select, update
 
 from storage import audit
+from storage.project_states import OPEN_STATES, STATE_LABELS  # noqa: F401  (STATE_LABELS: the projects' labels)
 from storage.db import Database
+from storage.rejections import Rejected
 from storage.models import (Community, Milestone, PartyMember, PointsEntry, ProgressReport, Project, ProjectClaim,
                             ProjectRating)
 
-OPEN_STATES = ("open", "in_progress")
-STATE_LABELS = {"open": "待认领", "in_progress": "进行中", "completed": "已完成", "cancelled": "已取消"}
 MAX_PROGRESS = 300
 
 
-class ProjectRejected(ValueError):
-    """Staff input that cannot become (or change) a project; the message names the field."""
+class ProjectRejected(Rejected):
+    """Staff input that cannot become (or change) a project."""
+
+    domain = "project"
 
 
 class ProjectNotFound(LookupError):
@@ -97,24 +99,31 @@ def _day(text: str | None, name: str) -> str | None:
     try:
         return date.fromisoformat(text).isoformat()
     except ValueError:
-        raise ProjectRejected(f"{name}: expected a date YYYY-MM-DD, got {text!r}") from None
+        raise ProjectRejected("bad_date", field=name, name=name, text=text) from None
+
+
+def _milestone_day(title: str, text: str | None) -> str | None:
+    try:
+        return _day(text, "milestones")
+    except ProjectRejected:
+        raise ProjectRejected("bad_milestone_date", field="milestones", title=title, text=text) from None
 
 
 def _check(spec: ProjectSpec) -> ProjectSpec:
     if not 1 <= len(spec.title.strip()) <= 128:
-        raise ProjectRejected("title: 1 to 128 characters")
+        raise ProjectRejected("title", field="title")
     if not 1 <= spec.claim_slots <= 1000:
-        raise ProjectRejected("claim slots: from 1 to 1000 members")
+        raise ProjectRejected("claim_slots", field="slots")
     if spec.budget_yuan < 0 or spec.beneficiaries_planned < 0:
-        raise ProjectRejected("budget and planned beneficiaries cannot be negative")
+        raise ProjectRejected("negative_plan", field="budget" if spec.budget_yuan < 0 else "planned")
     if not 1 <= len(spec.category.strip()) <= 32:
-        raise ProjectRejected("category: 1 to 32 characters (e.g. 民生微实事)")
+        raise ProjectRejected("category", field="category")
     starts, ends = _day(spec.starts_on, "start"), _day(spec.ends_on, "end")
     if starts and ends and ends < starts:
-        raise ProjectRejected("end: must not be before the start")
-    milestones = tuple((t.strip(), _day(d, f"milestone {t!r}")) for t, d in spec.milestones)
+        raise ProjectRejected("end_before_start", field="end")
+    milestones = tuple((t.strip(), _milestone_day(t, d)) for t, d in spec.milestones)
     if any(not t for t, _ in milestones):
-        raise ProjectRejected("milestone: a title is needed")
+        raise ProjectRejected("milestone_title", field="milestones")
     return ProjectSpec(spec.title.strip(), spec.category.strip(), spec.description.strip(), spec.community_id,
                        spec.beneficiaries.strip(), spec.beneficiaries_planned, spec.budget_yuan, spec.claim_slots,
                        starts, ends, milestones)
@@ -165,7 +174,7 @@ def complete_milestone(db: Database, project_id: int, number: int, actor: str, n
         steps = list(s.scalars(select(Milestone).where(Milestone.project_id == project.id)
                                .order_by(Milestone.due_on, Milestone.id)))
         if not 1 <= number <= len(steps):
-            raise ProjectRejected(f"project {project_id} has {len(steps)} milestones; no number {number}")
+            raise ProjectRejected("no_milestone", project_id=project_id, count=len(steps), number=number)
         if steps[number - 1].done_at is None:
             steps[number - 1].done_at = now
             audit.record(s, actor, "project.milestone_done", "project", project.id, at=now, milestone=number)
@@ -176,11 +185,11 @@ def close(db: Database, project_id: int, beneficiaries_actual: int, spent_yuan: 
           points: Points, note: str = "") -> ProjectView:
     """Finish a project with what it actually achieved and spent; its claimers earn completion points."""
     if beneficiaries_actual < 0 or spent_yuan < 0:
-        raise ProjectRejected("beneficiaries and spending cannot be negative")
+        raise ProjectRejected("negative_result")
     with db.transaction() as s:
         project = _project(s, project_id, lock=True)
         if project.status not in OPEN_STATES:
-            raise ProjectRejected(f"project {project_id} is already {project.status}")
+            raise ProjectRejected("already_closed", project_id=project_id, status=project.status)
         project.status, project.closed_at = "completed", now
         project.beneficiaries_actual, project.spent_yuan, project.closing_note = beneficiaries_actual, spent_yuan, note.strip()
         claimers = list(s.scalars(select(ProjectClaim.member_id).where(ProjectClaim.project_id == project.id)))
@@ -195,7 +204,7 @@ def cancel(db: Database, project_id: int, actor: str, now: datetime, reason: str
     with db.transaction() as s:
         project = _project(s, project_id, lock=True)
         if project.status not in OPEN_STATES:
-            raise ProjectRejected(f"project {project_id} is already {project.status}")
+            raise ProjectRejected("already_closed", project_id=project_id, status=project.status)
         project.status, project.closed_at, project.closing_note = "cancelled", now, reason.strip()
         audit.record(s, actor, "project.cancel", "project", project.id, at=now, reason=reason.strip())
         return _view(s, project)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 import nlp
 from storage import audit
 from storage.db import Database
+from storage.rejections import Problem, Rejected
 from storage.models import Community, PartyMember
 from storage.party import CODE_VALIDITY, MemberView, code_hash, new_code
 from storage.party import _view as member_view
@@ -23,8 +24,10 @@ from storage.party import _view as member_view
 DEFAULT_ROLE = "党员"
 
 
-class RosterError(ValueError):
-    """A roster action staff asked for that cannot be done; the message says why."""
+class RosterError(Rejected):
+    """A roster action staff asked for that cannot be done."""
+
+    domain = "roster"
 
 
 class MemberNotFound(LookupError):
@@ -70,7 +73,7 @@ class ImportedMember:
 
 @dataclass(frozen=True)
 class ImportReport:
-    problems: list[str]                  # non-empty: nothing was written
+    problems: list[Problem]              # non-empty: nothing was written
     created: list[ImportedMember]
     ignored_columns: list[str]
 
@@ -104,7 +107,6 @@ class _Line:
     commitment: str
 
 
-Problem = tuple[int, str]   # (line number, message); sorted by line before they are reported
 
 
 # ---------------------------------------------------------------- import
@@ -114,7 +116,7 @@ def import_csv(db: Database, text: str, secret: str, now: datetime, actor: str) 
     has a problem. Each new member gets a fresh binding code valid for CODE_VALIDITY."""
     rows = _records(text.removeprefix("\ufeff"))
     if not rows:
-        return ImportReport(["header: the file is empty; line 1 should name the columns, e.g. 姓名,手机,支部,社区,职务"], [], [])
+        return ImportReport([Problem("roster.header_empty", 1)], [], [])
     header_line, header = rows[0]
     positions, problems, ignored = _header(header_line, header)
     if problems:
@@ -123,14 +125,13 @@ def import_csv(db: Database, text: str, secret: str, now: datetime, actor: str) 
         with db.transaction() as s:
             lines, problems = _check_lines(s, rows[1:], positions, len(header))
             if not lines and not problems:
-                problems = [(header_line, "the file has no members under the header")]
+                problems = [Problem("roster.no_members", header_line)]
             if problems:
                 return ImportReport(_report(problems), [], ignored)
             created = _insert(s, lines, secret, now, actor)
     except IntegrityError:
         # another import added one of these mobiles between our check and our commit
-        return ImportReport(["the roster changed while importing (a mobile was added meanwhile); nothing was "
-                             "imported: run the import again to see which line"], [], ignored)
+        return ImportReport([Problem("roster.changed_meanwhile", header_line)], [], ignored)
     return ImportReport([], created, ignored)
 
 
@@ -156,14 +157,14 @@ def _header(line: int, cells: list[str]) -> tuple[dict[str, int], list[Problem],
             if heading:
                 ignored.append(cell.strip())
         elif column.key in positions:
-            problems.append((line, f"header: column {column.label} appears twice (columns {positions[column.key] + 1} "
-                                   f"and {index + 1})"))
+            problems.append(Problem("roster.header_twice", line, label=column.label, chinese=column.chinese,
+                                    first=positions[column.key] + 1, second=index + 1))
         else:
             positions[column.key] = index
     missing = [c for c in COLUMNS if c.required and c.key not in positions]
-    problems += [(line, f"header: missing column {c.label}") for c in missing]
+    problems += [Problem("roster.header_missing", line, label=c.label, chinese=c.chinese) for c in missing]
     if len(missing) == sum(c.required for c in COLUMNS):
-        problems.append((line, f"header: line {line} should name the columns, e.g. 姓名,手机,支部,社区,职务"))
+        problems.append(Problem("roster.header_line", line))
     return positions, problems, ignored
 
 
@@ -187,19 +188,18 @@ def _check_lines(s: Session, rows: list[tuple[int, list[str]]], positions: dict[
 def _check_line(number: int, cells: list[str], positions: dict[str, int], width: int,
                 communities: dict[str, Community]) -> tuple[_Line | None, list[Problem]]:
     if any(cell.strip() for cell in cells[width:]):
-        return None, [(number, f"line {number}: more values than the header has columns "
-                               "(a comma inside a value must be in double quotes)")]
+        return None, [Problem("roster.too_many_values", number)]
     values = {column.key: _cell(cells, positions.get(column.key)) for column in COLUMNS}
-    problems = [(number, message) for message in _field_problems(number, values)]
+    problems = _field_problems(number, values)
     mobile = _mobile(values["mobile"])
     if values["mobile"] and mobile is None:
-        problems.append((number, f"line {number}: mobile {values['mobile']} is not an 11-digit mainland mobile"))
+        problems.append(Problem("roster.bad_mobile", number, mobile=values["mobile"]))
     community = communities.get(values["community"].removesuffix("社区"))
     if values["community"] and community is None:
-        problems.append((number, f"line {number}: unknown community {values['community']}"))
+        problems.append(Problem("roster.unknown_community", number, community=values["community"]))
     joined_on = _date(values["joined_on"])
     if values["joined_on"] and joined_on is None:
-        problems.append((number, f"line {number}: joined_on (入党日期) {values['joined_on']} is not a date YYYY-MM-DD"))
+        problems.append(Problem("roster.bad_date", number, value=values["joined_on"]))
     if problems or mobile is None or community is None:
         return None, problems
     return _Line(number, values["name"], mobile, values["branch"], community, values["role"] or DEFAULT_ROLE,
@@ -210,14 +210,15 @@ def _cell(cells: list[str], index: int | None) -> str:
     return cells[index].strip() if index is not None and index < len(cells) else ""
 
 
-def _field_problems(number: int, values: dict[str, str]) -> list[str]:
+def _field_problems(number: int, values: dict[str, str]) -> list[Problem]:
     problems = []
     for column in COLUMNS:
         value = values[column.key]
         if column.required and not value:
-            problems.append(f"line {number}: {column.label} is empty")
+            problems.append(Problem("roster.empty", number, label=column.label, chinese=column.chinese))
         elif column.max_length and len(value) > column.max_length:
-            problems.append(f"line {number}: {column.label} is longer than {column.max_length} characters")
+            problems.append(Problem("roster.too_long", number, label=column.label, chinese=column.chinese,
+                                    limit=column.max_length))
     return problems
 
 
@@ -254,15 +255,15 @@ def _check_mobiles(s: Session, mobiles: list[tuple[int, str]]) -> list[Problem]:
     problems: list[Problem] = []
     for number, mobile in mobiles:
         if mobile in first_seen:
-            problems.append((number, f"line {number}: mobile {mobile} appears again (line {first_seen[mobile]})"))
+            problems.append(Problem("roster.mobile_again", number, mobile=mobile, first=first_seen[mobile]))
         elif mobile in on_roster:
-            problems.append((number, f"line {number}: mobile {mobile} is already on the roster"))
+            problems.append(Problem("roster.mobile_on_roster", number, mobile=mobile))
         first_seen.setdefault(mobile, number)
     return problems
 
 
-def _report(problems: list[Problem]) -> list[str]:
-    return [message for _, message in sorted(problems, key=lambda p: p[0])]
+def _report(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: p.line)
 
 
 def _insert(s: Session, lines: list[_Line], secret: str, now: datetime, actor: str) -> list[ImportedMember]:
@@ -307,8 +308,7 @@ def new_binding_code(db: Database, member_id: int, secret: str, now: datetime, a
     with db.transaction() as s:
         member = _member(s, member_id)
         if member.openid is not None:
-            raise RosterError(f"member #{member.id} {member.name} is already bound; unbind first "
-                              f"(nanhu party unbind {member.id}) if their WeChat account changed")
+            raise RosterError("already_bound", member_id=member.id, name=member.name)
         code, digest = _unique_code(_live_code_hashes(s, now), secret)
         member.binding_code_hash = digest
         member.binding_code_expires_at = now + CODE_VALIDITY
@@ -321,7 +321,7 @@ def unbind(db: Database, member_id: int, actor: str, now: datetime) -> MemberVie
     with db.transaction() as s:
         member = _member(s, member_id)
         if member.openid is None:
-            raise RosterError(f"member #{member.id} {member.name} is not bound")
+            raise RosterError("not_bound", member_id=member.id, name=member.name)
         member.openid = None
         member.bound_at = None
         member.card_serial += 1

@@ -11,6 +11,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from storage import audit
 from storage.audit import SYSTEM, staff_actor
 from storage.db import Database
+from storage.rejections import Rejected
 from storage.models import Staff
 
 
@@ -60,28 +61,30 @@ LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD = 10
 
 
-class StaffRejected(ValueError):
-    """A staff account change that cannot be made; the message says why."""
+class StaffRejected(Rejected):
+    """A staff account change that cannot be made."""
+
+    domain = "staff"
 
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise StaffRejected(f"password: at least {MIN_PASSWORD} characters")
+        raise StaffRejected("password", field="password", length=MIN_PASSWORD)
 
 
 def add(db: Database, username: str, display_name: str, password: str, role: str, community_id: int | None,
         actor: str, now: datetime) -> StaffView:
     username = username.strip()
     if not re.fullmatch(r"[A-Za-z0-9_.-]{2,64}", username):
-        raise StaffRejected("username: 2-64 letters, digits, _ . -")
+        raise StaffRejected("username", field="username")
     if role not in ("admin", "community"):
-        raise StaffRejected("role: admin (whole sub-district) or community")
+        raise StaffRejected("role", field="role")
     if role == "community" and community_id is None:
-        raise StaffRejected("community staff need a community")
+        raise StaffRejected("community_needed", field="community")
     _check_password(password)
     with db.transaction() as s:
         if s.scalar(select(Staff.id).where(Staff.username == username)):
-            raise StaffRejected(f"username {username!r} is taken")
+            raise StaffRejected("username_taken", field="username", username=username)
         m = Staff(username=username, display_name=display_name.strip() or username, role=role,
                   community_id=community_id if role == "community" else None,
                   password_hash=generate_password_hash(password), active=True, created_at=now)

@@ -1,0 +1,34 @@
+"""Refusals with a code: services say *what* is wrong (a code, its parameters and the field it is
+about); each audience's catalogue in `wording` says it in its words. `str()` of a refusal is the
+operators' (CLI and log) text, so nothing ever has to parse it back."""
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from wording.operators import OPERATORS
+
+
+class Rejected(ValueError):
+    """A service refused an action: `code` (e.g. "project.end_before_start"), `params`, `field`."""
+
+    domain: ClassVar[str] = ""
+
+    def __init__(self, code: str, *, field: str | None = None, **params: Any):
+        self.code = f"{self.domain}.{code}" if self.domain else code
+        self.field = field
+        self.params = params
+        super().__init__(OPERATORS.say(self.code, **params))
+
+
+class Problem(str):
+    """One problem found in a file (a line of a roster CSV): reads as the operators' text, and
+    carries its code, parameters and line for other audiences."""
+
+    code: str
+    params: dict[str, Any]
+    line: int
+
+    def __new__(cls, code: str, line: int, **params: Any) -> "Problem":
+        self = super().__new__(cls, OPERATORS.say(code, line=line, **params))
+        self.code, self.line, self.params = code, line, {"line": line, **params}
+        return self
