@@ -10,6 +10,7 @@ from bot.wechat.replies import TEXT_LIMIT_BYTES, Text
 from bot.chat.answers import yes_no
 from bot.chat.router import PASS, Context, Router
 from handlers.common import day, list_number, when
+from wording.residents import for_residents
 from storage import communities, opinions, residents
 from storage.audit import resident_actor
 from storage.opinion_states import OPEN_STATES, label
@@ -163,7 +164,7 @@ def _take_description(ctx: Context, text: str) -> Text:
     try:
         text = opinions.check_content(text)
     except opinions.OpinionRejected as reason:
-        return Text(f"{reason}。请精简一些再发，说清楚在哪里、什么情况就可以。")
+        return Text(f"{for_residents(reason)}。请精简一些再发，说清楚在哪里、什么情况就可以。")
     if _words(text) < MIN_SUBSTANCE:
         return Text("能再具体一点吗？比如「3栋楼道灯坏了一个星期」。")
     ctx.conversation.data.update(content=text, category=nlp.category(text))
@@ -296,7 +297,7 @@ def _submit(ctx: Context) -> Text:
     except opinions.OpinionRejected as reason:
         data["content"] = ""
         ctx.goto("describe")
-        return Text(f"这条意见没能提交：{reason}。请重新描述一下。")
+        return Text(f"这条意见没能提交：{for_residents(reason)}。请重新描述一下。")
     ctx.end()
     hours = rules.categories[opinion.category].hours
     return Text(f"已收到，谢谢您！\n工单号：{opinion.ticket_no}\n"

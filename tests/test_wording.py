@@ -52,3 +52,12 @@ def test_every_code_a_service_raises_has_an_operators_text():
 def test_an_unknown_code_is_a_clear_error():
     with pytest.raises(KeyError, match="staff catalogue has no text for 'x.y'"):
         Catalogue("staff", {}).say("x.y")
+
+
+def test_a_resident_reads_why_an_opinion_was_not_taken_in_chinese():
+    from storage import opinions
+    from wording.residents import for_residents
+
+    with pytest.raises(opinions.OpinionRejected) as refused:
+        opinions.check_content("x" * (opinions.MAX_CONTENT + 1))
+    assert for_residents(refused.value) == f"内容有 {opinions.MAX_CONTENT + 1} 字，超过了 {opinions.MAX_CONTENT} 字"
