@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select, update
@@ -82,17 +83,32 @@ class RegistrationView:
     phone: str | None = None
 
 
+class SignupOutcome(StrEnum):
+    CONFIRMED = "confirmed"
+    WAITLISTED = "waitlisted"
+    ALREADY = "already"
+    FULL = "full"                # the waitlist is offered: `position` is where they would stand
+    NO_ROOM = "no_room"          # full, and no waitlist
+    CANCELLED = "cancelled"      # the event is
+    STARTED = "started"
+    DEADLINE = "deadline"
+    TOO_MANY = "too_many"
+    TOO_FEW = "too_few"
+    NOT_FOR_YOU = "not_for_you"  # a party members' event
+
+
 @dataclass(frozen=True)
 class SignupResult:
-    """What happened to a sign-up. outcome: confirmed | waitlisted | already | full (the waitlist is
-    offered, `position` is where they would stand) | no_room (full, no waitlist) | cancelled | started |
-    deadline | too_many | too_few | not_for_you."""
+    """What happened to a sign-up."""
 
-    outcome: str
+    outcome: SignupOutcome
     event: EventView
     registration: RegistrationView | None = None
     position: int | None = None
     notices: tuple[int, ...] = ()     # written now (staff alerts), for the caller to hand to the relay
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "outcome", SignupOutcome(self.outcome))
 
 
 def _check(spec: EventSpec, now: datetime) -> EventSpec:
@@ -453,13 +469,21 @@ def staff_list(db: Database, now: datetime, include_past: bool = False, limit: i
 
 # --- at the door --------------------------------------------------------------------------------------
 
+class CheckInOutcome(StrEnum):
+    CHECKED_IN = "checked_in"
+    ALREADY = "already"            # at `registration.checked_in_at`
+    UNKNOWN = "unknown"
+    AMBIGUOUS = "ambiguous"        # the code fits registrations of several events today: name the event
+    NOT_CONFIRMED = "not_confirmed"  # waitlisted or cancelled
+
+
 @dataclass(frozen=True)
 class CheckIn:
-    """outcome: checked_in | already (at `registration.checked_in_at`) | unknown | ambiguous (the code
-    fits registrations of several events today: name the event) | not_confirmed (waitlisted or cancelled)."""
-
-    outcome: str
+    outcome: CheckInOutcome
     registration: RegistrationView | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "outcome", CheckInOutcome(self.outcome))
 
 
 def check_in(db: Database, code: str, actor: str, now: datetime, event_id: int | None = None) -> CheckIn:

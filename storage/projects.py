@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import func, select, update
 
@@ -212,13 +213,23 @@ def cancel(db: Database, project_id: int, actor: str, now: datetime, reason: str
 
 # --- members -------------------------------------------------------------------------------------------
 
+class ClaimOutcome(StrEnum):
+    CLAIMED = "claimed"
+    ALREADY = "already"
+    FULL = "full"
+    CLOSED = "closed"
+    UNKNOWN = "unknown"
+    NOT_MEMBER = "not_member"   # not bound, or the card revoked
+
+
 @dataclass(frozen=True)
 class ClaimResult:
-    """outcome: claimed | already | full | closed | unknown | not_member (not bound, or the card revoked)"""
-
-    outcome: str
+    outcome: ClaimOutcome
     project: ProjectView | None = None
     points: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "outcome", ClaimOutcome(self.outcome))
 
 
 def _member_in_good_standing(s, member_id: int) -> bool:
@@ -259,13 +270,22 @@ def claim(db: Database, project_id: int, member_id: int, now: datetime, points: 
         return ClaimResult("claimed", _view(s, project), points.claim)
 
 
+class ProgressOutcome(StrEnum):
+    RECORDED = "recorded"
+    NOT_CLAIMER = "not_claimer"
+    CLOSED = "closed"
+    UNKNOWN = "unknown"
+    NOT_MEMBER = "not_member"
+
+
 @dataclass(frozen=True)
 class ProgressResult:
-    """outcome: recorded | not_claimer | closed | unknown | not_member"""
-
-    outcome: str
+    outcome: ProgressOutcome
     project: ProjectView | None = None
     points: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "outcome", ProgressOutcome(self.outcome))
 
 
 def report_progress(db: Database, project_id: int, member_id: int, text: str, now: datetime, tz,
@@ -304,25 +324,34 @@ def claimed_by(db: Database, member_id: int) -> list[ProjectView]:
 
 # --- residents ------------------------------------------------------------------------------------------
 
+class RatingOutcome(StrEnum):
+    RATED = "rated"
+    ALREADY = "already"
+    NOT_COMPLETED = "not_completed"
+    UNKNOWN = "unknown"
+    BAD_STARS = "bad_stars"
+
+
 @dataclass(frozen=True)
 class RatingResult:
-    """outcome: rated | already | not_completed | unknown | bad_stars"""
-
-    outcome: str
+    outcome: RatingOutcome
     project: ProjectView | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "outcome", RatingOutcome(self.outcome))
 
-def can_rate(db: Database, project_id: int, resident_id: int) -> str | None:
+
+def can_rate(db: Database, project_id: int, resident_id: int) -> RatingOutcome | None:
     """Why this resident cannot rate this project (unknown | not_completed | already), or None."""
     with db.transaction(read_only=True) as s:
         status = s.scalar(select(Project.status).where(Project.id == project_id))
         if status is None:
-            return "unknown"
+            return RatingOutcome.UNKNOWN
         if status != "completed":
-            return "not_completed"
+            return RatingOutcome.NOT_COMPLETED
         rated = s.scalar(select(ProjectRating.id).where(ProjectRating.project_id == project_id,
                                                         ProjectRating.resident_id == resident_id))
-        return "already" if rated else None
+        return RatingOutcome.ALREADY if rated else None
 
 
 def rate(db: Database, project_id: int, resident_id: int, stars: int, comment: str, now: datetime) -> RatingResult:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -119,14 +120,21 @@ def disable(db: Database, username: str, actor: str, now: datetime) -> StaffView
         return _view(m)
 
 
+class LoginOutcome(StrEnum):
+    OK = "ok"
+    WRONG = "wrong"     # the username or the password
+    LOCKED = "locked"   # until `locked_until`
+
+
 @dataclass(frozen=True)
 class Login:
-    """outcome: ok | wrong (username or password) | locked (until `locked_until`)."""
-
-    outcome: str
+    outcome: LoginOutcome
     staff: StaffView | None = None
     session_version: int = 0
     locked_until: datetime | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "outcome", LoginOutcome(self.outcome))
 
 
 def authenticate(db: Database, username: str, password: str, now: datetime) -> Login:
