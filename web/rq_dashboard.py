@@ -1,7 +1,7 @@
 """rq-dashboard for watching the queues, served on loopback only (`nanhu queues dashboard`).
 
 It has no login of its own, so it never listens beyond this machine; reach it from elsewhere through
-an SSH tunnel, or use the admin web's pages when they exist.
+an SSH tunnel. The admin web's announcement pages show each notice's delivery report.
 """
 from __future__ import annotations
 
