@@ -15,6 +15,7 @@ from bot.wechat.replies import Text
 from bot.chat.router import PASS, Context, Router
 from handlers.common import another_request, list_number, when
 from jobs.delivery import relay
+from wording.residents import RESIDENTS
 from storage import events, party, staff
 from storage.audit import staff_actor
 
@@ -188,18 +189,9 @@ def _register(ctx: Context, event_id: int, count: int, join_waitlist: bool = Fal
                     "有名额时自动为您报名并通知您。\n回复「是」加入候补，「否」算了。")
     if result.outcome == "no_room" and smaller:
         return Text(f"「{e.title}」只剩 {e.places_left} 个名额，不够 {count} 人；这个活动不设候补。{smaller}。")
-    return Text(_REFUSALS[result.outcome](e, ctx, again))
-
-
-_REFUSALS = {
-    "no_room": lambda e, ctx, again: f"「{e.title}」名额已满，这个活动不设候补。发「活动」看看其他活动吧。",
-    "cancelled": lambda e, ctx, again: f"「{e.title}」已取消，不能报名了。发「活动」看看其他活动吧。",
-    "started": lambda e, ctx, again: f"「{e.title}」已经开始或结束了，不能再报名。发「活动」看看其他活动吧。",
-    "deadline": lambda e, ctx, again: f"「{e.title}」报名已于 {when(e.signup_deadline, ctx.rt.tz)} 截止。发「活动」看看其他活动吧。",
-    "too_many": lambda e, ctx, again: f"「{e.title}」每次最多报 {e.max_per_registration} 人。请重新发「{again} 2人」这样的人数。",
-    "too_few": lambda e, ctx, again: f"报名人数至少 1 人。请重新发「{again} 2人」这样的人数。",
-    "not_for_you": lambda e, ctx, again: f"「{e.title}」面向党员。党员请先发「绑定 + 绑定码」认证身份后再报名。",
-}
+    deadline = when(e.signup_deadline, ctx.rt.tz) if e.signup_deadline else ""
+    return Text(RESIDENTS.say(f"event.signup.{result.outcome}", title=e.title, deadline=deadline,
+                              most=e.max_per_registration, again=again))
 
 
 @signup_flow.step("waitlist")

@@ -11,6 +11,7 @@ from bot.chat.conversation import Flow
 from bot.wechat.replies import Text
 from bot.chat.router import PASS, Context, Router
 from handlers.common import another_request
+from wording.residents import RESIDENTS
 from storage import party, projects
 
 router = Router("projects")
@@ -70,13 +71,8 @@ def claim(ctx: Context) -> Text:
     if result.outcome == "claimed":
         return Text(f"认领成功！【{p.id}】{p.title}\n获得服务积分 {result.points} 分。\n"
                     f"进行中请发「进展 {p.id} 内容」汇报，如「进展 {p.id} 入户走访20户」。\n项目公示：{_public(ctx, p.id)}")
-    return Text({
-        "unknown": f"没有编号为 {number} 的项目。发「项目」查看可认领的项目和编号。",
-        "already": f"您已经认领了【{number}】{p.title if p else ''}，不用重复认领。",
-        "closed": f"【{number}】{p.title if p else ''}{projects.STATE_LABELS.get(p.status, '已结束') if p else '已结束'}，不能再认领了。",
-        "not_member": "认领项目需要有效的党员认证。如有疑问请联系所在社区党委。",
-        "full": f"【{number}】{p.title if p else ''}的认领名额已满。发「项目」看看其他项目吧。",
-    }[result.outcome])
+    return Text(RESIDENTS.say(f"project.claim.{result.outcome}", number=number, title=p.title if p else "",
+                              state=projects.STATE_LABELS.get(p.status, "已结束") if p else "已结束"))
 
 
 _NOT_A_PROJECT = r"(?![号栋楼幢单元月年日层户室岁])"   # 进展2栋电梯… / 评价3号楼… are residents talking
@@ -96,12 +92,7 @@ def progress(ctx: Context) -> Text:
     if result.outcome == "recorded":
         earned = f"获得服务积分 {result.points} 分。" if result.points else "（今天这个项目的进展积分已经记过了。）"
         return Text(f"已记录【{result.project.id}】{result.project.title}的进展，会在项目公示页展示。{earned}")
-    return Text({
-        "unknown": f"没有编号为 {number} 的项目。发「我的项目」查看您认领的项目。",
-        "not_claimer": f"您没有认领【{number}】，不能为它汇报进展。发「我的项目」查看您认领的项目。",
-        "closed": f"【{number}】已经结束，不再记录进展。",
-        "not_member": "汇报进展需要有效的党员认证。如有疑问请联系所在社区党委。",
-    }[result.outcome])
+    return Text(RESIDENTS.say(f"project.progress.{result.outcome}", number=number))
 
 
 @router.command("评价", "评价项目", args=RATING_ARGS, overrides_conversation=False)
@@ -110,7 +101,7 @@ def rate(ctx: Context) -> Text:
     project_id = int(number)
     refusal = projects.can_rate(ctx.rt.db, project_id, ctx.resident.id)
     if refusal:
-        return Text(_RATING_REPLIES[refusal].format(n=project_id, stars=0))
+        return Text(RESIDENTS.say(f"project.rating.{refusal}", number=project_id, stars=0))
     given = _stars(rest or "")
     if given is None:
         ctx.begin(rate_flow, "stars", project_id=project_id)
@@ -141,15 +132,6 @@ def stars(ctx: Context):
     return _save_rating(ctx, project_id, *given)
 
 
-_RATING_REPLIES = {
-    "rated": "谢谢您的评价！已为【{n}】打 {stars} 星，评价会在项目公示页展示（不显示您的身份）。",
-    "already": "您已经评价过【{n}】了，谢谢。",
-    "not_completed": "【{n}】还没有完成，完成后再来评价吧。",
-    "unknown": "没有编号为 {n} 的项目。发「项目」查看项目编号。",
-    "bad_stars": "请打 1 到 5 星。",
-}
-
-
 def _save_rating(ctx: Context, project_id: int, stars: int, comment: str) -> Text:
     result = projects.rate(ctx.rt.db, project_id, ctx.resident.id, stars, comment, ctx.now)
-    return Text(_RATING_REPLIES[result.outcome].format(n=project_id, stars=stars))
+    return Text(RESIDENTS.say(f"project.rating.{result.outcome}", number=project_id, stars=stars))

@@ -61,3 +61,18 @@ def test_a_resident_reads_why_an_opinion_was_not_taken_in_chinese():
     with pytest.raises(opinions.OpinionRejected) as refused:
         opinions.check_content("x" * (opinions.MAX_CONTENT + 1))
     assert for_residents(refused.value) == f"内容有 {opinions.MAX_CONTENT + 1} 字，超过了 {opinions.MAX_CONTENT} 字"
+
+
+@pytest.mark.parametrize("prefix, outcomes, answered_elsewhere", [
+    ("event.signup", "SignupOutcome", {"confirmed", "waitlisted", "already", "full"}),
+    ("project.claim", "ClaimOutcome", {"claimed"}),
+    ("project.progress", "ProgressOutcome", {"recorded"}),
+    ("project.rating", "RatingOutcome", set()),
+])
+def test_every_outcome_a_resident_can_meet_has_a_reply(prefix, outcomes, answered_elsewhere):
+    from storage import events, projects
+    from wording.residents import RESIDENTS
+
+    enum = getattr(events, outcomes, None) or getattr(projects, outcomes)
+    assert {o.value for o in enum} - answered_elsewhere <= {c.rsplit(".", 1)[1] for c in RESIDENTS.texts
+                                                          if c.startswith(prefix + ".")}
