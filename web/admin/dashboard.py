@@ -6,11 +6,12 @@ from datetime import datetime, timedelta
 from flask import render_template, request
 from markupsafe import Markup
 
-from web.admin.blueprint import bp
-from web.admin.auth import login_required, parse_day, runtime, scope
-from web.admin.charts import bars
 from storage import cards, communities, events, notices, opinions, projects
 from storage.stats import opinion_stats
+from web.admin.auth import login_required
+from web.admin.blueprint import bp
+from web.admin.charts import bars
+from web.admin.common import parse_day, runtime, scope
 
 
 def period_and_community() -> tuple[datetime | None, datetime | None, int | None, dict]:
