@@ -3,6 +3,7 @@ many will receive it, send it now or at a set time; and the delivery report of e
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from jobs.delivery import relay
 from storage import communities, notices
@@ -25,7 +26,7 @@ def _audience(form) -> tuple[Audience | None, str]:
 
 @bp.route("/announcements", methods=["GET", "POST"], endpoint="announcements")
 @login_required
-def announcements_page():
+def announcements_page() -> ResponseReturnValue:
     rt = runtime()
     errors: dict[str, str] = {}
     form = request.form
@@ -75,7 +76,7 @@ def announcements_page():
 
 @bp.get("/announcements/<int:notice_id>")
 @login_required
-def announcement(notice_id: int):
+def announcement(notice_id: int) -> ResponseReturnValue:
     rt = runtime()
     try:
         report = notices.report(rt.db, notice_id)

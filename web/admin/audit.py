@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import request, url_for
+from flask.typing import ResponseReturnValue
 
 from storage import audit as audit_store
 from web.admin.auth import login_required
@@ -14,7 +15,7 @@ from web.admin.common import admins_only, parse_day, render, runtime
 
 @bp.get("/audit")
 @login_required
-def audit_log():
+def audit_log() -> ResponseReturnValue:
     # Rule: the whole log is for sub-district admins only. Entries do not all name a community (a login, a
     # setting, a resident's subscription), so a community filter could not be both complete and honest;
     # community staff get a 403 page that says so.

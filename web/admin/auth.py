@@ -8,6 +8,7 @@ import secrets
 from typing import Any, Callable
 
 from flask import abort, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 
 from storage import staff as staff_store
 from web.admin.blueprint import bp
@@ -71,7 +72,7 @@ def _headers(response):
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login():
+def login() -> ResponseReturnValue:
     error = ""
     if request.method == "POST":
         rt = runtime()
@@ -93,6 +94,6 @@ def login():
 
 
 @bp.post("/logout")
-def logout():
+def logout() -> ResponseReturnValue:
     session.clear()
     return redirect(url_for("admin.login"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import render_template, request
+from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 
 from storage import cards, communities, events, notices, opinions, projects
@@ -29,7 +30,7 @@ def period_and_community() -> tuple[datetime | None, datetime | None, int | None
 
 @bp.get("/")
 @login_required
-def dashboard():
+def dashboard() -> ResponseReturnValue:
     rt = runtime()
     since, until, community_id, shown = period_and_community()
     now = rt.now()

@@ -6,6 +6,7 @@ import csv
 import io
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from jobs.delivery import relay
 from storage import audit, communities, events
@@ -60,7 +61,7 @@ def _event_form(form) -> tuple[events.EventSpec | None, dict[str, str]]:
 
 @bp.route("/events", methods=["GET", "POST"], endpoint="events")
 @login_required
-def events_list():
+def events_list() -> ResponseReturnValue:
     rt = runtime()
     errors: dict[str, str] = {}
     form = request.form if request.method == "POST" else {"capacity": "50", "max_per_registration": "4",
@@ -93,7 +94,7 @@ def _own_event(event_id: int) -> events.EventView:
 
 @bp.get("/events/<int:event_id>")
 @login_required
-def event(event_id: int):
+def event(event_id: int) -> ResponseReturnValue:
     rt = runtime()
     _own_event(event_id)
     record = events.attendance(rt.db, event_id)
@@ -102,7 +103,7 @@ def event(event_id: int):
 
 @bp.post("/events/<int:event_id>/checkin")
 @login_required
-def event_checkin(event_id: int):
+def event_checkin(event_id: int) -> ResponseReturnValue:
     rt = runtime()
     _own_event(event_id)
     code = request.form.get("code", "").strip()
@@ -124,7 +125,7 @@ def event_checkin(event_id: int):
 
 @bp.post("/events/<int:event_id>/cancel")
 @login_required
-def event_cancel(event_id: int):
+def event_cancel(event_id: int) -> ResponseReturnValue:
     rt = runtime()
     _own_event(event_id)
     try:
@@ -139,7 +140,7 @@ def event_cancel(event_id: int):
 
 @bp.post("/events/<int:event_id>/move")
 @login_required
-def event_move(event_id: int):
+def event_move(event_id: int) -> ResponseReturnValue:
     rt = runtime()
     _own_event(event_id)
     try:
@@ -161,7 +162,7 @@ def event_move(event_id: int):
 
 @bp.get("/events/<int:event_id>/export.csv")
 @login_required
-def event_export(event_id: int):
+def event_export(event_id: int) -> ResponseReturnValue:
     rt = runtime()
     _own_event(event_id)
     record = events.attendance(rt.db, event_id)

@@ -9,6 +9,7 @@ import re
 from typing import Any, Callable
 
 from flask import abort, flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 
 import nlp
 from storage import cards as card_store
@@ -85,13 +86,13 @@ def _members_page(status: int = 200, **extra: Any):
 
 @bp.get("/members")
 @login_required
-def members():
+def members() -> ResponseReturnValue:
     return _members_page()
 
 
 @bp.post("/members/<int:member_id>/code")
 @login_required
-def member_code(member_id: int):
+def member_code(member_id: int) -> ResponseReturnValue:
     rt = runtime()
     entry = _roster_entry(member_id)
     now = rt.now()
@@ -108,7 +109,7 @@ def member_code(member_id: int):
 
 @bp.post("/members/<int:member_id>/unbind")
 @login_required
-def member_unbind(member_id: int):
+def member_unbind(member_id: int) -> ResponseReturnValue:
     rt = runtime()
     entry = _roster_entry(member_id)
     try:
@@ -124,7 +125,7 @@ def member_unbind(member_id: int):
 
 @bp.post("/members/<int:member_id>/revoke")
 @login_required
-def member_revoke(member_id: int):
+def member_revoke(member_id: int) -> ResponseReturnValue:
     rt = runtime()
     entry = _roster_entry(member_id)
     try:
@@ -138,7 +139,7 @@ def member_revoke(member_id: int):
 
 @bp.post("/members/<int:member_id>/reinstate")
 @login_required
-def member_reinstate(member_id: int):
+def member_reinstate(member_id: int) -> ResponseReturnValue:
     rt = runtime()
     entry = _roster_entry(member_id)
     try:
@@ -154,7 +155,7 @@ def member_reinstate(member_id: int):
 
 @bp.post("/members/import")
 @login_required
-def member_import():
+def member_import() -> ResponseReturnValue:
     if not admins_only():
         abort(404)
     rt = runtime()

@@ -3,6 +3,7 @@ assign, change state, reassign, reply, recategorize, merge). Each change notifie
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from jobs.delivery import relay
 from storage import opinion_states, opinions
@@ -14,7 +15,7 @@ from web.admin.common import actor, community_names, in_scope, runtime, scope
 
 @bp.get("/opinions", endpoint="opinions")
 @login_required
-def opinions_list():
+def opinions_list() -> ResponseReturnValue:
     rt = runtime()
     state = request.args.get("state") or None
     category = request.args.get("category") or None
@@ -39,7 +40,7 @@ def _own_opinion(ticket_no: str) -> opinions.StaffOpinionView:
 
 @bp.get("/opinions/<ticket_no>")
 @login_required
-def opinion(ticket_no: str):
+def opinion(ticket_no: str) -> ResponseReturnValue:
     rt = runtime()
     view = _own_opinion(ticket_no)
     rules = opinions.Rules.from_config(rt.config.opinions)
@@ -62,7 +63,7 @@ def _after_change(ticket_no: str, resolved: bool = False) -> None:
 
 @bp.post("/opinions/<ticket_no>/<action>")
 @login_required
-def opinion_action(ticket_no: str, action: str):
+def opinion_action(ticket_no: str, action: str) -> ResponseReturnValue:
     rt = runtime()
     view = _own_opinion(ticket_no)
     form, now = request.form, rt.now()

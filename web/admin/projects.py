@@ -7,6 +7,7 @@ import re
 from typing import Any, Callable
 
 from flask import abort, flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 
 from storage import projects as project_store
 from storage.projects import Points, ProjectNotFound, ProjectRejected, ProjectSpec
@@ -86,13 +87,13 @@ def _projects_page(form: dict[str, str], errors: dict[str, str], status: int = 2
 
 @bp.get("/projects")
 @login_required
-def projects():
+def projects() -> ResponseReturnValue:
     return _projects_page({"category": "党建项目", "slots": "1"}, {})
 
 
 @bp.post("/projects")
 @login_required
-def project_create():
+def project_create() -> ResponseReturnValue:
     rt = runtime()
     form = {k: request.form.get(k, "") for k in ("title", "category", "description", "community", "beneficiaries",
                                                    "planned", "budget", "slots", "start", "end", "milestones")}
@@ -133,7 +134,7 @@ def _scoped_disclosure(project_id: int) -> project_store.Disclosure:
 
 @bp.get("/projects/<int:project_id>")
 @login_required
-def project(project_id: int):
+def project(project_id: int) -> ResponseReturnValue:
     shown = _scoped_disclosure(project_id)
     return render("admin/project.html", d=shown, p=shown.project, labels=project_store.STATE_LABELS,
                   is_open=shown.project.status in project_store.OPEN_STATES)
@@ -162,7 +163,7 @@ def _project_action(project_id: int, action: Callable[[], object], done: str) ->
 
 @bp.post("/projects/<int:project_id>/milestones/<int:number>")
 @login_required
-def project_milestone(project_id: int, number: int):
+def project_milestone(project_id: int, number: int) -> ResponseReturnValue:
     rt = runtime()
     return _project_action(project_id, lambda: project_store.complete_milestone(rt.db, project_id, number, actor(),
                                                                                  rt.now()),
@@ -171,7 +172,7 @@ def project_milestone(project_id: int, number: int):
 
 @bp.post("/projects/<int:project_id>/close")
 @login_required
-def project_close(project_id: int):
+def project_close(project_id: int) -> ResponseReturnValue:
     rt = runtime()
     try:
         beneficiaries = int(request.form.get("beneficiaries_actual", "").strip())
@@ -188,7 +189,7 @@ def project_close(project_id: int):
 
 @bp.post("/projects/<int:project_id>/cancel")
 @login_required
-def project_cancel(project_id: int):
+def project_cancel(project_id: int) -> ResponseReturnValue:
     rt = runtime()
     reason = request.form.get("reason", "")
     return _project_action(project_id, lambda: project_store.cancel(rt.db, project_id, actor(), rt.now(), reason),

@@ -3,6 +3,7 @@ never with a phone number. Community staff see their own community's residents o
 from __future__ import annotations
 
 from flask import request
+from flask.typing import ResponseReturnValue
 
 from storage import residents as resident_store
 from web.admin.auth import login_required
@@ -18,7 +19,7 @@ def _short_openid(openid: str) -> str:
 
 @bp.get("/residents")
 @login_required
-def residents():
+def residents() -> ResponseReturnValue:
     rt = runtime()
     community_id = scope()
     chosen = request.args.get("community", "")
