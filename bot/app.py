@@ -11,8 +11,7 @@ import nlp
 from bot import config as config_module, logs, runtime as runtime_module
 from bot.config import Config
 from web.admin import bp as admin_bp
-from web.public.pages import bp as pages_bp
-from web.public.projects import bp as public_bp
+from web.public import pages_bp, public_bp
 from bot.chat.router import Router
 from bot.runtime import Runtime
 from bot.webhook.receiver import MAX_BODY, Webhook

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import web.admin.more  # noqa: F401  (registers the pages even before bot/admin/__init__.py imports them)
 from storage import audit, communities, projects, roster, staff
 from storage.models import AuditEntry
 from tests.admin_client import AdminClient

@@ -1,42 +1,24 @@
 """Staff sessions: login with hashed passwords and a lockout, a CSRF token on every form, and the
-community a staff member may see."""
+security headers of every admin page."""
 from __future__ import annotations
 
 import functools
 import hmac
 import secrets
-from datetime import datetime
 from typing import Any, Callable
 
-from flask import abort, current_app, g, redirect, render_template, request, session, url_for
+from flask import abort, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 
-from web.admin.blueprint import bp
 from storage import staff as staff_store
-from storage.staff import StaffView
-
-
-def runtime():
-    return current_app.extensions["nanhu"]["runtime"]
+from web.admin.blueprint import bp
+from web.admin.common import runtime
 
 
 def csrf_token() -> str:
     if "csrf" not in session:
         session["csrf"] = secrets.token_urlsafe(32)
     return session["csrf"]
-
-
-@bp.app_template_filter("local")
-def local_time(moment, fmt: str = "%m-%d %H:%M", empty: str = "") -> str:
-    """A time as staff read it, in app.timezone."""
-    return moment.astimezone(runtime().tz).strftime(fmt) if moment else empty
-
-
-def parse_day(text: str) -> datetime | None:
-    """A day from a filter (YYYY-MM-DD) as the start of that day in app.timezone; None when empty or malformed."""
-    try:
-        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=runtime().tz) if text else None
-    except ValueError:
-        return None
 
 
 @bp.app_context_processor
@@ -57,6 +39,7 @@ def _check_csrf() -> None:
 
 
 def login_required(view: Callable) -> Callable:
+    """The view for a logged-in staff member (in `g.staff`); anyone else goes to the login page."""
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
         member = None
@@ -68,24 +51,6 @@ def login_required(view: Callable) -> Callable:
         g.staff = member
         return view(*args, **kwargs)
     return wrapped
-
-
-def scope() -> int | None:
-    """The community the logged-in staff member is limited to; None for sub-district admins."""
-    member: StaffView = g.staff
-    return member.community_id if member.role == "community" else None
-
-
-def in_scope(community_id: int | None) -> None:
-    """404 for an object outside the staff member's community (as if it did not exist)."""
-    limited = scope()
-    if limited is not None and community_id != limited:
-        abort(404)
-
-
-def actor() -> str:
-    from storage.audit import staff_actor
-    return staff_actor(g.staff.username)
 
 
 LOGIN_TRIES_PER_ADDRESS = 20   # failed logins from one address per window, whatever the usernames
@@ -107,7 +72,7 @@ def _headers(response):
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login():
+def login() -> ResponseReturnValue:
     error = ""
     if request.method == "POST":
         rt = runtime()
@@ -129,6 +94,6 @@ def login():
 
 
 @bp.post("/logout")
-def logout():
+def logout() -> ResponseReturnValue:
     session.clear()
     return redirect(url_for("admin.login"))

@@ -20,7 +20,8 @@ def bars(groups: list[tuple[str, list[float]]], series: list[tuple[str, str]], h
         for si, value in enumerate(values):
             h = round(value / top * height)
             parts.append(f'<rect x="{x0 + si * bar}" y="{height - h + 5}" width="{bar - 2}" height="{h}" '
-                         f'fill="{series[si][1]}"><title>{escape(label)} {escape(series[si][0])}: {value:g}</title></rect>')
+                         f'fill="{series[si][1]}"><title>{escape(label)} {escape(series[si][0])}: {value:g}</title>'
+                         '</rect>')
             parts.append(f'<text x="{x0 + si * bar + (bar - 2) / 2}" y="{height - h}" font-size="9" '
                          f'text-anchor="middle">{value:g}</text>')
         parts.append(f'<text x="{x0 + n * bar / 2}" y="{height + 20}" font-size="10" text-anchor="middle">'

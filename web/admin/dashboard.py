@@ -4,13 +4,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import render_template, request
+from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 
-from web.admin.blueprint import bp
-from web.admin.auth import login_required, parse_day, runtime, scope
-from web.admin.charts import bars
 from storage import cards, communities, events, notices, opinions, projects
 from storage.stats import opinion_stats
+from web.admin.auth import login_required
+from web.admin.blueprint import bp
+from web.admin.charts import bars
+from web.admin.common import parse_day, runtime, scope
 
 
 def period_and_community() -> tuple[datetime | None, datetime | None, int | None, dict]:
@@ -28,7 +30,7 @@ def period_and_community() -> tuple[datetime | None, datetime | None, int | None
 
 @bp.get("/")
 @login_required
-def dashboard():
+def dashboard() -> ResponseReturnValue:
     rt = runtime()
     since, until, community_id, shown = period_and_community()
     now = rt.now()

@@ -1,0 +1,25 @@
+"""The public pages' two blueprints and what their pages share: the runtime and a page rendered in the
+public layout (templates/public/layout.html)."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, render_template
+
+from bot.runtime import Runtime
+
+# Two blueprints for their endpoint names ("pages.…", "public.…"); one templates folder.
+pages_bp = Blueprint("pages", __name__, template_folder="templates")     # check-in codes, identity cards
+public_bp = Blueprint("public", __name__, template_folder="templates")   # the projects' disclosure pages
+
+
+def runtime() -> Runtime:
+    """The runtime the app was built with."""
+    return current_app.extensions["nanhu"]["runtime"]
+
+
+def page(template: str, status: int = 200, *, no_store: bool = False, **context: Any) -> Response:
+    """templates/public/`template` as an HTML response; `no_store` keeps it out of every cache."""
+    html = render_template(f"public/{template}", **context)
+    return Response(html, status=status, mimetype="text/html",
+                    headers={"Cache-Control": "no-store"} if no_store else None)
