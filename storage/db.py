@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage.prepared import driver_errors
 
-
 log = logging.getLogger("nanhu.db")
 T = TypeVar("T")
 

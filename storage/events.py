@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select, update
 
 from storage import audit, notices
-from storage.notices import utc_iso
 from storage.db import Database
-from storage.rejections import Rejected
 from storage.event_states import ACTIVE_REGISTRATION, EVENT
 from storage.models import Community, Delivery, Event, Registration, Resident, Staff
+from storage.notices import utc_iso
+from storage.rejections import Rejected
 from storage.residents import _ensure as ensure_resident
 
 ALERT_PERCENTS = (50, 80, 100)

@@ -31,7 +31,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from storage.db import Database, DatabaseUnavailable
 from storage.models import KeyValue
 
-
 log = logging.getLogger("nanhu.kv")
 
 

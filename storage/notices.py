@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from storage import audit
 from storage.db import Database
-from storage.rejections import Rejected
 from storage.models import Community, Delivery, Notice, PartyMember, Resident
+from storage.rejections import Rejected
 
 UNKNOWN_OUTCOME = "outcome unknown: the worker stopped while sending"
 

@@ -13,10 +13,10 @@ from storage import audit, counters, notices, opinion_states
 from storage.batching import Batcher
 from storage.conversations import Conversation, ConversationStore
 from storage.db import Database
-from storage.rejections import Rejected
 from storage.kv import KV
 from storage.models import Opinion, OpinionEvent, Resident
 from storage.prepared import Prepared
+from storage.rejections import Rejected
 
 MAX_CONTENT = 1000
 MAX_PHOTOS = 3

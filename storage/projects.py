@@ -11,11 +11,19 @@ from enum import StrEnum
 from sqlalchemy import func, select, update
 
 from storage import audit
-from storage.project_states import OPEN_STATES, STATE_LABELS  # noqa: F401  (STATE_LABELS: the projects' labels)
 from storage.db import Database
+from storage.models import (
+    Community,
+    Milestone,
+    PartyMember,
+    PointsEntry,
+    ProgressReport,
+    Project,
+    ProjectClaim,
+    ProjectRating,
+)
+from storage.project_states import OPEN_STATES, STATE_LABELS  # noqa: F401  (STATE_LABELS: the projects' labels)
 from storage.rejections import Rejected
-from storage.models import (Community, Milestone, PartyMember, PointsEntry, ProgressReport, Project, ProjectClaim,
-                            ProjectRating)
 
 MAX_PROGRESS = 300
 

@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 import nlp
 from storage import audit
 from storage.db import Database
-from storage.rejections import Problem, Rejected
 from storage.models import Community, PartyMember
 from storage.party import CODE_VALIDITY, MemberView, code_hash, new_code
 from storage.party import _view as member_view
+from storage.rejections import Problem, Rejected
 
 DEFAULT_ROLE = "党员"
 

@@ -12,8 +12,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from storage import audit
 from storage.audit import SYSTEM, staff_actor
 from storage.db import Database
-from storage.rejections import Rejected
 from storage.models import Staff
+from storage.rejections import Rejected
 
 
 class StaffNotFound(LookupError):

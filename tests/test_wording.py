@@ -27,9 +27,11 @@ def test_a_problem_in_a_file_is_text_for_the_cli_and_masked_chinese_for_staff():
 
 
 def test_a_code_the_staff_catalogue_lacks_falls_back_to_what_the_page_chose():
-    refusal = ProjectRejected("already_closed", project_id=3, status="completed")
+    from storage.events import EventRejected
+
+    refusal = EventRejected("already_ended", event_id=3)
     assert for_staff(refusal, otherwise="无法操作") == "无法操作"
-    assert for_staff(refusal) == "project 3 is already completed"
+    assert for_staff(refusal) == "event 3 has already ended"
 
 
 def test_every_staff_code_exists_for_operators_too():

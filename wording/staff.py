@@ -28,6 +28,9 @@ STAFF = Catalogue("staff", {
     "project.end_before_start": "结束日期不能早于开始日期。",
     "project.bad_milestone_date": "里程碑「{title}」的日期应为有效日期，格式 YYYY-MM-DD。",
     "project.milestone_title": "每个里程碑都需要标题。",
+    "project.already_closed": "项目已完成或已取消，不能再操作。",
+    "project.negative_result": "实际受益人数和支出不能为负数。",
+    "project.no_milestone": "没有这个里程碑。",
     # announcements
     "announcement.title": "标题不能为空，且不超过 64 字",
     "announcement.body": "正文不能为空，且不超过 1000 字",

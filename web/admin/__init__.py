@@ -4,8 +4,7 @@ handlers and the CLI. Community staff see their own community only: every list i
 and any object of another community answers 404."""
 from __future__ import annotations
 
-from web.admin import (  # noqa: F401  (routes register on import)
-    announcements, audit, auth, dashboard, events, members, opinions, projects, residents)
+from web.admin import announcements, audit, auth, dashboard, events, members, opinions, projects, residents  # noqa: F401  (routes register on import)
 from web.admin.blueprint import bp
 
 __all__ = ["bp"]

@@ -11,6 +11,7 @@ from storage.notices import Audience
 from web.admin.auth import login_required
 from web.admin.blueprint import bp
 from web.admin.common import actor, community_names, runtime, scope, when
+from wording.staff import for_staff
 
 
 def _audience(form) -> tuple[Audience | None, str]:
@@ -60,7 +61,7 @@ def announcements_page() -> ResponseReturnValue:
                 try:
                     notice_id = notices.announce(rt.db, title, body, audience, actor(), rt.now(), send_at=send_at)
                 except notices.AnnouncementRejected as exc:
-                    errors["body"] = str(exc)
+                    errors["body"] = for_staff(exc)
                 else:
                     if send_at is None:
                         relay(notice_id)

@@ -5,54 +5,18 @@ Community staff act on their own community's members only (any other answers 404
 sub-district admins only, since a file may name any community."""
 from __future__ import annotations
 
-import re
-from typing import Any, Callable
+from typing import Any
 
 from flask import abort, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
-import nlp
 from storage import cards as card_store
 from storage import roster as roster_store
 from storage.party import CODE_VALIDITY
 from web.admin.auth import login_required
 from web.admin.blueprint import bp
 from web.admin.common import actor, admins_only, local, render, runtime, scope
-
-
-_IMPORT_PROBLEMS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
-    (re.compile(r"header: the file is empty.*"), lambda m: "文件是空的：第 1 行应为列名，例如 姓名,手机,支部,社区,职务"),
-    (re.compile(r"header: column .*\((.+)\) appears twice \(columns (\d+) and (\d+)\)"),
-     lambda m: f"表头：「{m[1]}」列出现了两次（第 {m[2]} 列和第 {m[3]} 列）"),
-    (re.compile(r"header: missing column .*\((.+)\)"), lambda m: f"表头：缺少「{m[1]}」列"),
-    (re.compile(r"header: line (\d+) should name the columns.*"),
-     lambda m: f"表头：第 {m[1]} 行应为列名，例如 姓名,手机,支部,社区,职务"),
-    (re.compile(r"the file has no members under the header"), lambda m: "表头下面没有党员"),
-    (re.compile(r"line (\d+): more values than the header has columns.*"),
-     lambda m: f"第 {m[1]} 行：值比表头的列多（值中有逗号时须用英文双引号括起来）"),
-    (re.compile(r"line (\d+): .*\((.+)\) is empty"), lambda m: f"第 {m[1]} 行：「{m[2]}」为空"),
-    (re.compile(r"line (\d+): .*\((.+)\) is longer than (\d+) characters"),
-     lambda m: f"第 {m[1]} 行：「{m[2]}」超过 {m[3]} 个字"),
-    (re.compile(r"line (\d+): mobile (.*) is not an 11-digit mainland mobile"),
-     lambda m: f"第 {m[1]} 行：手机 {nlp.mask_mobile(m[2])} 不是 11 位手机号"),
-    (re.compile(r"line (\d+): unknown community (.*)"), lambda m: f"第 {m[1]} 行：没有「{m[2]}」这个社区"),
-    (re.compile(r"line (\d+): joined_on \(入党日期\) (.*) is not a date.*"),
-     lambda m: f"第 {m[1]} 行：入党日期「{m[2]}」不是有效日期（YYYY-MM-DD）"),
-    (re.compile(r"line (\d+): mobile (\d+) appears again \(line (\d+)\)"),
-     lambda m: f"第 {m[1]} 行：手机 {nlp.mask_mobile(m[2])} 与第 {m[3]} 行重复"),
-    (re.compile(r"line (\d+): mobile (\d+) is already on the roster"),
-     lambda m: f"第 {m[1]} 行：手机 {nlp.mask_mobile(m[2])} 已在党员名册中"),
-    (re.compile(r"the roster changed while importing.*"),
-     lambda m: "导入时名册有变动（有手机号同时被添加），未导入任何人：请重新导入查看是哪一行"),
-]
-
-
-def _import_problem(message: str) -> str:
-    """A roster import problem in Chinese, phones masked (storage words them in English for the CLI)."""
-    for pattern, chinese in _IMPORT_PROBLEMS:
-        if m := pattern.fullmatch(message):
-            return chinese(m)
-    return nlp.mask_mobiles(message)
+from wording.staff import for_staff
 
 
 def _decode(raw: bytes) -> str | None:
@@ -168,7 +132,7 @@ def member_import() -> ResponseReturnValue:
         return _members_page(400, problems=["文件既不是 UTF-8 也不是 GBK 编码：请在表格软件中另存为 CSV。"])
     report = roster_store.import_csv(rt.db, text, rt.config.app.secret_key, rt.now(), actor())
     if not report.ok:
-        return _members_page(400, problems=[_import_problem(p) for p in report.problems],
+        return _members_page(400, problems=[for_staff(p) for p in report.problems],
                              ignored=report.ignored_columns)
     flash(f"已导入 {len(report.created)} 名党员。")
     # the codes exist nowhere else: shown in this response only

@@ -11,6 +11,7 @@ from storage.kv import KVUnavailable
 from web.admin.auth import login_required
 from web.admin.blueprint import bp
 from web.admin.common import actor, community_names, in_scope, runtime, scope
+from wording.staff import for_staff
 
 
 @bp.get("/opinions", endpoint="opinions")
@@ -93,7 +94,7 @@ def opinion_action(ticket_no: str, action: str) -> ResponseReturnValue:
             try:
                 in_scope(opinions.staff_show(rt.db, into).community_id)
             except LookupError:
-                raise opinions.OpinionRejected(f"没有工单 {into}") from None
+                raise opinions.OpinionRejected("no_ticket", field="into", ticket_no=into) from None
             opinions.merge(rt.db, view.ticket_no, into, actor(), now, form.get("note", ""))
             flash(f"已并入工单 {into}，已通知居民。")
         else:
@@ -101,16 +102,7 @@ def opinion_action(ticket_no: str, action: str) -> ResponseReturnValue:
     except opinion_states.InvalidTransition:
         flash("这个状态不能这样变更，请刷新页面后再试。", "error")
     except opinions.OpinionRejected as exc:
-        flash(_chinese(str(exc)), "error")
+        flash(for_staff(exc), "error")
     else:
         _after_change(view.ticket_no)
     return redirect(url_for("admin.opinion", ticket_no=view.ticket_no))
-
-
-def _chinese(message: str) -> str:
-    """Storage explains refusals in English for the CLI; the page says them in Chinese."""
-    known = {"回复内容是空的": "答复内容不能为空。", "only open tickets change category": "只有未办结的工单可以调整类别。",
-             "cannot be merged into itself": "不能并入自身。", "is itself merged into": "目标工单已并入其他工单，请并入那一张。",
-             "merge into an open or resolved ticket": "只能并入未关闭的工单。", "unknown category": "没有这个类别。",
-             "承办部门是空的": "请选择承办部门。", "only open tickets are reassigned": "只有未办结的工单可以改派。"}
-    return next((zh for en, zh in known.items() if en in message), message)

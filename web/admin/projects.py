@@ -2,8 +2,6 @@
 list, one project's disclosure, and marking milestones done, closing with spending, cancelling."""
 from __future__ import annotations
 
-import ast
-import re
 from typing import Any, Callable
 
 from flask import abort, flash, redirect, request, url_for
@@ -13,36 +11,17 @@ from storage import projects as project_store
 from storage.projects import Points, ProjectNotFound, ProjectRejected, ProjectSpec
 from web.admin.auth import login_required
 from web.admin.blueprint import bp
-from web.admin.common import actor, all_communities, community_id_by_name, in_scope, my_community_name, render, \
-    runtime, scope
-
-
-def _project_error(message: str, form: dict[str, str]) -> tuple[str, str]:
-    """(field, Chinese message) for a ProjectRejected message (English, starting with the field)."""
-    if message.startswith("title:"):
-        return "title", "标题需 1 到 128 个字。"
-    if message.startswith("claim slots:"):
-        return "slots", "认领名额需在 1 到 1000 之间。"
-    if message.startswith("budget and planned"):
-        field = "budget" if form.get("budget", "").strip().startswith("-") else "planned"
-        return field, "预算和计划受益人数不能为负数。"
-    if message.startswith("category:"):
-        return "category", "类别需 1 到 32 个字，例如 民生微实事。"
-    if message.startswith("start:"):
-        return "start", "开始日期应为有效日期，格式 YYYY-MM-DD。"
-    if message.startswith("end: must not"):
-        return "end", "结束日期不能早于开始日期。"
-    if message.startswith("end:"):
-        return "end", "结束日期应为有效日期，格式 YYYY-MM-DD。"
-    if m := re.match(r"milestone (.*): expected a date", message):
-        try:
-            title = str(ast.literal_eval(m[1]))
-        except (ValueError, SyntaxError):
-            title = m[1]
-        return "milestones", f"里程碑「{title}」的日期应为有效日期，格式 YYYY-MM-DD。"
-    if message.startswith("milestone"):
-        return "milestones", "每个里程碑都需要标题。"
-    return "form", f"无法创建项目：{message}"
+from web.admin.common import (
+    actor,
+    all_communities,
+    community_id_by_name,
+    in_scope,
+    my_community_name,
+    render,
+    runtime,
+    scope,
+)
+from wording.staff import for_staff
 
 
 def _number(form: dict[str, str], name: str, default: Any, kind: Callable[[str], Any], label: str,
@@ -115,8 +94,7 @@ def project_create() -> ResponseReturnValue:
         try:
             made = project_store.create(rt.db, spec, actor(), rt.now())
         except ProjectRejected as exc:
-            field, message = _project_error(str(exc), form)
-            errors[field] = message
+            errors[exc.field or "form"] = for_staff(exc, otherwise=f"无法创建项目：{exc}")
         else:
             flash(f"已发布项目「{made.title}」。")
             return redirect(url_for("admin.project", project_id=made.id))
@@ -147,15 +125,7 @@ def _project_action(project_id: int, action: Callable[[], object], done: str) ->
     except ProjectNotFound:
         abort(404)
     except ProjectRejected as exc:
-        text = str(exc)
-        if "is already" in text:
-            flash("项目已完成或已取消，不能再操作。", "error")
-        elif "cannot be negative" in text:
-            flash("实际受益人数和支出不能为负数。", "error")
-        elif "milestones; no number" in text:
-            flash("没有这个里程碑。", "error")
-        else:
-            flash(f"操作未完成：{text}", "error")
+        flash(for_staff(exc, otherwise=f"操作未完成：{exc}"), "error")
     else:
         flash(done)
     return redirect(url_for("admin.project", project_id=project_id))
