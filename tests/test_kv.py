@@ -429,7 +429,7 @@ def test_an_earlier_store_that_a_process_still_has_open_is_kept(database, tmp_pa
 def test_a_write_ahead_log_that_grew_while_a_reader_held_it_is_cut_back_once_it_starts_over(make_stack):
     import sqlite3
 
-    import storage.kv
+    import storage.kv.sqlite
 
     kv = make_stack("sqlite+sqlkv").rt.kv
     reader = sqlite3.connect(kv.path, isolation_level=None)
@@ -442,7 +442,7 @@ def test_a_write_ahead_log_that_grew_while_a_reader_held_it_is_cut_back_once_it_
     reader.close()
     for i in range(3):  # the next writes checkpoint, and then the log starts over
         kv.set(f"small:{i}", "y")
-    assert grown > storage.kv._WAL_KEPT >= os.path.getsize(kv.path + "-wal")
+    assert grown > storage.kv.sqlite._WAL_KEPT >= os.path.getsize(kv.path + "-wal")
     assert kv.get("big:47") == "x" * 1_000_000
 
 
