@@ -8,6 +8,7 @@ from typing import Sequence
 import redis
 
 from storage.kv.base import Claimed, KVUnavailable
+from storage.kv.keys import REDIS_PREFIX
 
 
 _DELETE_IF = """
@@ -59,7 +60,7 @@ def _text(value) -> str | None:
 
 
 class RedisKV:
-    def __init__(self, client: redis.Redis, prefix: str = "nanhu:"):
+    def __init__(self, client: redis.Redis, prefix: str = REDIS_PREFIX):
         self.redis = client
         self.prefix = prefix
         self._delete_if = client.register_script(_DELETE_IF)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from storage.kv.base import Claimed, KVUnavailable
+from storage.kv.keys import carried
 from storage.models import KeyValue
 
 
@@ -299,7 +300,7 @@ class SqliteKV:
         once (the first process to start does it; a marker row tells the others). A file the machine's crash left
         corrupt is not copied: it must pass SQLite's quick_check. Best effort."""
         name = os.path.basename(earlier)
-        marker = f"kv:carried:{name}"
+        marker = carried(name)
         if self.get(marker) is not None:
             return
         try:
