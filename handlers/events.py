@@ -16,7 +16,9 @@ from bot.chat.router import PASS, Context, Router
 from handlers.common import another_request, list_number, when
 from jobs.delivery import relay
 from storage import events, party, staff
+from storage.attempts import Attempts
 from storage.audit import staff_actor
+from storage.kv import keys
 
 router = Router("events")
 signup_flow = router.add_flow(Flow("event.signup", "活动报名"))
@@ -300,13 +302,12 @@ def check_in(ctx: Context) -> Text:
     member = staff.for_openid(ctx.rt.db, ctx.message.openid)
     if member is None:
         return Text("签到码请在活动现场出示给工作人员核验。发「我的报名」可查看您的签到码。")
-    failures_key = f"checkinfail:{ctx.message.openid}"
-    failures = int(ctx.rt.kv.get(failures_key) or 0)
-    if failures >= MAX_CHECK_IN_FAILURES:
+    attempts = Attempts(ctx.rt.kv, keys.check_in_failures, MAX_CHECK_IN_FAILURES, CHECK_IN_WINDOW)
+    if attempts.blocked(ctx.message.openid):
         return Text(f"错误次数过多，请 {CHECK_IN_WINDOW // 60} 分钟后再试。")
     result = events.check_in(ctx.rt.db, ctx.args, staff_actor(member.username), ctx.now)
     if result.outcome in ("unknown", "ambiguous"):
-        ctx.rt.kv.set(failures_key, str(failures + 1), CHECK_IN_WINDOW)
+        attempts.failed(ctx.message.openid)
         if result.outcome == "ambiguous":
             return Text("这个签到码对应今天的多个活动，请用 nanhu events checkin 指定活动核验。")
         return Text(f"签到码 {ctx.args} 无效：今天的活动里没有这个码。请核对后再试。")

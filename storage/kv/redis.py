@@ -122,6 +122,14 @@ class RedisKV:
     def set_nx(self, key: str, value: str, ttl: float) -> bool:
         return bool(self._run(self.redis.set, self._k(key), value, px=int(ttl * 1000), nx=True))
 
+    def incr(self, key: str, ttl: float) -> int:
+        def run() -> int:
+            with self.redis.pipeline(transaction=True) as p:
+                p.incr(self._k(key))
+                p.pexpire(self._k(key), _ms(ttl), nx=True)
+                return int(p.execute()[0])
+        return self._run(run)
+
     def delete(self, key: str) -> None:
         self._run(self.redis.delete, self._k(key))
 

@@ -6,7 +6,7 @@ import random
 import time
 from typing import Sequence
 
-from sqlalchemy import bindparam, delete, or_, select
+from sqlalchemy import Integer, Text, bindparam, case, cast, delete, func, literal, or_, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -39,6 +39,13 @@ class SqlKV:
         self._take = row.on_conflict_do_update(index_elements=[t.c.key], set_=replace,
                                                where=t.c.expires_at <= bindparam("now")).returning(t.c.key)
         self._delete = delete(t).where(t.c.key == bindparam("key"))
+        # incr in one statement: a new count, or one more on a live one, or a new count over an expired row
+        first = insert(t).values(key=bindparam("key"), value=literal("1"), expires_at=bindparam("expires"))
+        self._incr = first.on_conflict_do_update(index_elements=[t.c.key], set_={
+            "value": case((live, cast(cast(t.c.value, Integer) + 1, Text)), else_=literal("1")),
+            "expires_at": case((live, func.coalesce(t.c.expires_at, first.excluded.expires_at)),
+                               else_=first.excluded.expires_at),
+        }).returning(t.c.value)
         self._delete_if = delete(t).where(t.c.key == bindparam("key"), t.c.value == bindparam("value"), live)
 
     def _get_many(self, n: int):
@@ -126,6 +133,12 @@ class SqlKV:
                 s.execute(delete(KeyValue).where(KeyValue.key.in_(expired.scalar_subquery())))
         except SQLAlchemyError as exc:
             log.warning("kv sweep skipped: %s", type(exc).__name__)
+
+    def incr(self, key: str, ttl: float) -> int:
+        def op(c):
+            now = time.time()
+            return int(c.execute(self._incr, {"key": key, "expires": now + ttl, "now": now}).scalar_one())
+        return self._write(op)
 
     def delete(self, key: str) -> None:
         def op(c):

@@ -71,6 +71,12 @@ class SqliteKV:
         # set_nx in one statement: insert, or take over a row that has expired; one row changed if taken
         self._take = self._upsert + f" WHERE {t}.expires_at <= ?"
         self._delete = f"DELETE FROM {t} WHERE key = ?"
+        # incr in one statement: a new count, or one more on a live one, or a new count over an expired row
+        self._incr = (f"INSERT INTO {t} (key, value, expires_at) VALUES (?1, '1', ?2) ON CONFLICT (key) DO UPDATE SET "
+                      f"value = CASE WHEN {t}.expires_at IS NULL OR {t}.expires_at > ?3 "
+                      f"THEN CAST({t}.value AS INTEGER) + 1 ELSE 1 END, "
+                      f"expires_at = CASE WHEN {t}.expires_at IS NULL OR {t}.expires_at > ?3 "
+                      f"THEN coalesce({t}.expires_at, ?2) ELSE ?2 END RETURNING value")
         self._delete_if = f"DELETE FROM {t} WHERE key = ? AND value = ? AND {live}"  # an expired row holds nothing
         self._sweep_end = f"SELECT key FROM {t} WHERE key > ? ORDER BY key LIMIT 1 OFFSET ?"
         self._sweep_upto = f"DELETE FROM {t} WHERE key > ? AND key <= ? AND expires_at < ?"
@@ -208,6 +214,10 @@ class SqliteKV:
         self._maybe_sweep()
         now = time.time()
         return self._run(lambda c: c.execute(self._take, (key, value, now + ttl, now)).rowcount == 1)
+
+    def incr(self, key: str, ttl: float) -> int:
+        now = time.time()
+        return self._run(lambda c: int(c.execute(self._incr, (key, now + ttl, now)).fetchall()[0][0]))
 
     def delete(self, key: str) -> None:
         self._run(lambda c: c.execute(self._delete, (key,)))
