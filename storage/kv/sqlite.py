@@ -20,29 +20,10 @@ log = logging.getLogger("nanhu.kv")
 
 
 class SqliteKV:
-    """The store in a SQLite file of its own beside the database (`<database>.<boot>.kv`), through the driver itself.
-
-    Every write is one statement in autocommit: SQLite takes its writer, writes and commits within that one call,
-    during which the calling thread has let the GIL go. So the writer is held for microseconds and never while a
-    thread waits for the GIL between statements, which is what made two processes taking turns at it cost more
-    than the statements themselves. A message's claim is one statement and its apply another (bench/RESULTS.md).
-    Writers wait for each other in SQLite's own busy handler: no queue, since nothing holds the writer long, and
-    the file being the store's own, a long transaction of the database (an opinion's) never holds it.
-
-    Its contents are short-lived and can be lost without harm beyond in-flight conversations: the table is
-    created when missing, with no migrations. Connections are kept in a small pool of this process's own, whose
-    statements SQLite prepares once. SQLite forbids carrying an open connection across fork(): the child would
-    share the parent's record of the file's locks and take none of its own. So every idle connection is closed
-    just before this process forks (gunicorn's preloading master, say). One that another thread is using at that
-    moment still goes into the child, unused there but open: a process that forks must not use the store in
-    other threads meanwhile (none of nanhu's do).
-
-    A `volatile` store does not wait for the disk (synchronous=OFF): a process that crashes loses nothing, but the
-    machine crashing may leave the file corrupt, so its path must be one that no later boot writes to
-    (`for_database` names it after this boot; the next boot copies from it only what passes SQLite's quick_check).
-    Waiting cost more than anything else it did: with synchronous=NORMAL each checkpoint waits for the disk twice,
-    so under load checkpoints ran behind the writers, the write-ahead log never started over (about 200 MB in 20 s
-    of row (d)) and every commit checkpointed again (bench/RESULTS.md)."""
+    """The store in a SQLite file of its own beside the database (`<database>.<boot>.kv`), through the driver itself:
+    every write is one statement in autocommit, on a small pool of this process's own connections. Its contents
+    may be lost without harm beyond conversations in progress. A `volatile` store does not wait for the disk, so its
+    path must be one that no later boot writes to (`for_database`)."""
 
     # No index on expires_at: every write would change two of its pages besides the row's own, and the sweep
     # walks the table in key order instead (`_sweep`). Files of the previous version had one.
@@ -88,8 +69,8 @@ class SqliteKV:
 
     def _prepare(self) -> None:
         """The file in WAL mode (which it keeps) with its table, created if missing. Processes starting together
-        may all find it new, and SQLite can then refuse the journal-mode change with "locked" without waiting
-        (a review saw 3 in 1,200 such opens), so each tries again until `timeout`."""
+        may all find it new, and SQLite can then refuse the journal-mode change with "locked" without waiting, so
+        each tries again until `timeout`."""
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         new = not os.path.exists(self.path)
         give_up = time.monotonic() + self.timeout
@@ -365,6 +346,10 @@ def _close(conn: sqlite3.Connection) -> None:
         log.warning("could not close a kv connection (%s)", type(exc).__name__)
 
 
+# SQLite forbids carrying an open connection across fork(): the child would share the parent's record of the
+# file's locks and take none of its own. So idle connections are closed just before this process forks. One that
+# another thread is using then still goes into the child: a process that forks must not use the store in other
+# threads meanwhile (none of nanhu's do).
 _open_stores: "weakref.WeakSet[SqliteKV]" = weakref.WeakSet()
 
 

@@ -12,10 +12,9 @@ log = logging.getLogger("nanhu.db")
 
 
 class SqliteWriters:
-    """SQLite has one writer at a time. Writers queue here instead of in SQLite's busy-retry, which
-    sleeps in steps of 1 to 100 ms and sets the tail latency: a thread lock within the process, then
-    an flock on `<database>.writers` across processes (web workers, the RQ worker, the CLI). If that
-    file cannot be opened, SQLite's own locking decides, as it does for a writer that waited too long."""
+    """SQLite's one writer, queued for here rather than in SQLite's busy-retry: a thread lock within the process,
+    then an flock on `<database>.writers` across processes. If that file cannot be opened, SQLite's own locking
+    decides, as it does for a writer that waited too long."""
 
     def __init__(self, path: str | None, timeout: float):
         self._threads = threading.RLock()
@@ -70,14 +69,9 @@ class SqliteWriters:
 
 
 class FlockWaiter:
-    """Takes an flock, waiting for it in a thread of its own so that the writer asking can give up.
-
-    A blocking flock wakes the moment the other process lets go (polling for it costs a context switch
-    per poll, and leaves the lock idle for up to a poll's pause), but it cannot time out. So a daemon
-    thread blocks in it, the writer waits on an event until its deadline, and a lock won for a writer
-    that gave up is let go at once. Only one writer per process asks at a time (the thread lock comes
-    first); while the thread still waits for an earlier writer that gave up, a new writer queues behind
-    it rather than taking the lock itself on the same descriptor (where flock would not stop it)."""
+    """Takes an flock, waiting for it in a thread of its own so that the writer asking can give up; a lock won
+    for a writer that gave up is let go at once. While the thread still waits for such a writer, a new one queues
+    behind it rather than take the lock on the same descriptor (where flock would not stop it)."""
 
     def __init__(self) -> None:
         self._mutex = threading.Lock()
