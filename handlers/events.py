@@ -7,17 +7,18 @@ import re
 from datetime import timedelta
 
 import nlp
-
 from bot.chat.answers import yes_no
 from bot.chat.conversation import Flow
+from bot.chat.router import PASS, Context, Router
 from bot.links import registration_link
 from bot.wechat.replies import Text
-from bot.chat.router import PASS, Context, Router
 from handlers.common import another_request, list_number, when
 from jobs.delivery import relay
-from wording.residents import RESIDENTS
 from storage import events, party, staff
+from storage.attempts import Attempts
 from storage.audit import staff_actor
+from storage.kv import keys
+from wording.residents import RESIDENTS
 
 router = Router("events")
 signup_flow = router.add_flow(Flow("event.signup", "活动报名"))
@@ -25,7 +26,6 @@ phone_flow = router.add_flow(Flow("event.phone", "留联系电话",
                                   cancel_reply="好的，不留电话了。您的报名仍然有效，发「我的报名」可查看。"))
 cancel_flow = router.add_flow(Flow("event.cancel", "取消报名", cancel_reply="好的，报名保留，没有取消。"))
 
-SHOWN_KEY = "evlist:{}"             # the events last listed to a resident, so that 报名 2 means what they saw
 MAX_LISTED = 8                      # events in one reply (a passive reply holds 2048 bytes)
 MAX_CHECK_IN_FAILURES = 10          # wrong codes per staff member per window: six digits must not be guessable
 CHECK_IN_WINDOW = 600
@@ -33,12 +33,12 @@ _MINE = re.compile(r"我的报名|我报(了|的)|已报名|报名记录|报了�
 
 
 def _remember_list(ctx: Context, found: list[events.EventView]) -> None:
-    ctx.rt.kv.set(SHOWN_KEY.format(ctx.message.openid), json.dumps([e.id for e in found]),
+    ctx.rt.kv.set(keys.events_shown(ctx.message.openid), json.dumps([e.id for e in found]),
                   ctx.rt.config.conversation.idle_timeout)
 
 
 def _shown_list(ctx: Context) -> list[int]:
-    raw = ctx.rt.kv.get(SHOWN_KEY.format(ctx.message.openid))
+    raw = ctx.rt.kv.get(keys.events_shown(ctx.message.openid))
     return json.loads(raw) if raw else [e.id for e in events.upcoming(ctx.rt.db, ctx.now, limit=MAX_LISTED)]
 
 
@@ -292,13 +292,12 @@ def check_in(ctx: Context) -> Text:
     member = staff.for_openid(ctx.rt.db, ctx.message.openid)
     if member is None:
         return Text("签到码请在活动现场出示给工作人员核验。发「我的报名」可查看您的签到码。")
-    failures_key = f"checkinfail:{ctx.message.openid}"
-    failures = int(ctx.rt.kv.get(failures_key) or 0)
-    if failures >= MAX_CHECK_IN_FAILURES:
+    attempts = Attempts(ctx.rt.kv, keys.check_in_failures, MAX_CHECK_IN_FAILURES, CHECK_IN_WINDOW)
+    if attempts.blocked(ctx.message.openid):
         return Text(f"错误次数过多，请 {CHECK_IN_WINDOW // 60} 分钟后再试。")
     result = events.check_in(ctx.rt.db, ctx.args, staff_actor(member.username), ctx.now)
     if result.outcome in ("unknown", "ambiguous"):
-        ctx.rt.kv.set(failures_key, str(failures + 1), CHECK_IN_WINDOW)
+        attempts.failed(ctx.message.openid)
         if result.outcome == "ambiguous":
             return Text("这个签到码对应今天的多个活动，请用 nanhu events checkin 指定活动核验。")
         return Text(f"签到码 {ctx.args} 无效：今天的活动里没有这个码。请核对后再试。")

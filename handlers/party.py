@@ -7,7 +7,9 @@ from bot import card_picture, links
 from bot.wechat.replies import Article, News, Reply, Text
 from bot.chat.router import Context, Router
 from storage import cards, party
+from storage.attempts import Attempts
 from storage.audit import resident_actor
+from storage.kv import keys
 
 router = Router("party")
 log = logging.getLogger("nanhu")
@@ -24,16 +26,15 @@ def bind(ctx: Context) -> Text:
     code = (ctx.intent.slots.get("code") if ctx.intent else None) or ""
     if not code:
         return Text("请发送「绑定」加上社区党委给您的 6 位绑定码，例如：绑定 123456")
-    failures_key = f"bindfail:{ctx.message.openid}"
-    failures = int(ctx.rt.kv.get(failures_key) or 0)
-    if failures >= MAX_BIND_FAILURES:
+    attempts = Attempts(ctx.rt.kv, keys.bind_failures, MAX_BIND_FAILURES, BIND_WINDOW)
+    if attempts.blocked(ctx.message.openid):
         return Text("尝试次数过多，请一小时后再试，或联系所在社区党委核实绑定码。")
     member = party.bind(ctx.rt.db, ctx.message.openid, code, ctx.rt.config.app.secret_key, ctx.now,
                         resident_actor(ctx.resident.id))
     if member is None:
-        ctx.rt.kv.set(failures_key, str(failures + 1), BIND_WINDOW)
+        attempts.failed(ctx.message.openid)
         return Text("绑定码不正确或已失效。绑定码由社区党委发放，一码一人；如有疑问请联系所在社区党委。")
-    ctx.rt.kv.delete(failures_key)
+    attempts.clear(ctx.message.openid)
     return Text(f"认证成功！{member.name}同志，欢迎您。\n所在支部：{member.branch}\n发「亮身份」可出示党员证，发「项目」可认领社区项目。")
 
 

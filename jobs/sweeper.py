@@ -6,6 +6,7 @@ import secrets
 import threading
 
 from bot.runtime import Runtime, use
+from storage.kv import keys
 
 log = logging.getLogger("nanhu.sweeper")
 
@@ -15,7 +16,7 @@ def sweep_once(rt: Runtime) -> bool:
     from jobs.delivery import sweep
 
     interval = rt.config.notices.sweep_interval
-    if not rt.kv.set_nx("sweeper", secrets.token_hex(4), interval * 0.9):
+    if not rt.kv.set_nx(keys.SWEEPER, secrets.token_hex(4), interval * 0.9):
         return False
     with use(rt):
         sweep()

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from storage.models import AuditEntry, utcnow
-from storage.prepared import Prepared
+from storage.performance.prepared import Prepared
 
 if TYPE_CHECKING:
     from storage.db import Database

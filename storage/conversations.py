@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from storage.kv import KV
+from storage.kv import KV, keys
 
 
 @dataclass
@@ -27,7 +27,7 @@ class ConversationStore:
 
     @staticmethod
     def key(openid: str) -> str:
-        return f"conv:{openid}"
+        return keys.conversation(openid)
 
     @staticmethod
     def decode(raw: str) -> Conversation:

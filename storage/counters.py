@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from storage.models import DailyCounter
-from storage.prepared import Prepared
+from storage.performance.prepared import Prepared
 
 
 @cache

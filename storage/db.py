@@ -6,11 +6,9 @@ commits on success and rolls back on any exception, so nothing is half-written.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import threading
-import time
 import weakref
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
@@ -19,7 +17,8 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.prepared import driver_errors
+from storage.performance.prepared import driver_errors
+from storage.performance.writers import SqliteWriters
 
 log = logging.getLogger("nanhu.db")
 T = TypeVar("T")
@@ -81,152 +80,12 @@ def make_engine(url: str, timeout: float = 2.0) -> Engine:
     )
 
 
-class _SqliteWriters:
-    """SQLite has one writer at a time. Writers queue here instead of in SQLite's busy-retry, which
-    sleeps in steps of 1 to 100 ms and sets the tail latency: a thread lock within the process, then
-    an flock on `<database>.writers` across processes (web workers, the RQ worker, the CLI). If that
-    file cannot be opened, SQLite's own locking decides, as it does for a writer that waited too long."""
-
-    def __init__(self, path: str | None, timeout: float):
-        self._threads = threading.RLock()
-        self._path = f"{path}.writers" if path else None
-        self._timeout = timeout
-        self._fd: int | None = None
-        self._fd_pid = 0
-        self._depth = 0
-        self._file_held = False
-        self._waiter = _FlockWaiter()
-
-    def acquire(self) -> bool:
-        """True once this thread may write; False if not had within the timeout (SQLite then decides)."""
-        give_up = time.monotonic() + self._timeout
-        if not self._threads.acquire(timeout=self._timeout):
-            return False
-        try:
-            if self._depth == 0 and self._open():
-                self._file_held = self._waiter.lock(self._fd, give_up)
-                if not self._file_held:
-                    self._threads.release()
-                    return False
-        except BaseException:
-            self._threads.release()
-            raise
-        self._depth += 1
-        return True
-
-    def release(self) -> None:
-        self._depth -= 1
-        if self._depth == 0 and self._file_held:
-            self._file_held = False
-            if self._fd_pid == os.getpid():
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-        self._threads.release()
-
-    def _open(self) -> bool:
-        """The lock file is open in this process (an inherited descriptor would share the parent's lock)."""
-        if self._path is None:
-            return False
-        if self._fd_pid != os.getpid():
-            try:
-                # read-only is enough for flock, so a file another OS user created (the CLI under sudo) still works
-                self._fd = os.open(self._path, os.O_RDONLY | os.O_CREAT, 0o644)
-            except OSError as exc:
-                log.warning("SQLite writers queue off (%s: %s): SQLite's busy-retry decides instead",
-                            type(exc).__name__, self._path)
-                self._path = None
-                return False
-            self._fd_pid = os.getpid()
-        return True
-
-class _FlockWaiter:
-    """Takes an flock, waiting for it in a thread of its own so that the writer asking can give up.
-
-    A blocking flock wakes the moment the other process lets go (polling for it costs a context switch
-    per poll, and leaves the lock idle for up to a poll's pause), but it cannot time out. So a daemon
-    thread blocks in it, the writer waits on an event until its deadline, and a lock won for a writer
-    that gave up is let go at once. Only one writer per process asks at a time (the thread lock comes
-    first); while the thread still waits for an earlier writer that gave up, a new writer queues behind
-    it rather than taking the lock itself on the same descriptor (where flock would not stop it)."""
-
-    def __init__(self) -> None:
-        self._mutex = threading.Lock()
-        self._ready = threading.Condition(self._mutex)
-        self._asks: list[_Ask] = []
-        self._blocking = False  # the thread is taking the lock for an ask
-        self._thread: threading.Thread | None = None
-        self._pid = 0
-
-    def lock(self, fd: int, give_up: float) -> bool:
-        """True once `fd` holds the lock; False if not by `give_up` (time.monotonic)."""
-        ask = _Ask(fd)
-        with self._mutex:
-            if self._pid != os.getpid():  # threads do not survive a fork
-                self._asks.clear()
-                self._blocking = False
-                self._thread = None
-                self._pid = os.getpid()
-            if not self._blocking and not self._asks:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    return True
-                except BlockingIOError:
-                    pass
-            if self._thread is None or not self._thread.is_alive():
-                thread = threading.Thread(target=self._run, name="nanhu-sqlite-writers", daemon=True)
-                thread.start()
-                self._thread = thread
-            self._asks = [a for a in self._asks if a.state != _Ask.GIVEN_UP]
-            self._asks.append(ask)
-            self._ready.notify()
-        ask.won.wait(max(0.0, give_up - time.monotonic()))
-        with self._mutex:
-            if ask.state == _Ask.WON:
-                return True
-            ask.state = _Ask.GIVEN_UP
-            return False
-
-    def _run(self) -> None:
-        while True:
-            with self._mutex:
-                while not self._asks:
-                    self._ready.wait()
-                ask = self._asks.pop(0)
-                if ask.state == _Ask.GIVEN_UP:
-                    continue
-                self._blocking = True
-            try:
-                fcntl.flock(ask.fd, fcntl.LOCK_EX)
-                won = True
-            except OSError as exc:  # the writer gives up at once, and SQLite's own locking decides
-                log.warning("SQLite writers queue: flock failed (%s)", type(exc).__name__)
-                won = False
-            with self._mutex:
-                self._blocking = False
-                if won and ask.state == _Ask.GIVEN_UP:
-                    try:
-                        fcntl.flock(ask.fd, fcntl.LOCK_UN)
-                    except OSError as exc:
-                        log.warning("SQLite writers queue: unlock failed (%s)", type(exc).__name__)
-                elif won:
-                    ask.state = _Ask.WON
-                ask.won.set()
-
-
-class _Ask:
-    WAITING, WON, GIVEN_UP = range(3)
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.state = _Ask.WAITING
-        self.won = threading.Event()
-
-
 class Database:
     def __init__(self, url: str, timeout: float = 2.0):
         self.url = url
         self.engine = make_engine(url, timeout)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._writers = _SqliteWriters(self.sqlite_file, timeout) if self.dialect == "sqlite" else None
+        self._writers = SqliteWriters(self.sqlite_file, timeout) if self.dialect == "sqlite" else None
         self._timeout = timeout
         self._read_only = self.engine.execution_options(read_only=True)
         self._read_sessions = sessionmaker(self._read_only, expire_on_commit=False)
@@ -238,7 +97,7 @@ class Database:
 
     def shared(self, name: str, make: Callable[[], T]) -> T:
         """One object per database and name, made on first use: the group-commit queue of a kind of write
-        (`storage.batching`), which every caller writing to this database must share."""
+        (`storage.performance.batching`), which every caller writing to this database must share."""
         with self._shared_lock:
             if name not in self._shared:
                 self._shared[name] = make()

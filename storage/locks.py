@@ -7,7 +7,7 @@ import secrets
 import time
 from typing import Iterator
 
-from storage.kv import KV, KVUnavailable
+from storage.kv import KV, KVUnavailable, keys
 
 log = logging.getLogger("nanhu.locks")
 
@@ -19,7 +19,7 @@ class LockTimeout(Exception):
 @contextlib.contextmanager
 def lease(kv: KV, name: str, *, ttl: float = 10.0, wait: float = 3.0, poll: float = 0.02) -> Iterator[None]:
     """Hold `lock:<name>` for at most `ttl` seconds; wait up to `wait` seconds to get it."""
-    key = f"lock:{name}"
+    key = keys.lease(name)
     token = secrets.token_hex(8)
     give_up = time.monotonic() + wait
     while not kv.set_nx(key, token, ttl):

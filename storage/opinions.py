@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, func, insert, select
 
 from storage import audit, counters, notices, opinion_states
-from storage.batching import Batcher
+from storage.performance.batching import Batcher
 from storage.conversations import Conversation, ConversationStore
 from storage.db import Database
 from storage.kv import KV
 from storage.models import Opinion, OpinionEvent, Resident
-from storage.prepared import Prepared
+from storage.performance.prepared import Prepared
 from storage.rejections import Rejected
 
 MAX_CONTENT = 1000
@@ -116,7 +116,7 @@ def can_submit(db: Database, resident_id: int, now: datetime, rules: Rules) -> b
 def submit(db: Database, resident_id: int, draft: Draft, now: datetime, tz: ZoneInfo, rules: Rules) -> OpinionView:
     """Store the resident's opinion whole, routed to its category's department with its deadline.
     AlreadyReported if it is a re-send of one still open; TooManyOpinions past the hourly limit.
-    Submissions that arrive together are stored together (`storage.batching`), each checked as if alone."""
+    Submissions that arrive together are stored together (`storage.performance.batching`), each checked alone."""
     content = check_content(draft.content)
     category, route = rules.route(draft.category)
     pending = _Pending(resident_id, draft, content, category, route, now, now.astimezone(tz).strftime("%Y%m%d"),

@@ -1,5 +1,5 @@
-"""Group commit (`storage.batching`): submissions that arrive while one is written are stored together in one
-transaction, and each is still checked, numbered and answered as if it had come alone."""
+"""Group commit (`storage.performance.batching`): submissions that arrive while one is written are stored together
+in one transaction, and each is still checked, numbered and answered as if it had come alone."""
 from __future__ import annotations
 
 import os
@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from storage import opinions, residents
-from storage.batching import Batcher
+from storage.performance.batching import Batcher
 from storage.db import Database, DatabaseUnavailable
 from storage.models import AuditEntry, DailyCounter, Opinion
 

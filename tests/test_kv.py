@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from storage.kv import Claimed, KVUnavailable, RedisKV, SqlKV, SqliteKV, boot_id, for_database
+from storage.attempts import Attempts
+from storage.kv import Claimed, KVUnavailable, RedisKV, SqlKV, SqliteKV, boot_id, for_database, keys
 from storage.locks import LockTimeout, lease
 
 
@@ -123,6 +124,32 @@ def test_a_redis_connection_dropped_by_the_server_is_replaced_on_the_next_call(m
     assert kv.claim([("b", "1", 10)], ["a"]) == Claimed(1, None, ("1",))
     kv.redis.script_flush()  # a flushed or restarted Redis has forgotten the scripts
     assert kv.claim([("c", "1", 10)]).taken == 1
+
+
+def test_incr_counts_within_a_window_that_runs_from_the_first(kv):
+    assert [kv.incr("fails:a", 0.5) for _ in range(3)] == [1, 2, 3]
+    assert kv.get("fails:a") == "3" and kv.incr("fails:b", 10) == 1
+    time.sleep(0.3)
+    assert kv.incr("fails:a", 0.5) == 4  # adding to the count does not move its expiry
+    time.sleep(0.3)
+    assert kv.get("fails:a") is None
+    assert kv.incr("fails:a", 10) == 1  # expired: it starts over
+
+
+def test_incr_loses_no_count_under_contention(kv):
+    counts = []
+    _winners(lambda i: counts.extend(kv.incr("fails:c", 10) for _ in range(5)))
+    assert sorted(counts) == list(range(1, 41)) and kv.get("fails:c") == "40"
+
+
+def test_attempts_block_at_the_limit_and_clear_on_success(kv):
+    attempts = Attempts(kv, keys.bind_failures, limit=3, window=10)
+    for n in (1, 2, 3):
+        assert not attempts.blocked("o") and attempts.failed("o") == n
+    assert attempts.blocked("o") and not attempts.blocked("p")
+    assert kv.get("bindfail:o") == "3"
+    attempts.clear("o")
+    assert not attempts.blocked("o")
 
 
 def test_the_lease_excludes_and_times_out(kv):
@@ -429,7 +456,7 @@ def test_an_earlier_store_that_a_process_still_has_open_is_kept(database, tmp_pa
 def test_a_write_ahead_log_that_grew_while_a_reader_held_it_is_cut_back_once_it_starts_over(make_stack):
     import sqlite3
 
-    import storage.kv
+    import storage.kv.sqlite
 
     kv = make_stack("sqlite+sqlkv").rt.kv
     reader = sqlite3.connect(kv.path, isolation_level=None)
@@ -442,7 +469,7 @@ def test_a_write_ahead_log_that_grew_while_a_reader_held_it_is_cut_back_once_it_
     reader.close()
     for i in range(3):  # the next writes checkpoint, and then the log starts over
         kv.set(f"small:{i}", "y")
-    assert grown > storage.kv._WAL_KEPT >= os.path.getsize(kv.path + "-wal")
+    assert grown > storage.kv.sqlite._WAL_KEPT >= os.path.getsize(kv.path + "-wal")
     assert kv.get("big:47") == "x" * 1_000_000
 
 

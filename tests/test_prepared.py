@@ -1,5 +1,5 @@
-"""The hot path's statements on SQLite's own cursor (`storage.prepared`) store and read exactly what the same
-statements store and read through SQLAlchemy, and fail the same way."""
+"""The hot path's statements on SQLite's own cursor (`storage.performance.prepared`) store and read exactly what the
+same statements store and read through SQLAlchemy, and fail the same way."""
 from __future__ import annotations
 
 import shutil
@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
 from storage.models import AuditEntry, Opinion
-from storage.prepared import Prepared
+from storage.performance.prepared import Prepared
 
 AUDIT = AuditEntry.__table__
 COLUMNS = ["actor", "action", "object_type", "object_id", "at", "detail"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from storage.kv import KV
+from storage.kv import KV, keys
 
 
 class Dedup:
@@ -21,7 +21,7 @@ class Dedup:
 
     @staticmethod
     def key(dedup_key: str) -> str:
-        return f"dedup:{dedup_key}"
+        return keys.dedup(dedup_key)
 
     def wait_for(self, dedup_key: str, timeout: float, poll: float = 0.05) -> str | None:
         """The first request's reply, once it has one; None if it is still working after `timeout`."""

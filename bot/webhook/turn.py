@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from storage.conversations import Conversation, ConversationStore
 from bot.webhook.dedup import Dedup
 from storage import residents
-from storage.kv import KV, Claimed
+from storage.kv import KV, Claimed, keys
 from storage.locks import LockTimeout
 
 _counter = itertools.count()
@@ -81,16 +81,16 @@ class Turn:
         turn = cls(kv, settings, openid, dedup_key)
         digest = hashlib.sha256(body).hexdigest()
         # the key is the signature itself: however timestamp and nonce are re-split, it is the same key
-        keys = [(f"nonce:{signature}", digest, settings.nonce_ttl),
-                (Dedup.key(dedup_key), Dedup.PENDING, settings.reply_deadline * 2)]
+        claims = [(keys.nonce(signature), digest, settings.nonce_ttl),
+                  (Dedup.key(dedup_key), Dedup.PENDING, settings.reply_deadline * 2)]
         if resident:
-            keys.append((turn._lease_key, turn._token, settings.lease_ttl))
+            claims.append((turn._lease_key, turn._token, settings.lease_ttl))
         reads = turn._reads() if resident else []
-        claimed = kv.claim(keys, reads)
+        claimed = kv.claim(claims, reads)
         if claimed.taken == 0:
             if claimed.holder is not None and claimed.holder != digest:
                 return REPLAYED
-            claimed = kv.claim(keys[1:], reads)  # the same push again (a retry): the nonce is not a replay
+            claimed = kv.claim(claims[1:], reads)  # the same push again (a retry): the nonce is not a replay
             claimed = Claimed(claimed.taken + 1, claimed.holder, claimed.values)
         if claimed.taken == 1:
             return DUPLICATE
@@ -102,7 +102,7 @@ class Turn:
 
     @property
     def _lease_key(self) -> str:
-        return f"lock:resident:{self.openid}"
+        return keys.lease(keys.resident_lease_name(self.openid))
 
     @property
     def _conversation_key(self) -> str:
@@ -110,7 +110,7 @@ class Turn:
 
     @property
     def _resident_key(self) -> str:
-        return f"resident:{self.openid}"
+        return keys.resident_profile(self.openid)
 
     def _reads(self) -> list[str]:
         return [self._conversation_key, self._resident_key]
@@ -131,7 +131,7 @@ class Turn:
                 self._take(claimed.values)
                 return
             if time.monotonic() >= give_up:
-                raise LockTimeout(f"resident:{self.openid}")
+                raise LockTimeout(keys.resident_lease_name(self.openid))
             time.sleep(poll)
 
     def keep_conversation(self, conversation: Conversation | None, changed: bool) -> None:

@@ -11,27 +11,26 @@ from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.session import SessionStorage
 
-from storage.kv import KV
+from storage.kv import KV, keys
 from storage.locks import lease
 
 
 class KVSessionStorage(SessionStorage):
     """wechatpy session storage on nanhu's shared store, so every process uses one access token."""
 
-    def __init__(self, kv: KV, prefix: str = "wechatpy:"):
+    def __init__(self, kv: KV):
         self.kv = kv
-        self.prefix = prefix
 
     def get(self, key, default=None):
-        value = self.kv.get(self.prefix + key)
+        value = self.kv.get(keys.wechatpy(key))
         return default if value is None else json.loads(value)
 
     def set(self, key, value, ttl=None):
         if value is not None:
-            self.kv.set(self.prefix + key, json.dumps(value), ttl)
+            self.kv.set(keys.wechatpy(key), json.dumps(value), ttl)
 
     def delete(self, key):
-        self.kv.delete(self.prefix + key)
+        self.kv.delete(keys.wechatpy(key))
 
 
 class WeChatUnreachable(requests.ConnectionError):
@@ -68,7 +67,7 @@ class NanhuWeChatClient(WeChatClient):
 
     def _replace_token(self, failed: str | None) -> str:
         """The token to use now: fetched under the lock unless another process already replaced `failed`."""
-        with lease(self.session.kv, f"token:{self.appid}", ttl=self.timeout + 5, wait=self.timeout + 2):
+        with lease(self.session.kv, keys.token_lease_name(self.appid), ttl=self.timeout + 5, wait=self.timeout + 2):
             current = self.session.get(self.access_token_key)
             if not current or current == failed:
                 self.fetch_access_token()

@@ -9,6 +9,8 @@ import time
 
 import redis
 
+from storage.kv import keys
+
 # Refill by elapsed time, take one token if there is one; otherwise say how many ms until there is.
 # Redis's own clock, so that workers on different machines agree.
 _TAKE = """
@@ -38,7 +40,7 @@ class Unlimited:
 
 
 class RedisBucket:
-    def __init__(self, client: redis.Redis, rate: float, key: str = "nanhu:ratelimit:wechat"):
+    def __init__(self, client: redis.Redis, rate: float, key: str = keys.REDIS_PREFIX + keys.rate_limit("wechat")):
         self.rate = rate
         self.burst = max(1.0, rate)  # at most one second's worth at once
         self.key = key

@@ -11,6 +11,8 @@ from flask import abort, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from storage import staff as staff_store
+from storage.attempts import Attempts
+from storage.kv import keys
 from web.admin.blueprint import bp
 from web.admin.common import runtime
 
@@ -58,9 +60,8 @@ LOGIN_WINDOW = 900
 WRONG = "用户名或密码不正确，或尝试次数过多、账号被暂时锁定。请稍后再试，或联系管理员。"
 
 
-def _address_blocked(rt) -> tuple[bool, str]:
-    key = f"loginfail:{request.remote_addr}"
-    return int(rt.kv.get(key) or 0) >= LOGIN_TRIES_PER_ADDRESS, key
+def _login_attempts(rt) -> Attempts:
+    return Attempts(rt.kv, keys.login_failures, LOGIN_TRIES_PER_ADDRESS, LOGIN_WINDOW)
 
 
 @bp.after_request
@@ -76,8 +77,9 @@ def login() -> ResponseReturnValue:
     error = ""
     if request.method == "POST":
         rt = runtime()
-        blocked, key = _address_blocked(rt)
-        if blocked:  # a flood from one address costs no password hashing and locks nobody's account
+        attempts = _login_attempts(rt)
+        # a flood from one address costs no password hashing and locks nobody's account
+        if attempts.blocked(request.remote_addr):
             return render_template("admin/login.html", error=WRONG), 429
         result = staff_store.authenticate(rt.db, request.form.get("username", ""), request.form.get("password", ""),
                                           rt.now())
@@ -88,7 +90,7 @@ def login() -> ResponseReturnValue:
             target = request.args.get("next", "")
             return redirect(target if target.startswith("/admin") else url_for("admin.dashboard"))
         # one answer for a wrong password, an unknown user and a locked account: nothing to learn from it
-        rt.kv.set(key, str(int(rt.kv.get(key) or 0) + 1), LOGIN_WINDOW)
+        attempts.failed(request.remote_addr)
         error = WRONG
     return render_template("admin/login.html", error=error), 401 if error else 200
 

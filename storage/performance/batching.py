@@ -1,15 +1,6 @@
-"""Group commit: writes of one kind that arrive while one is being written go in together.
-
-Every opinion write takes the database's one writer (on SQLite, for every process; on PostgreSQL, the day's
-ticket-counter row), and under a burst most of a write's time is spent queueing for it and handing it on.
-A `Batcher` lets the first caller lead: once it holds the writer, it takes every write of its kind that has
-queued in this process meanwhile and stores them in one transaction, with one statement per table for the
-lot, and hands the lead to the next caller waiting. Each caller still gets its own answer or its own error.
-
-The batch function must only touch the database: when it fails (a foreign key refused, a row lock held too
-long, say), the transaction is rolled back and each caller of the batch writes its own item again, alone, in
-its own thread and within its own timeouts, so that one bad write fails only itself.
-"""
+"""Group commit: writes of one kind that arrive while one is being written go in together, in one transaction
+that the first caller leads; each caller still gets its own answer or its own error. The batch function must only
+touch the database: when a batch fails, each of its callers writes its item again, alone."""
 from __future__ import annotations
 
 import _thread

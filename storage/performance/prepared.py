@@ -1,12 +1,6 @@
-"""Core statements for the hot path, compiled once and run on SQLite's own cursor.
-
-The opinion write holds SQLite's one writer for every process, so its statements are the time every other
-submission waits. On SQLite a `Prepared` statement skips SQLAlchemy's per-call execution context (about a
-third of the time the lock is held) and keeps what matters of SQLAlchemy: the SQL is the dialect's
-compilation of the Core statement, and parameters and results pass through the columns' own type
-conversions (UTC datetimes, JSON). Errors are wrapped as SQLAlchemy's, as any statement's would be.
-On other databases it runs through SQLAlchemy as usual, which also notices lost connections.
-"""
+"""Core statements for the hot path, compiled once and run on SQLite's own cursor: the dialect's SQL and the
+columns' type conversions, without SQLAlchemy's per-call execution context. Errors are wrapped as SQLAlchemy's;
+on other databases the statement runs through SQLAlchemy as usual."""
 from __future__ import annotations
 
 import contextlib
