@@ -8,13 +8,15 @@ from flask import Flask, jsonify
 from flask.sessions import SecureCookieSessionInterface
 
 import nlp
-from bot import config as config_module, logs, runtime as runtime_module
-from bot.config import Config
-from web.admin import bp as admin_bp
-from web.public import pages_bp, public_bp
+from bot import config as config_module
+from bot import logs
+from bot import runtime as runtime_module
 from bot.chat.router import Router
+from bot.config import Config
 from bot.runtime import Runtime
 from bot.webhook.receiver import MAX_BODY, Webhook
+from web.admin import bp as admin_bp
+from web.public import pages_bp, public_bp
 
 log = logging.getLogger("nanhu")
 
@@ -79,7 +81,6 @@ def create_app(config: Config | None = None, rt: Runtime | None = None, router: 
                        SESSION_COOKIE_SECURE=config.app.base_url.startswith("https://"),
                        PERMANENT_SESSION_LIFETIME=timedelta(hours=12))
     app.session_interface = AdminOnlySessions()
-    app.extensions["nanhu"] = {"runtime": rt, "router": router}
     app.register_blueprint(pages_bp)
     app.register_blueprint(public_bp)
     app.register_blueprint(admin_bp)
@@ -103,5 +104,11 @@ def create_app(config: Config | None = None, rt: Runtime | None = None, router: 
         report["jobs"] = rt.jobs.kind
         return jsonify(status="ok" if ok else "degraded", **report), 200 if ok else 503
 
-    app.wsgi_app = Webhook(rt, router, app.wsgi_app)  # /wechat, in front of the site
+    site = app.wsgi_app
+
+    def site_in_runtime(environ, start_response):  # pages reach it as every job does: bot.runtime.current()
+        with runtime_module.use(rt):
+            return site(environ, start_response)
+
+    app.wsgi_app = Webhook(rt, router, site_in_runtime)  # /wechat, in front of the site
     return app

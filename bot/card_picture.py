@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import threading
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo

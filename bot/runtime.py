@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 import redis
 
 from bot.config import Config
-from jobs.queue import InProcessJobs, RQJobs
 from bot.wechat.client import KVSessionStorage, NanhuWeChatClient
+from jobs.queue import InProcessJobs, RQJobs
 from storage.db import Database
 from storage.kv import KV, RedisKV, for_database
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import logging
 
-from bot.wechat.messages import Inbound
-from bot.wechat.replies import Reply
 from bot.chat.router import Context, Router
 from bot.runtime import Runtime
 from bot.webhook.turn import Turn
+from bot.wechat.messages import Inbound
+from bot.wechat.replies import Reply
 from storage import residents
 
 log = logging.getLogger("nanhu.pipeline")

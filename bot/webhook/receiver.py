@@ -24,15 +24,15 @@ from urllib.parse import parse_qsl
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.wsgi import get_content_length, get_input_stream
 
-from bot.wechat import replies
-from bot.wechat import signing
-from bot.webhook.dedup import Dedup
-from bot.webhook.handoff import Job, Pool
-from bot.wechat.messages import Inbound, MalformedMessage, parse_xml, to_inbound
-from bot.webhook.pipeline import handle, is_resident_talking
 from bot.chat.router import Router
 from bot.runtime import Runtime, use
-from bot.webhook.turn import DUPLICATE, REPLAYED, Settings as TurnSettings, Turn
+from bot.webhook.dedup import Dedup
+from bot.webhook.handoff import Job, Pool
+from bot.webhook.pipeline import handle, is_resident_talking
+from bot.webhook.turn import DUPLICATE, REPLAYED, Turn
+from bot.webhook.turn import Settings as TurnSettings
+from bot.wechat import replies, signing
+from bot.wechat.messages import Inbound, MalformedMessage, parse_xml, to_inbound
 from jobs.sending import send_text
 from storage.kv import KVUnavailable
 from storage.locks import LockTimeout
@@ -311,7 +311,9 @@ def _send_late(rt: Runtime, message: Inbound, job: Job) -> None:
 
 
 def _is_outage(exc: Exception) -> bool:
-    from sqlalchemy.exc import OperationalError, TimeoutError as PoolTimeout
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
     from storage.db import DatabaseUnavailable
     return isinstance(exc, (KVUnavailable, OperationalError, PoolTimeout, LockTimeout, DatabaseUnavailable))
 

@@ -19,9 +19,9 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
-from storage.conversations import Conversation, ConversationStore
 from bot.webhook.dedup import Dedup
 from storage import residents
+from storage.conversations import Conversation, ConversationStore
 from storage.kv import KV, Claimed, keys
 from storage.locks import LockTimeout
 

@@ -6,7 +6,6 @@ import time
 
 import requests
 import requests.adapters
-
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.session import SessionStorage

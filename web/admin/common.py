@@ -5,20 +5,14 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Any
 
-from flask import abort, current_app, g, render_template
+from flask import abort, g, render_template
 
-from bot.runtime import Runtime
+from bot.runtime import current as runtime  # the one way to the runtime, as jobs reach it
 from storage import communities as community_store
 from storage.audit import staff_actor
 from storage.communities import CommunityView
 from storage.staff import StaffView
 from web.admin.blueprint import bp
-
-
-def runtime() -> Runtime:
-    """The runtime the app was built with."""
-    return current_app.extensions["nanhu"]["runtime"]
-
 
 # --- times ----------------------------------------------------------------------------------------------
 

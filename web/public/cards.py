@@ -10,8 +10,9 @@ from __future__ import annotations
 from flask import Response, current_app
 
 from bot import card_picture, links
+from bot.runtime import current as runtime
 from storage import cards
-from web.public.common import page, pages_bp, runtime
+from web.public.common import page, pages_bp
 
 
 @pages_bp.get("/card/<token>.png")

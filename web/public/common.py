@@ -1,21 +1,14 @@
-"""The public pages' two blueprints and what their pages share: the runtime and a page rendered in the
-public layout (templates/public/layout.html)."""
+"""The public pages' two blueprints, and a page rendered in the public layout
+(templates/public/layout.html). Pages reach the runtime as everything does: `bot.runtime.current()`."""
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template
-
-from bot.runtime import Runtime
+from flask import Blueprint, Response, render_template
 
 # Two blueprints for their endpoint names ("pages.…", "public.…"); one templates folder.
 pages_bp = Blueprint("pages", __name__, template_folder="templates")     # check-in codes, identity cards
 public_bp = Blueprint("public", __name__, template_folder="templates")   # the projects' disclosure pages
-
-
-def runtime() -> Runtime:
-    """The runtime the app was built with."""
-    return current_app.extensions["nanhu"]["runtime"]
 
 
 def page(template: str, status: int = 200, *, no_store: bool = False, **context: Any) -> Response:

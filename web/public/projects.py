@@ -7,8 +7,9 @@ from datetime import datetime, tzinfo
 
 from flask import Response
 
+from bot.runtime import current as runtime
 from storage import projects
-from web.public.common import page, public_bp, runtime
+from web.public.common import page, public_bp
 
 
 def _yuan(value: float | None) -> str:

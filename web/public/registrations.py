@@ -12,8 +12,9 @@ from flask import Response
 from markupsafe import Markup
 
 from bot import links
+from bot.runtime import current as runtime
 from storage import events
-from web.public.common import page, pages_bp, runtime
+from web.public.common import page, pages_bp
 
 _STATUS = {"confirmed": "报名成功", "waitlisted": "候补中", "cancelled": "已取消"}
 
