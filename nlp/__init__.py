@@ -8,13 +8,12 @@
 Pure Python over a data lexicon (lexicon.toml, described in LEXICON.md); no Flask, database or network.
 """
 from nlp.categories import categories, category
-from nlp.classifier import classify, explain, load
+from nlp.classifier import classify, load
 from nlp.intent import INTENTS, Intent
 from nlp.lexicon import Lexicon, LexiconError, read_lexicon
 from nlp.normalize import normalize
 from nlp.slots import (
     Rating,
-    When,
     code,
     extract_number,
     extract_slots,
@@ -23,15 +22,13 @@ from nlp.slots import (
     mask_mobiles,
     mentions_place,
     mobile,
-    pick,
     rating,
     stated_people,
     ticket_no,
-    when,
 )
 
 __all__ = [
-    "INTENTS", "Intent", "Lexicon", "LexiconError", "Rating", "When", "categories", "category", "classify", "code", "explain", "extract_number",
-    "extract_slots", "head_count", "load", "mask_mobile", "mask_mobiles", "mentions_place", "mobile", "normalize", "pick", "rating",
-    "read_lexicon", "stated_people", "ticket_no", "when",
+    "INTENTS", "Intent", "Lexicon", "LexiconError", "Rating", "categories", "category", "classify", "code",
+    "extract_number", "extract_slots", "head_count", "load", "mask_mobile", "mask_mobiles", "mentions_place",
+    "mobile", "normalize", "rating", "read_lexicon", "stated_people", "ticket_no",
 ]

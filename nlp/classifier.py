@@ -23,7 +23,7 @@ from nlp.normalize import normalize
 from nlp.slots import extract_code, extract_number, extract_slots, extract_ticket_no
 from nlp.soundalike import readings as _load_readings
 
-__all__ = ["INTENTS", "Intent", "Lexicon", "LexiconError", "classify", "explain", "extract_code", "extract_number",
+__all__ = ["INTENTS", "Intent", "Lexicon", "LexiconError", "classify", "extract_code", "extract_number",
            "extract_slots", "extract_ticket_no", "load", "read_lexicon"]
 
 Hit = tuple[str, int, int, float]  # word, start, end, share of its weight that counts (1.0, or less for a sound-alike)
@@ -232,7 +232,7 @@ def _whole_message_key(text: str) -> str:
     return text
 
 
-def _analyse(lx: Lexicon, norm: str) -> tuple[dict[str, Any], list[Hit], dict[str, float], bool]:
+def _analyse(lx: Lexicon, norm: str) -> tuple[dict[str, Any], dict[str, float], bool]:
     slots = extract_slots(norm)
     hits = _hits(lx, norm)
     scores = _score(lx, norm, hits, slots)
@@ -253,7 +253,7 @@ def _analyse(lx: Lexicon, norm: str) -> tuple[dict[str, Any], list[Hit], dict[st
             hits = sorted(kept + sounds, key=lambda h: h[1])
             scores = _score(lx, norm, hits, slots)
             via_pinyin = _winner(lx, scores) != before
-    return slots, hits, scores, via_pinyin
+    return slots, scores, via_pinyin
 
 
 def classify(text: str, lexicon: Lexicon | None = None) -> Intent:
@@ -265,15 +265,5 @@ def classify(text: str, lexicon: Lexicon | None = None) -> Intent:
     exact = lx.whole_message.get(_whole_message_key(norm))
     if exact:
         return Intent(exact, 1.0, extract_slots(norm))
-    slots, _, scores, via_pinyin = _analyse(lx, norm)
+    slots, scores, via_pinyin = _analyse(lx, norm)
     return _decide(lx, norm, scores, slots, via_pinyin)
-
-
-def explain(text: str, lexicon: Lexicon | None = None) -> str:
-    """Why classify() decided as it did: normalized text, words found, non-zero scores. For tuning."""
-    lx = lexicon or _loaded()
-    norm = _prepare(lx, text)
-    slots, hits, scores, _ = _analyse(lx, norm)
-    words = " ".join(w if share == 1.0 else f"~{w}" for w, _, _, share in hits)
-    nonzero = {k: round(v, 2) for k, v in scores.items() if v}
-    return f"{norm!r} words=[{words}] scores={nonzero} slots={slots} → {classify(text, lx)}"
