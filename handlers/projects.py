@@ -124,7 +124,7 @@ _LEADING_STARS = re.compile(r"^\s*([1-5一二三四五])\s*(?:星|分|颗星)?(?
 def _stars(text: str) -> tuple[int, str] | None:
     """Stars and the comment after them: "5 很实在", "五星，很好", or words nlp.rating reads as stars."""
     if (m := _LEADING_STARS.match(nlp.normalize(text))) is not None:
-        return int(m.group(1)) if m.group(1).isdigit() else "一二三四五".index(m.group(1)) + 1, m.group(2).strip()
+        return nlp.numeral(m.group(1)), m.group(2).strip()
     rating = nlp.rating(text)
     return (rating.stars, text.strip()) if rating is not None and rating.stars is not None else None
 

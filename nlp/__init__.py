@@ -12,6 +12,7 @@ from nlp.classifier import classify, load
 from nlp.intent import INTENTS, Intent
 from nlp.lexicon import Lexicon, LexiconError, read_lexicon
 from nlp.normalize import normalize
+from nlp.numerals import numeral
 from nlp.slots import (
     Rating,
     code,
@@ -30,5 +31,5 @@ from nlp.slots import (
 __all__ = [
     "INTENTS", "Intent", "Lexicon", "LexiconError", "Rating", "categories", "category", "classify", "code",
     "extract_number", "extract_slots", "head_count", "load", "mask_mobile", "mask_mobiles", "mentions_place",
-    "mobile", "normalize", "rating", "read_lexicon", "stated_people", "ticket_no",
+    "mobile", "normalize", "numeral", "rating", "read_lexicon", "stated_people", "ticket_no",
 ]

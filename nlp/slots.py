@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nlp.normalize import normalize
+from nlp.numerals import numeral
 
 _TICKET = re.compile(r"(?<![a-z0-9])my[\s-]?(\d{11,14})(?!\d)")
 _CODE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
@@ -19,16 +20,6 @@ _DIGITS = re.compile(r"(?<!\d)(\d{1,3})(?!\d)(?!\s*(?:人|位|个人|点|月|日
 _CN_NUM = "[一二两三四五六七八九]?十[一二三四五六七八九]?|[一二两三四五六七八九]"
 # 第三个, 三号 anywhere; a bare numeral only at the end (认领三), and not 周六 / 统一 / 之一
 _CN_NUMBER = re.compile(rf"第\s*({_CN_NUM})|({_CN_NUM})\s*号(?!楼)|(?<![周期拜统唯之万初第])({_CN_NUM})$")
-_CN_DIGIT = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-
-
-def cn_to_int(numeral: str) -> int:
-    """一 → 1, 十二 → 12, 二十 → 20, 三十一 → 31 (numerals below 100)."""
-    tens, ten, ones = numeral.partition("十")
-    if not ten:
-        return _CN_DIGIT[numeral]
-    return (_CN_DIGIT[tens] if tens else 1) * 10 + (_CN_DIGIT[ones] if ones else 0)
-
 
 def extract_ticket_no(text: str) -> str | None:
     """MY20261129001 in any case, in normalized text → 'MY20261129001'."""
@@ -50,7 +41,7 @@ def extract_number(text: str) -> int | None:
         return int(m.group(1))
     m = _CN_NUMBER.search(text)
     if m:
-        return cn_to_int(next(g for g in m.groups() if g))
+        return numeral(next(g for g in m.groups() if g))
     return None
 
 
@@ -80,17 +71,6 @@ def code(text: str) -> str | None:
 _NUM = r"\d{1,3}|[零〇一二两三四五六七八九十]{1,3}"
 
 
-def _to_int(numeral: str) -> int | None:
-    """12 or 十二 → 12; None for what is not a number below 1000 (十十)."""
-    if numeral.isdigit():
-        return int(numeral)
-    numeral = numeral.lstrip("零〇") or "零"
-    try:
-        return cn_to_int(numeral)
-    except KeyError:
-        return None
-
-
 # ---------------------------------------------------------------- head count
 
 _PEOPLE = r"人|位|口人"
@@ -116,18 +96,18 @@ def head_count(text: str | None) -> int | None:
     norm = normalize(text)
     m = _FAMILY.search(norm) or _BIG_SMALL.search(norm)
     if m:
-        values = [_to_int(g) for g in m.groups() if g]
+        values = [numeral(g) for g in m.groups() if g]
         total = sum(v or 0 for v in values)
         return total if total and all(values) else None
-    generic = sum(_to_int(g) or 0 for g in _GENERIC_COUNT.findall(norm))
-    adults = sum(_to_int(g) or 0 for g in _ADULTS.findall(norm))
+    generic = sum(numeral(g) or 0 for g in _GENERIC_COUNT.findall(norm))
+    adults = sum(numeral(g) or 0 for g in _ADULTS.findall(norm))
     kids_matches = list(_KIDS.finditer(norm))
-    kids = sum((_to_int(k.group(1)) or 0) if k.group(1) else 1 for k in kids_matches)
+    kids = sum((numeral(k.group(1)) or 0) if k.group(1) else 1 for k in kids_matches)
     if generic or adults:
         return generic + adults + kids
     pair = _PAIR.search(norm)
     if pair:
-        base = 2 if pair.group(1) in (None, "俩") else _to_int(pair.group(2) or "") or 0
+        base = 2 if pair.group(1) in (None, "俩") else numeral(pair.group(2) or "") or 0
         return base + kids if base else None
     # kinship words not already counted above (带两个孩子 counts 孩子 once); 父母 / 爸妈 are two
     counted = {i for k in kids_matches for i in range(k.start(), k.end())}
@@ -203,7 +183,7 @@ def rating(text: str | None) -> Rating | None:
     else:
         m = _STARS.search(norm)
         if m:
-            value = _to_int(next(g for g in m.groups() if g))
+            value = numeral(next(g for g in m.groups() if g))
             stars = value if value is not None and 1 <= value <= 5 else None
     if stars is None and "满分" in norm:
         stars = 5
@@ -233,24 +213,7 @@ def mentions_place(text: str) -> bool:
 
 # ---------------------------------------------------------------- any stated number of people
 
-_BIG_CN = {"十": 10, "百": 100, "千": 1000, "万": 10000}
 _STATED_PEOPLE = re.compile(r"(\d+|[零〇一二两三四五六七八九十百千万]+)\s*个?\s*(?:人|位)")
-
-
-def _cn_int(numeral: str) -> int | None:
-    """三百 → 300, 两千五百 → 2500, 十二 → 12; None for what is not a numeral."""
-    if numeral.isdigit():
-        return int(numeral)
-    total, digit = 0, None
-    for ch in numeral:
-        if ch in _CN_DIGIT:
-            digit = _CN_DIGIT[ch]
-        elif ch in _BIG_CN:
-            total += (1 if digit is None else digit) * _BIG_CN[ch]
-            digit = None
-        else:
-            return None
-    return total + (digit or 0)
 
 
 def stated_people(text: str | None) -> int | None:
@@ -259,4 +222,8 @@ def stated_people(text: str | None) -> int | None:
     if not text:
         return None
     m = _STATED_PEOPLE.search(normalize(text))
-    return _cn_int(m.group(1)) if m else None
+    if not m:
+        return None
+    said = m.group(1)
+    # 两三个人 (two or three) is read from its end: the larger number
+    return next((n for i in range(len(said)) if (n := numeral(said[i:])) is not None), None)

@@ -464,6 +464,22 @@ def test_load_with_a_path_replaces_the_process_lexicon(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- slots as pure functions
 
+@pytest.mark.parametrize("text, value", [
+    ("12", 12), ("一", 1), ("两", 2), ("十", 10), ("十二", 12), ("二十", 20), ("三十一", 31), ("零", 0), ("零五", 5),
+    ("十〇", 10), ("三百", 300), ("三百零五", 305), ("两千五百", 2500), ("一万二千", 12000), ("十万", 100000),
+    ("二三", None), ("十十", None), ("二零", None), ("十零五", None), ("人", None),
+])
+def test_numeral(text: str, value: int | None) -> None:
+    assert nlp.numeral(text) == value
+
+
+@pytest.mark.parametrize("text, count", [
+    ("0人", 0), ("三百人", 300), ("两千五百人", 2500), ("报名 20 个人", 20), ("两三个人", 3), ("报名2", None), (None, None),
+])
+def test_stated_people(text: str | None, count: int | None) -> None:
+    assert nlp.stated_people(text) == count
+
+
 @pytest.mark.parametrize("text, count", [
     ("两个人", 2), ("3人", 3), ("三位", 3), ("兩個人", 2), ("报名2人", 2), ("我和老婆", 2), ("我跟我妈", 2),
     ("带两个小孩", 3), ("我带两个小孩", 3), ("我和老婆带一个孩子", 3), ("一家三口", 3), ("一家四口", 4),
