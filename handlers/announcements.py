@@ -5,11 +5,12 @@ words mean nothing special. 公告报告 shows how the latest announcements were
 """
 from __future__ import annotations
 
+import nlp
+
 from bot.chat.answers import yes_no
 from bot.chat.conversation import Flow
 from bot.wechat.replies import Text
 from bot.chat.router import Context, Router
-from handlers.common import list_number
 from handlers.help import not_understood
 from jobs.delivery import relay
 from storage import communities, notices, staff
@@ -61,7 +62,7 @@ def body(ctx: Context) -> Text:
 @flow.step("audience")
 def audience(ctx: Context) -> Text:
     names = communities.all_communities(ctx.rt.db)
-    number = list_number(ctx.message.text)
+    number = nlp.list_number(ctx.message.text)
     if number == 1:
         chosen = Audience("everyone")
     elif number == 2:

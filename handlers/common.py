@@ -1,4 +1,4 @@
-"""Small helpers shared by handlers: dates as residents read them, list numbers."""
+"""Small helpers shared by handlers: dates as residents read them."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -22,9 +22,3 @@ def day(dt: datetime, tz: ZoneInfo) -> str:
 def another_request(text: str, *this_flow: str) -> bool:
     """Whether an answer to the bot's question is plainly some other request (the step then passes it on)."""
     return nlp.classify(text).name not in ("unknown", *this_flow)
-
-
-def list_number(text: str) -> int | None:
-    """A reply that is just a list number (3, ３, 3号, 第三个, 三); None for anything longer."""
-    t = nlp.normalize(text)
-    return nlp.extract_number(t) if len(t) <= 4 else None

@@ -13,7 +13,7 @@ from bot.chat.conversation import Flow
 from bot.links import registration_link
 from bot.wechat.replies import Text
 from bot.chat.router import PASS, Context, Router
-from handlers.common import another_request, list_number, when
+from handlers.common import another_request, when
 from jobs.delivery import relay
 from storage import events, party, staff
 from storage.audit import staff_actor
@@ -135,7 +135,7 @@ def signup(ctx: Context) -> Text:
 @signup_flow.step("which")
 def which(ctx: Context):
     ids = _shown_list(ctx)
-    number = list_number(ctx.message.text)
+    number = nlp.list_number(ctx.message.text)
     named = _by_title(ctx)
     chosen = ids[number - 1] if number and 1 <= number <= len(ids) else (named[0] if named else None)
     if chosen is None:
@@ -266,7 +266,7 @@ def _ask_to_confirm(ctx: Context, r: events.RegistrationView) -> Text:
 @cancel_flow.step("which")
 def cancel_which(ctx: Context):
     ids = ctx.conversation.data["ids"]
-    number = list_number(ctx.message.text)
+    number = nlp.list_number(ctx.message.text)
     if not number or not 1 <= number <= len(ids):
         if another_request(ctx.message.text, "event.cancel"):
             return PASS

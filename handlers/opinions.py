@@ -9,7 +9,7 @@ from bot.chat.conversation import Flow
 from bot.wechat.replies import TEXT_LIMIT_BYTES, Text
 from bot.chat.answers import yes_no
 from bot.chat.router import PASS, Context, Router
-from handlers.common import day, list_number, when
+from handlers.common import day, when
 from storage import communities, opinions, residents
 from storage.audit import resident_actor
 from storage.opinion_states import OPEN_STATES, label
@@ -189,7 +189,7 @@ def choose_community(ctx: Context):
     said = _extra(ctx)
     if said:
         return Text(said + f"请先回复您所在社区的数字（1 到 {len(options)}）。")
-    number = list_number(ctx.message.text)
+    number = nlp.list_number(ctx.message.text)
     chosen = options[number - 1] if number and 1 <= number <= len(options) else communities.match(options, ctx.text)
     if chosen is None:
         if _means_something_else(ctx):

@@ -19,6 +19,7 @@ from nlp.slots import (
     extract_number,
     extract_slots,
     head_count,
+    list_number,
     mask_mobile,
     mask_mobiles,
     mentions_place,
@@ -30,6 +31,6 @@ from nlp.slots import (
 
 __all__ = [
     "INTENTS", "Intent", "Lexicon", "LexiconError", "Rating", "categories", "category", "classify", "code",
-    "extract_number", "extract_slots", "head_count", "load", "mask_mobile", "mask_mobiles", "mentions_place",
+    "extract_number", "extract_slots", "head_count", "list_number", "load", "mask_mobile", "mask_mobiles", "mentions_place",
     "mobile", "normalize", "numeral", "rating", "read_lexicon", "stated_people", "ticket_no",
 ]

@@ -45,6 +45,12 @@ def extract_number(text: str) -> int | None:
     return None
 
 
+def list_number(text: str) -> int | None:
+    """A reply in raw text that is just a list number (3, ３, 3号, 第三个, 三); None for anything longer."""
+    norm = normalize(text)
+    return extract_number(norm) if len(norm) <= 4 else None
+
+
 _ANY_NUMBER = re.compile(r"[\d一二两三四五六七八九十]")
 
 

@@ -67,7 +67,7 @@ def confirm(ctx: "Context"):
 @flow.step("choose")
 def choose(ctx: "Context"):
     options = ctx.conversation.data["options"]
-    number = nlp.extract_number(ctx.text) if len(ctx.text) <= 4 else None
+    number = nlp.list_number(ctx.message.text)
     if number is None or not 1 <= number <= len(options):
         return PASS  # not an answer to the question: route the new message afresh
     return _replay(ctx, options[number - 1])
