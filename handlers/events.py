@@ -13,7 +13,7 @@ from bot.chat.conversation import Flow
 from bot.links import registration_link
 from bot.wechat.replies import Text
 from bot.chat.router import PASS, Context, Router
-from handlers.common import another_request, when
+from handlers.common import when
 from jobs.delivery import relay
 from storage import events, party, staff
 from storage.audit import staff_actor
@@ -139,7 +139,7 @@ def which(ctx: Context):
     named = _by_title(ctx)
     chosen = ids[number - 1] if number and 1 <= number <= len(ids) else (named[0] if named else None)
     if chosen is None:
-        if another_request(ctx.message.text, "event.signup"):
+        if nlp.another_request(ctx.message.text, "event.signup"):
             return PASS
         return Text(f"请回复 1 到 {len(ids)} 之间的序号，或发「取消」退出。")
     count = _head_count(ctx.message.text, ctx.conversation.data.get("head_count", 1))
@@ -206,7 +206,7 @@ _REFUSALS = {
 def waitlist(ctx: Context):
     said = yes_no(ctx.text)
     if said is None:
-        if another_request(ctx.message.text):
+        if nlp.another_request(ctx.message.text):
             return PASS
         return Text("要排队候补吗？请回复「是」或「否」。")
     data = ctx.conversation.data
@@ -268,7 +268,7 @@ def cancel_which(ctx: Context):
     ids = ctx.conversation.data["ids"]
     number = nlp.list_number(ctx.message.text)
     if not number or not 1 <= number <= len(ids):
-        if another_request(ctx.message.text, "event.cancel"):
+        if nlp.another_request(ctx.message.text, "event.cancel"):
             return PASS
         return Text(f"请回复 1 到 {len(ids)} 之间的序号，或发「取消」退出。")
     chosen = events.registration(ctx.rt.db, ids[number - 1])
@@ -279,7 +279,7 @@ def cancel_which(ctx: Context):
 def cancel_confirm(ctx: Context):
     said = yes_no(ctx.text)
     if said is None:
-        if another_request(ctx.message.text):
+        if nlp.another_request(ctx.message.text):
             return PASS
         return Text("请回复「是」取消报名，或「否」保留。")
     registration_id = ctx.conversation.data["registration_id"]

@@ -39,13 +39,9 @@ def _substance(ctx: Context) -> str:
     return ctx.message.text.strip() if _words(rest) >= MIN_SUBSTANCE else ""
 
 
-# a reply that is plainly another request ("活动", "我的意见") leaves the flow instead of being taken as an answer
-_ELSEWHERE = set(nlp.INTENTS) - {"opinion.submit", "unknown"}
-
-
 def _means_something_else(ctx: Context) -> bool:
-    intent = nlp.classify(ctx.message.text)
-    return intent.name in _ELSEWHERE and not intent.alternatives and not intent.via_pinyin
+    """A reply that is plainly another request ("活动", "我的意见") leaves the flow instead of being taken as an answer."""
+    return nlp.another_request(ctx.message.text, "opinion.submit")
 
 
 def _rules(ctx: Context) -> opinions.Rules:

@@ -10,7 +10,6 @@ import nlp
 from bot.chat.conversation import Flow
 from bot.wechat.replies import Text
 from bot.chat.router import PASS, Context, Router
-from handlers.common import another_request
 from storage import party, projects
 
 router = Router("projects")
@@ -133,7 +132,7 @@ def _stars(text: str) -> tuple[int, str] | None:
 def stars(ctx: Context):
     given = _stars(ctx.message.text)
     if given is None:
-        if another_request(ctx.message.text):
+        if nlp.another_request(ctx.message.text):
             return PASS
         return Text("请回复 1 到 5 的数字（5 最好），可以附一句评价；发「取消」放弃。")
     project_id = ctx.conversation.data["project_id"]

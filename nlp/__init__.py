@@ -8,7 +8,7 @@
 Pure Python over a data lexicon (lexicon.toml, described in LEXICON.md); no Flask, database or network.
 """
 from nlp.categories import categories, category
-from nlp.classifier import classify, load
+from nlp.classifier import another_request, classify, load
 from nlp.intent import INTENTS, Intent
 from nlp.lexicon import Lexicon, LexiconError, read_lexicon
 from nlp.normalize import normalize
@@ -30,7 +30,7 @@ from nlp.slots import (
 )
 
 __all__ = [
-    "INTENTS", "Intent", "Lexicon", "LexiconError", "Rating", "categories", "category", "classify", "code",
+    "INTENTS", "Intent", "Lexicon", "LexiconError", "Rating", "another_request", "categories", "category", "classify", "code",
     "extract_number", "extract_slots", "head_count", "list_number", "load", "mask_mobile", "mask_mobiles", "mentions_place",
     "mobile", "normalize", "numeral", "rating", "read_lexicon", "stated_people", "ticket_no",
 ]

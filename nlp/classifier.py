@@ -23,7 +23,7 @@ from nlp.normalize import normalize
 from nlp.slots import extract_code, extract_number, extract_slots, extract_ticket_no
 from nlp.soundalike import readings as _load_readings
 
-__all__ = ["INTENTS", "Intent", "Lexicon", "LexiconError", "classify", "extract_code", "extract_number",
+__all__ = ["INTENTS", "Intent", "Lexicon", "LexiconError", "another_request", "classify", "extract_code", "extract_number",
            "extract_slots", "extract_ticket_no", "load", "read_lexicon"]
 
 Hit = tuple[str, int, int, float]  # word, start, end, share of its weight that counts (1.0, or less for a sound-alike)
@@ -267,3 +267,11 @@ def classify(text: str, lexicon: Lexicon | None = None) -> Intent:
         return Intent(exact, 1.0, extract_slots(norm))
     slots, scores, via_pinyin = _analyse(lx, norm)
     return _decide(lx, norm, scores, slots, via_pinyin)
+
+
+def another_request(text: str, *this_flow: str) -> bool:
+    """Whether a reply to the bot's question is plainly some other request, so that the conversation
+    step passes it on: an intent other than unknown and `this_flow`, found with certainty (no close
+    alternative, not only through a sound-alike). An uncertain reading stays an answer."""
+    intent = classify(text)
+    return intent.name not in ("unknown", *this_flow) and not intent.alternatives and not intent.via_pinyin
