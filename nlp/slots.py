@@ -140,20 +140,6 @@ def mobile(text: str | None) -> str | None:
     return re.sub(r"\D", "", m.group(1)) if m else None
 
 
-def mask_mobile(number: str) -> str:
-    """13800138001 → 138****8001, for logs. Other lengths keep their first 3 and last 4 digits
-    too; fewer than 8 digits are masked entirely."""
-    digits = re.sub(r"\D", "", number or "")
-    if len(digits) < 8:
-        return "*" * len(digits)
-    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
-
-
-def mask_mobiles(text: str) -> str:
-    """The text with every mobile number in it masked (for logging what a resident wrote)."""
-    return _MOBILE.sub(lambda m: mask_mobile(m.group(1)), text) if text else text
-
-
 # ---------------------------------------------------------------- ratings
 
 @dataclass(frozen=True)

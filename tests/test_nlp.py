@@ -504,7 +504,7 @@ def test_mask_mobile() -> None:
     assert nlp.mask_mobile("13800138001") == "138****8001"
     assert nlp.mask_mobile("138 0013 8001") == "138****8001"
     assert nlp.mask_mobile("123") == "***"
-    assert nlp.slots.mask_mobiles("报名，手机13800138001") == "报名，手机138****8001"
+    assert nlp.mask_phones("报名，手机13800138001") == "报名，手机138****8001"
 
 
 @pytest.mark.parametrize("text, verdict, stars", [
