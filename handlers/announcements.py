@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import nlp
 
-from bot.chat.answers import yes_no
 from bot.chat.conversation import Flow
 from bot.wechat.replies import Text
 from bot.chat.router import Context, Router
@@ -84,7 +83,7 @@ def _confirm(ctx: Context, chosen: Audience) -> Text:
 
 @flow.step("confirm")
 def confirm(ctx: Context) -> Text:
-    said = yes_no(ctx.text)
+    said = nlp.yes_no(ctx.text)
     if said is None:
         return Text("请回复「是」立即发送，或「否」放弃。")
     data = ctx.conversation.data

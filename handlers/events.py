@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import nlp
 
-from bot.chat.answers import yes_no
 from bot.chat.conversation import Flow
 from bot.links import registration_link
 from bot.wechat.replies import Text
@@ -204,7 +203,7 @@ _REFUSALS = {
 
 @signup_flow.step("waitlist")
 def waitlist(ctx: Context):
-    said = yes_no(ctx.text)
+    said = nlp.yes_no(ctx.text)
     if said is None:
         if nlp.another_request(ctx.message.text):
             return PASS
@@ -277,7 +276,7 @@ def cancel_which(ctx: Context):
 
 @cancel_flow.step("confirm")
 def cancel_confirm(ctx: Context):
-    said = yes_no(ctx.text)
+    said = nlp.yes_no(ctx.text)
     if said is None:
         if nlp.another_request(ctx.message.text):
             return PASS

@@ -7,7 +7,6 @@ import nlp
 
 from bot.chat.conversation import Flow
 from bot.wechat.replies import TEXT_LIMIT_BYTES, Text
-from bot.chat.answers import yes_no
 from bot.chat.router import PASS, Context, Router
 from handlers.common import day, when
 from storage import communities, opinions, residents
@@ -24,7 +23,6 @@ SUMMARY_CHARS = 200   # of the description, in the confirmation screen (a passiv
 LABEL_CHARS = 60      # of a WeChat location's label
 TIMELINE_STEPS = 6    # and of a ticket's timeline, the latest steps with their notes cut to NOTE_CHARS
 NOTE_CHARS = 60
-_SKIP = {"跳过", "没有", "不知道", "不用", "不用了", "不方便", "无", "否", "不", "不清楚", "算了", "略", "skip"}
 TOO_MANY = ("您这一小时内已经反映了 {n} 个问题，我们都记下了，会逐一处理。请稍后再提交新的问题。\n"
             "紧急情况请直接拨打 110 或 12345 热线。发「我的意见」可查看进度。")
 
@@ -204,7 +202,7 @@ def locate(ctx: Context):
         said = _take_photo(ctx)
         return Text(said + "问题的位置在哪里？发送微信位置或文字说明，不方便说就回「跳过」。")
     text = ctx.message.text.strip()
-    if nlp.normalize(text).rstrip("。.!！") in _SKIP:
+    if nlp.skips(text):
         return _next_question(ctx)
     if _means_something_else(ctx):
         return PASS
@@ -247,7 +245,7 @@ def confirm(ctx: Context):
     if bare_text in _REDO:
         data["content"] = ""
         return _next_question(ctx)
-    said_yes = yes_no(ctx.text)
+    said_yes = nlp.yes_no(ctx.text)
     if said_yes is True:
         return _submit(ctx)
     if _means_something_else(ctx):

@@ -48,7 +48,8 @@ def load(path: str | os.PathLike[str] | None = None) -> None:
             _model = read_lexicon(path)
 
 
-def _loaded() -> Lexicon:
+def loaded_lexicon() -> Lexicon:
+    """The process-wide lexicon, loaded on first use."""
     if _model is None:
         load()
     assert _model is not None
@@ -260,7 +261,7 @@ def classify(text: str, lexicon: Lexicon | None = None) -> Intent:
     """The intent of a resident's raw message, with its slots (number, code, ticket_no).
 
     `lexicon` is the process-wide one from load() unless given (to try a candidate lexicon)."""
-    lx = lexicon or _model or _loaded()
+    lx = lexicon or _model or loaded_lexicon()
     norm = _prepare(lx, text)
     exact = lx.whole_message.get(_whole_message_key(norm))
     if exact:

@@ -464,6 +464,27 @@ def test_load_with_a_path_replaces_the_process_lexicon(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- slots as pure functions
 
+@pytest.mark.parametrize("text, said", [
+    ("是", True), ("好的!", True), ("ＯＫ", True), ("嗯嗯~", True), ("1", True), ("確認", True),
+    ("否", False), ("不用了。", False), ("N", False), ("2", False),
+    ("好 !", None), ("报名", None), ("", None),
+])
+def test_yes_no(text: str, said: bool | None) -> None:
+    assert nlp.yes_no(text) is said
+
+
+@pytest.mark.parametrize("text, skipped", [("跳过", True), ("不知道。", True), ("无!", True), ("跳过~", False), ("3栋", False)])
+def test_skips(text: str, skipped: bool) -> None:
+    assert nlp.skips(text) is skipped
+
+
+def test_answers_are_lexicon_data() -> None:
+    answers = lexicon.compile_lexicon('[answers]\nyes = ["中"]\nno = ["不中"]\n').answers
+    assert answers.yes == {"中"} and answers.no == {"不中"} and not answers.skip
+    with pytest.raises(nlp.LexiconError, match="lexicon.toml:2: write '確認' as '确认'"):
+        lexicon.compile_lexicon('[answers]\nyes = ["確認"]\n')
+
+
 @pytest.mark.parametrize("text, value", [
     ("12", 12), ("一", 1), ("两", 2), ("十", 10), ("十二", 12), ("二十", 20), ("三十一", 31), ("零", 0), ("零五", 5),
     ("十〇", 10), ("三百", 300), ("三百零五", 305), ("两千五百", 2500), ("一万二千", 12000), ("十万", 100000),
@@ -545,7 +566,7 @@ def test_ticket_number_and_code_from_raw_text() -> None:
     ("阮礼拜六无闲", "我礼拜六没空"),             # Teochew
 ])
 def test_spoken_cantonese_is_read_as_mandarin_without_touching_mandarin_words(raw: str, read_as: str) -> None:
-    lx = classifier._loaded()
+    lx = classifier.loaded_lexicon()
     assert classifier._prepare(lx, raw) == read_as
 
 

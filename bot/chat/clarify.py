@@ -12,7 +12,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import nlp
-from bot.chat.answers import yes_no
 from bot.chat.conversation import PASS, Flow
 from bot.wechat.replies import Reply, Text
 
@@ -55,7 +54,7 @@ def ask(ctx: "Context") -> Text:
 
 @flow.step("confirm")
 def confirm(ctx: "Context"):
-    said = yes_no(ctx.text)
+    said = nlp.yes_no(ctx.text)
     if said is None:
         return PASS
     if said is False:
