@@ -216,9 +216,6 @@ _SIGN = re.compile(r"^(?:署名|称呼|公开(?:姓名|称呼|名字)?(?=[:：\s
 _ASK_SIGN = {"公开", "公开姓名", "公开名字", "公开称呼", "署名"}
 _UNSIGN = {"匿名", "不署名", "不公开", "不公开姓名", "隐藏", "不要署名"}
 _PLACE_NOTE = re.compile(r"^(?:位置|地点|地址)(?:是|在|[:：\s])+(.+)$")
-_REDO = {"否", "不对", "不是", "错了", "重新描述", "重新说", "重写", "重新填", "no", "n"}
-_NOTHING_MORE = {"不用", "不用了", "没有", "没有了", "算了", "不要", "没了", "不补充", "没有补充", "就这些", "就这样",
-                 "跳过", "不需要", "无"}
 
 
 @submit_flow.step("confirm")
@@ -240,9 +237,9 @@ def confirm(ctx: Context):
     if bare_text in _UNSIGN:
         data["public_name"] = None
         return _summary(ctx, "好的，不公开署名。\n")
-    if bare_text in _NOTHING_MORE:
+    if nlp.nothing_more(text):
         return Text("好的。内容没问题就回复「是」提交；要重写回复「重新描述」。")
-    if bare_text in _REDO:
+    if nlp.redo(text):
         data["content"] = ""
         return _next_question(ctx)
     said_yes = nlp.yes_no(ctx.text)

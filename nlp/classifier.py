@@ -23,8 +23,8 @@ from nlp.normalize import normalize
 from nlp.slots import extract_code, extract_number, extract_slots, extract_ticket_no
 from nlp.soundalike import readings as _load_readings
 
-__all__ = ["INTENTS", "Intent", "Lexicon", "LexiconError", "another_request", "classify", "extract_code", "extract_number",
-           "extract_slots", "extract_ticket_no", "load", "read_lexicon"]
+__all__ = ["INTENTS", "Intent", "Lexicon", "LexiconError", "another_request", "classify", "extract_code",
+           "extract_number", "extract_slots", "extract_ticket_no", "load", "read_lexicon"]
 
 Hit = tuple[str, int, int, float]  # word, start, end, share of its weight that counts (1.0, or less for a sound-alike)
 

@@ -56,7 +56,9 @@ class Answers:
     """Short replies to the bot's own questions, each list matched as a whole message."""
     yes: frozenset[str] = frozenset()
     no: frozenset[str] = frozenset()
-    skip: frozenset[str] = frozenset()   # a question the resident need not answer (where the problem is)
+    skip: frozenset[str] = frozenset()          # a question the resident need not answer (where the problem is)
+    nothing_more: frozenset[str] = frozenset()  # nothing to add to what the bot summed up (就这些)
+    redo: frozenset[str] = frozenset()          # start the answer over (重新描述)
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ _SECTIONS: dict[str, set[str] | None] = {  # allowed keys; None = free keys (wor
     "pinyin": {"factor", "min_weight", "min_chars", "max_exact", "skip_intents", "initials", "finals", "not_typos"},
     "clarify": {"close_ratio", "min_second", "min_confidence", "max_alternatives"},
     "fallback": {"intent", "min_chars", "confidence", "require", "unless"},
-    "answers": {"yes", "no", "skip"},
+    "answers": {"yes", "no", "skip", "nothing_more", "redo"},
 }
 _ARRAYS_OF_TABLES = {"redirect", "compound", "combine"}
 
@@ -454,7 +456,7 @@ def compile_lexicon(text: str, source: str = "lexicon.toml") -> Lexicon:
     )
 
     an = c.table(data.get("answers", {}), ("answers",))
-    answers = Answers(*(frozenset(c.words(an, ("answers",), key)) for key in ("yes", "no", "skip")))
+    answers = Answers(**{key: frozenset(c.words(an, ("answers",), key)) for key in _SECTIONS["answers"] or ()})
 
     vocabulary = set(keywords) | set(group_of)
     phrases = sorted((w for w in vocabulary if not _is_token_word(w)), key=lambda w: (-len(w), w))

@@ -478,6 +478,11 @@ def test_skips(text: str, skipped: bool) -> None:
     assert nlp.skips(text) is skipped
 
 
+def test_nothing_more_and_redo() -> None:
+    assert nlp.nothing_more("就这些。") and nlp.nothing_more("没有了~") and not nlp.nothing_more("是")
+    assert nlp.redo("重新描述") and nlp.redo("不对!") and not nlp.redo("不用")
+
+
 def test_answers_are_lexicon_data() -> None:
     answers = lexicon.compile_lexicon('[answers]\nyes = ["中"]\nno = ["不中"]\n').answers
     assert answers.yes == {"中"} and answers.no == {"不中"} and not answers.skip
