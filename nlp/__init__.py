@@ -18,7 +18,6 @@ from nlp.numerals import numeral
 from nlp.slots import (
     Rating,
     code,
-    extract_number,
     extract_slots,
     head_count,
     list_number,
@@ -31,7 +30,7 @@ from nlp.slots import (
 
 __all__ = [
     "INTENTS", "Intent", "Lexicon", "LexiconError", "Rating", "another_request", "categories", "category", "classify",
-    "code", "extract_number", "extract_slots", "head_count", "list_number", "load", "mask_mobile", "mask_mobiles",
+    "code", "extract_slots", "head_count", "list_number", "load", "mask_mobile", "mask_mobiles",
     "mask_phones", "mentions_place", "mobile", "normalize", "nothing_more", "numeral", "rating", "read_lexicon", "redo",
     "skips", "stated_people", "ticket_no", "yes_no",
 ]
