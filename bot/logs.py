@@ -1,24 +1,12 @@
-"""Logging set-up. Personal data stays out of logs: mobile numbers are masked in every record."""
+"""Logging set-up. Personal data stays out of logs: mobile and ID numbers are masked in every record."""
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
-# an ID card number (15 or 18 characters) before mobiles, so that its digits are not half-masked
-_ID_NUMBER = re.compile(r"(?<![\dA-Za-z])(\d{6})\d{8,11}([\dXx])(?![\dA-Za-z])")
-# mainland mobiles, with or without +86 / 86, and with spaces or dashes between the groups
-_MOBILE = re.compile(r"(?<!\d)((?:\+?86[\s-]?)?1[3-9]\d)[\s-]?\d{4}[\s-]?(\d{4})(?!\d)")
-
-
-def mask_phones(text: str) -> str:
-    """13800138001 → 138****8001; +86 138-0013-8001 → +86 138****8001; ID numbers → 440303********123X."""
-    text = text.translate(_FULL_WIDTH_DIGITS)
-    text = _ID_NUMBER.sub(lambda m: m.group(1) + "*" * (len(m.group(0)) - 7) + m.group(2), text)
-    return _MOBILE.sub(r"\1****\2", text)
+from nlp.masking import mask_phones
 
 
 class MaskingFormatter(logging.Formatter):

@@ -5,11 +5,10 @@ words mean nothing special. 公告报告 shows how the latest announcements were
 """
 from __future__ import annotations
 
-from bot.chat.answers import yes_no
+import nlp
 from bot.chat.conversation import Flow
-from bot.wechat.replies import Text
 from bot.chat.router import Context, Router
-from handlers.common import list_number
+from bot.wechat.replies import Text
 from handlers.help import not_understood
 from jobs.delivery import relay
 from storage import communities, notices, staff
@@ -61,7 +60,7 @@ def body(ctx: Context) -> Text:
 @flow.step("audience")
 def audience(ctx: Context) -> Text:
     names = communities.all_communities(ctx.rt.db)
-    number = list_number(ctx.message.text)
+    number = nlp.list_number(ctx.message.text)
     if number == 1:
         chosen = Audience("everyone")
     elif number == 2:
@@ -83,7 +82,7 @@ def _confirm(ctx: Context, chosen: Audience) -> Text:
 
 @flow.step("confirm")
 def confirm(ctx: Context) -> Text:
-    said = yes_no(ctx.text)
+    said = nlp.yes_no(ctx.text)
     if said is None:
         return Text("请回复「是」立即发送，或「否」放弃。")
     data = ctx.conversation.data

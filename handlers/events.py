@@ -7,12 +7,11 @@ import re
 from datetime import timedelta
 
 import nlp
-from bot.chat.answers import yes_no
 from bot.chat.conversation import Flow
 from bot.chat.router import PASS, Context, Router
 from bot.links import registration_link
 from bot.wechat.replies import Text
-from handlers.common import another_request, list_number, when
+from handlers.common import when
 from jobs.delivery import relay
 from storage import events, party, staff
 from storage.attempts import Attempts
@@ -136,11 +135,11 @@ def signup(ctx: Context) -> Text:
 @signup_flow.step("which")
 def which(ctx: Context):
     ids = _shown_list(ctx)
-    number = list_number(ctx.message.text)
+    number = nlp.list_number(ctx.message.text)
     named = _by_title(ctx)
     chosen = ids[number - 1] if number and 1 <= number <= len(ids) else (named[0] if named else None)
     if chosen is None:
-        if another_request(ctx.message.text, "event.signup"):
+        if nlp.another_request(ctx.message.text, "event.signup"):
             return PASS
         return Text(f"请回复 1 到 {len(ids)} 之间的序号，或发「取消」退出。")
     count = _head_count(ctx.message.text, ctx.conversation.data.get("head_count", 1))
@@ -196,9 +195,9 @@ def _register(ctx: Context, event_id: int, count: int, join_waitlist: bool = Fal
 
 @signup_flow.step("waitlist")
 def waitlist(ctx: Context):
-    said = yes_no(ctx.text)
+    said = nlp.yes_no(ctx.text)
     if said is None:
-        if another_request(ctx.message.text):
+        if nlp.another_request(ctx.message.text):
             return PASS
         return Text("要排队候补吗？请回复「是」或「否」。")
     data = ctx.conversation.data
@@ -258,9 +257,9 @@ def _ask_to_confirm(ctx: Context, r: events.RegistrationView) -> Text:
 @cancel_flow.step("which")
 def cancel_which(ctx: Context):
     ids = ctx.conversation.data["ids"]
-    number = list_number(ctx.message.text)
+    number = nlp.list_number(ctx.message.text)
     if not number or not 1 <= number <= len(ids):
-        if another_request(ctx.message.text, "event.cancel"):
+        if nlp.another_request(ctx.message.text, "event.cancel"):
             return PASS
         return Text(f"请回复 1 到 {len(ids)} 之间的序号，或发「取消」退出。")
     chosen = events.registration(ctx.rt.db, ids[number - 1])
@@ -269,9 +268,9 @@ def cancel_which(ctx: Context):
 
 @cancel_flow.step("confirm")
 def cancel_confirm(ctx: Context):
-    said = yes_no(ctx.text)
+    said = nlp.yes_no(ctx.text)
     if said is None:
-        if another_request(ctx.message.text):
+        if nlp.another_request(ctx.message.text):
             return PASS
         return Text("请回复「是」取消报名，或「否」保留。")
     registration_id = ctx.conversation.data["registration_id"]

@@ -1,9 +1,9 @@
 """Welcome, help and menu, cancel, unsubscribe, and the fallback for what the bot does not understand."""
 from __future__ import annotations
 
+from bot.chat.router import Context, Router, bare
 from bot.logs import log_unknown
 from bot.wechat.replies import Text
-from bot.chat.router import Context, Router, bare
 from handlers import opinions
 from storage import residents
 

@@ -4,16 +4,14 @@ from __future__ import annotations
 import re
 
 import nlp
-
 from bot.chat.conversation import Flow
-from bot.wechat.replies import TEXT_LIMIT_BYTES, Text
-from bot.chat.answers import yes_no
 from bot.chat.router import PASS, Context, Router
-from handlers.common import day, list_number, when
-from wording.residents import for_residents
+from bot.wechat.replies import TEXT_LIMIT_BYTES, Text
+from handlers.common import day, when
 from storage import communities, opinions, residents
 from storage.audit import resident_actor
 from storage.opinion_states import OPEN_STATES, label
+from wording.residents import for_residents
 
 router = Router("opinions")
 submit_flow = router.add_flow(Flow("opinion.submit", "反映问题"))
@@ -25,7 +23,6 @@ SUMMARY_CHARS = 200   # of the description, in the confirmation screen (a passiv
 LABEL_CHARS = 60      # of a WeChat location's label
 TIMELINE_STEPS = 6    # and of a ticket's timeline, the latest steps with their notes cut to NOTE_CHARS
 NOTE_CHARS = 60
-_SKIP = {"跳过", "没有", "不知道", "不用", "不用了", "不方便", "无", "否", "不", "不清楚", "算了", "略", "skip"}
 TOO_MANY = ("您这一小时内已经反映了 {n} 个问题，我们都记下了，会逐一处理。请稍后再提交新的问题。\n"
             "紧急情况请直接拨打 110 或 12345 热线。发「我的意见」可查看进度。")
 
@@ -40,13 +37,9 @@ def _substance(ctx: Context) -> str:
     return ctx.message.text.strip() if _words(rest) >= MIN_SUBSTANCE else ""
 
 
-# a reply that is plainly another request ("活动", "我的意见") leaves the flow instead of being taken as an answer
-_ELSEWHERE = set(nlp.INTENTS) - {"opinion.submit", "unknown"}
-
-
 def _means_something_else(ctx: Context) -> bool:
-    intent = nlp.classify(ctx.message.text)
-    return intent.name in _ELSEWHERE and not intent.alternatives and not intent.via_pinyin
+    """A reply that is plainly another request ("活动", "我的意见") leaves the flow instead of being taken as an answer."""
+    return nlp.another_request(ctx.message.text, "opinion.submit")
 
 
 def _rules(ctx: Context) -> opinions.Rules:
@@ -190,7 +183,7 @@ def choose_community(ctx: Context):
     said = _extra(ctx)
     if said:
         return Text(said + f"请先回复您所在社区的数字（1 到 {len(options)}）。")
-    number = list_number(ctx.message.text)
+    number = nlp.list_number(ctx.message.text)
     chosen = options[number - 1] if number and 1 <= number <= len(options) else communities.match(options, ctx.text)
     if chosen is None:
         if _means_something_else(ctx):
@@ -209,7 +202,7 @@ def locate(ctx: Context):
         said = _take_photo(ctx)
         return Text(said + "问题的位置在哪里？发送微信位置或文字说明，不方便说就回「跳过」。")
     text = ctx.message.text.strip()
-    if nlp.normalize(text).rstrip("。.!！") in _SKIP:
+    if nlp.skips(text):
         return _next_question(ctx)
     if _means_something_else(ctx):
         return PASS
@@ -223,9 +216,6 @@ _SIGN = re.compile(r"^(?:署名|称呼|公开(?:姓名|称呼|名字)?(?=[:：\s
 _ASK_SIGN = {"公开", "公开姓名", "公开名字", "公开称呼", "署名"}
 _UNSIGN = {"匿名", "不署名", "不公开", "不公开姓名", "隐藏", "不要署名"}
 _PLACE_NOTE = re.compile(r"^(?:位置|地点|地址)(?:是|在|[:：\s])+(.+)$")
-_REDO = {"否", "不对", "不是", "错了", "重新描述", "重新说", "重写", "重新填", "no", "n"}
-_NOTHING_MORE = {"不用", "不用了", "没有", "没有了", "算了", "不要", "没了", "不补充", "没有补充", "就这些", "就这样",
-                 "跳过", "不需要", "无"}
 
 
 @submit_flow.step("confirm")
@@ -247,12 +237,12 @@ def confirm(ctx: Context):
     if bare_text in _UNSIGN:
         data["public_name"] = None
         return _summary(ctx, "好的，不公开署名。\n")
-    if bare_text in _NOTHING_MORE:
+    if nlp.nothing_more(text):
         return Text("好的。内容没问题就回复「是」提交；要重写回复「重新描述」。")
-    if bare_text in _REDO:
+    if nlp.redo(text):
         data["content"] = ""
         return _next_question(ctx)
-    said_yes = yes_no(ctx.text)
+    said_yes = nlp.yes_no(ctx.text)
     if said_yes is True:
         return _submit(ctx)
     if _means_something_else(ctx):

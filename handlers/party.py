@@ -4,8 +4,8 @@ from __future__ import annotations
 import logging
 
 from bot import card_picture, links
-from bot.wechat.replies import Article, News, Reply, Text
 from bot.chat.router import Context, Router
+from bot.wechat.replies import Article, News, Reply, Text
 from storage import cards, party
 from storage.attempts import Attempts
 from storage.audit import resident_actor

@@ -6,13 +6,11 @@ from __future__ import annotations
 import re
 
 import nlp
-
 from bot.chat.conversation import Flow
-from bot.wechat.replies import Text
 from bot.chat.router import PASS, Context, Router
-from handlers.common import another_request
-from wording.residents import RESIDENTS
+from bot.wechat.replies import Text
 from storage import party, projects
+from wording.residents import RESIDENTS
 
 router = Router("projects")
 rate_flow = router.add_flow(Flow("project.rate", "评价项目"))
@@ -115,7 +113,7 @@ _LEADING_STARS = re.compile(r"^\s*([1-5一二三四五])\s*(?:星|分|颗星)?(?
 def _stars(text: str) -> tuple[int, str] | None:
     """Stars and the comment after them: "5 很实在", "五星，很好", or words nlp.rating reads as stars."""
     if (m := _LEADING_STARS.match(nlp.normalize(text))) is not None:
-        return int(m.group(1)) if m.group(1).isdigit() else "一二三四五".index(m.group(1)) + 1, m.group(2).strip()
+        return nlp.numeral(m.group(1)), m.group(2).strip()
     rating = nlp.rating(text)
     return (rating.stars, text.strip()) if rating is not None and rating.stars is not None else None
 
@@ -124,7 +122,7 @@ def _stars(text: str) -> tuple[int, str] | None:
 def stars(ctx: Context):
     given = _stars(ctx.message.text)
     if given is None:
-        if another_request(ctx.message.text):
+        if nlp.another_request(ctx.message.text):
             return PASS
         return Text("请回复 1 到 5 的数字（5 最好），可以附一句评价；发「取消」放弃。")
     project_id = ctx.conversation.data["project_id"]

@@ -23,8 +23,8 @@ from nlp.normalize import normalize
 from nlp.slots import extract_code, extract_number, extract_slots, extract_ticket_no
 from nlp.soundalike import readings as _load_readings
 
-__all__ = ["INTENTS", "Intent", "Lexicon", "LexiconError", "classify", "explain", "extract_code", "extract_number",
-           "extract_slots", "extract_ticket_no", "load", "read_lexicon"]
+__all__ = ["INTENTS", "Intent", "Lexicon", "LexiconError", "another_request", "classify", "extract_code",
+           "extract_number", "extract_slots", "extract_ticket_no", "load", "read_lexicon"]
 
 Hit = tuple[str, int, int, float]  # word, start, end, share of its weight that counts (1.0, or less for a sound-alike)
 
@@ -48,7 +48,8 @@ def load(path: str | os.PathLike[str] | None = None) -> None:
             _model = read_lexicon(path)
 
 
-def _loaded() -> Lexicon:
+def loaded_lexicon() -> Lexicon:
+    """The process-wide lexicon, loaded on first use."""
     if _model is None:
         load()
     assert _model is not None
@@ -232,7 +233,7 @@ def _whole_message_key(text: str) -> str:
     return text
 
 
-def _analyse(lx: Lexicon, norm: str) -> tuple[dict[str, Any], list[Hit], dict[str, float], bool]:
+def _analyse(lx: Lexicon, norm: str) -> tuple[dict[str, Any], dict[str, float], bool]:
     slots = extract_slots(norm)
     hits = _hits(lx, norm)
     scores = _score(lx, norm, hits, slots)
@@ -253,27 +254,25 @@ def _analyse(lx: Lexicon, norm: str) -> tuple[dict[str, Any], list[Hit], dict[st
             hits = sorted(kept + sounds, key=lambda h: h[1])
             scores = _score(lx, norm, hits, slots)
             via_pinyin = _winner(lx, scores) != before
-    return slots, hits, scores, via_pinyin
+    return slots, scores, via_pinyin
 
 
 def classify(text: str, lexicon: Lexicon | None = None) -> Intent:
     """The intent of a resident's raw message, with its slots (number, code, ticket_no).
 
     `lexicon` is the process-wide one from load() unless given (to try a candidate lexicon)."""
-    lx = lexicon or _model or _loaded()
+    lx = lexicon or _model or loaded_lexicon()
     norm = _prepare(lx, text)
     exact = lx.whole_message.get(_whole_message_key(norm))
     if exact:
         return Intent(exact, 1.0, extract_slots(norm))
-    slots, _, scores, via_pinyin = _analyse(lx, norm)
+    slots, scores, via_pinyin = _analyse(lx, norm)
     return _decide(lx, norm, scores, slots, via_pinyin)
 
 
-def explain(text: str, lexicon: Lexicon | None = None) -> str:
-    """Why classify() decided as it did: normalized text, words found, non-zero scores. For tuning."""
-    lx = lexicon or _loaded()
-    norm = _prepare(lx, text)
-    slots, hits, scores, _ = _analyse(lx, norm)
-    words = " ".join(w if share == 1.0 else f"~{w}" for w, _, _, share in hits)
-    nonzero = {k: round(v, 2) for k, v in scores.items() if v}
-    return f"{norm!r} words=[{words}] scores={nonzero} slots={slots} → {classify(text, lx)}"
+def another_request(text: str, *this_flow: str) -> bool:
+    """Whether a reply to the bot's question is plainly some other request, so that the conversation
+    step passes it on: an intent other than unknown and `this_flow`, found with certainty (no close
+    alternative, not only through a sound-alike). An uncertain reading stays an answer."""
+    intent = classify(text)
+    return intent.name not in ("unknown", *this_flow) and not intent.alternatives and not intent.via_pinyin

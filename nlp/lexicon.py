@@ -52,6 +52,16 @@ class Colloquial:
 
 
 @dataclass(frozen=True)
+class Answers:
+    """Short replies to the bot's own questions, each list matched as a whole message."""
+    yes: frozenset[str] = frozenset()
+    no: frozenset[str] = frozenset()
+    skip: frozenset[str] = frozenset()          # a question the resident need not answer (where the problem is)
+    nothing_more: frozenset[str] = frozenset()  # nothing to add to what the bot summed up (就这些)
+    redo: frozenset[str] = frozenset()          # start the answer over (重新描述)
+
+
+@dataclass(frozen=True)
 class Clarify:
     close_ratio: float
     min_second: float
@@ -97,6 +107,7 @@ class Lexicon:
     tokenizer: jieba.Tokenizer
     colloquial: Colloquial = Colloquial(None, {}, frozenset())
     negation_scope: bool = False  # a negation also cancels the later keywords of its clause
+    answers: Answers = Answers()
 
 
 # ---------------------------------------------------------------- checking
@@ -112,6 +123,7 @@ _SECTIONS: dict[str, set[str] | None] = {  # allowed keys; None = free keys (wor
     "pinyin": {"factor", "min_weight", "min_chars", "max_exact", "skip_intents", "initials", "finals", "not_typos"},
     "clarify": {"close_ratio", "min_second", "min_confidence", "max_alternatives"},
     "fallback": {"intent", "min_chars", "confidence", "require", "unless"},
+    "answers": {"yes", "no", "skip", "nothing_more", "redo"},
 }
 _ARRAYS_OF_TABLES = {"redirect", "compound", "combine"}
 
@@ -443,6 +455,9 @@ def compile_lexicon(text: str, source: str = "lexicon.toml") -> Lexicon:
         alone=frozenset(w for w in spoken if len(w) == 1),
     )
 
+    an = c.table(data.get("answers", {}), ("answers",))
+    answers = Answers(**{key: frozenset(c.words(an, ("answers",), key)) for key in _SECTIONS["answers"] or ()})
+
     vocabulary = set(keywords) | set(group_of)
     phrases = sorted((w for w in vocabulary if not _is_token_word(w)), key=lambda w: (-len(w), w))
     token_words = frozenset(w for w in vocabulary if _is_token_word(w))
@@ -497,6 +512,7 @@ def compile_lexicon(text: str, source: str = "lexicon.toml") -> Lexicon:
         tokenizer=_tokenizer({w for w in token_words if not w.isascii()} | colloquial.alone, phrases),
         colloquial=colloquial,
         negation_scope=whole_clause,
+        answers=answers,
     )
 
 
@@ -515,4 +531,4 @@ def read_lexicon(path: str | os.PathLike[str] | None = None) -> Lexicon:
     return compile_lexicon(text, str(path))
 
 
-__all__ = ["PASSIVE", "Lexicon", "LexiconError", "compile_lexicon", "default_path", "read_lexicon"]
+__all__ = ["PASSIVE", "Answers", "Lexicon", "LexiconError", "compile_lexicon", "default_path", "read_lexicon"]

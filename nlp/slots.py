@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from nlp.normalize import normalize
+from nlp.numerals import numeral
 
 _TICKET = re.compile(r"(?<![a-z0-9])my[\s-]?(\d{11,14})(?!\d)")
 _CODE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
@@ -20,16 +20,6 @@ _DIGITS = re.compile(r"(?<!\d)(\d{1,3})(?!\d)(?!\s*(?:人|位|个人|点|月|日
 _CN_NUM = "[一二两三四五六七八九]?十[一二三四五六七八九]?|[一二两三四五六七八九]"
 # 第三个, 三号 anywhere; a bare numeral only at the end (认领三), and not 周六 / 统一 / 之一
 _CN_NUMBER = re.compile(rf"第\s*({_CN_NUM})|({_CN_NUM})\s*号(?!楼)|(?<![周期拜统唯之万初第])({_CN_NUM})$")
-_CN_DIGIT = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-
-
-def cn_to_int(numeral: str) -> int:
-    """一 → 1, 十二 → 12, 二十 → 20, 三十一 → 31 (numerals below 100)."""
-    tens, ten, ones = numeral.partition("十")
-    if not ten:
-        return _CN_DIGIT[numeral]
-    return (_CN_DIGIT[tens] if tens else 1) * 10 + (_CN_DIGIT[ones] if ones else 0)
-
 
 def extract_ticket_no(text: str) -> str | None:
     """MY20261129001 in any case, in normalized text → 'MY20261129001'."""
@@ -51,8 +41,14 @@ def extract_number(text: str) -> int | None:
         return int(m.group(1))
     m = _CN_NUMBER.search(text)
     if m:
-        return cn_to_int(next(g for g in m.groups() if g))
+        return numeral(next(g for g in m.groups() if g))
     return None
+
+
+def list_number(text: str) -> int | None:
+    """A reply in raw text that is just a list number (3, ３, 3号, 第三个, 三); None for anything longer."""
+    norm = normalize(text)
+    return extract_number(norm) if len(norm) <= 4 else None
 
 
 _ANY_NUMBER = re.compile(r"[\d一二两三四五六七八九十]")
@@ -81,58 +77,6 @@ def code(text: str) -> str | None:
 _NUM = r"\d{1,3}|[零〇一二两三四五六七八九十]{1,3}"
 
 
-def _to_int(numeral: str) -> int | None:
-    """12 or 十二 → 12; None for what is not a number below 1000 (十十)."""
-    if numeral.isdigit():
-        return int(numeral)
-    numeral = numeral.lstrip("零〇") or "零"
-    try:
-        return cn_to_int(numeral)
-    except KeyError:
-        return None
-
-
-# ---------------------------------------------------------------- picking from a list
-
-# words that name no particular event or project, so matching them picks nothing
-_GENERIC = re.compile(r"活动|项目|社区|报名|参加|参与|认领|取消|退出|我要|我想|帮我|那个|这个|一下|南湖|党建|微实事|民生|[的了吧啊呀,.!?;:~ ]")
-# dates, times and counts, whose digits are not list numbers: 6月20号, 12/5, 19:30
-_NOT_A_LIST_NUMBER = re.compile(
-    rf"(?:{_NUM})\s*月\s*(?:{_NUM})\s*[日号]?|\d{{1,2}}/\d{{1,2}}|\d{{1,2}}:\d{{2}}|(?:{_NUM})\s*(?:个|位)?\s*(?:人|大人|小孩|孩子)")
-
-
-def _common_run(a: str, b: str) -> int:
-    """Length of the longest common substring."""
-    best = 0
-    previous = [0] * (len(b) + 1)
-    for ca in a:
-        current = [0] * (len(b) + 1)
-        for j, cb in enumerate(b, start=1):
-            if ca == cb:
-                current[j] = previous[j - 1] + 1
-                best = max(best, current[j])
-        previous = current
-    return best
-
-
-def pick(text: str | None, names: list[str]) -> int | None:
-    """Which of `names` the text means, as its 1-based list number (the number the bot showed;
-    the item is names[n - 1]): by number (报名 2, 第二个, 認領３) or by a fragment of one name
-    (嘉年华 → the item whose name contains it). None when absent, out of range or ambiguous."""
-    if not text or not names:
-        return None
-    norm = normalize(text)
-    number = extract_number(_NOT_A_LIST_NUMBER.sub(" ", norm))
-    if number is not None and 1 <= number <= len(names):
-        return number
-    said = _GENERIC.sub("\x00", norm)
-    runs = [_common_run(said, _GENERIC.sub("\x01", normalize(name))) for name in names]
-    best = max(runs)
-    if best < 2 or runs.count(best) > 1:
-        return None
-    return runs.index(best) + 1
-
-
 # ---------------------------------------------------------------- head count
 
 _PEOPLE = r"人|位|口人"
@@ -158,18 +102,18 @@ def head_count(text: str | None) -> int | None:
     norm = normalize(text)
     m = _FAMILY.search(norm) or _BIG_SMALL.search(norm)
     if m:
-        values = [_to_int(g) for g in m.groups() if g]
+        values = [numeral(g) for g in m.groups() if g]
         total = sum(v or 0 for v in values)
         return total if total and all(values) else None
-    generic = sum(_to_int(g) or 0 for g in _GENERIC_COUNT.findall(norm))
-    adults = sum(_to_int(g) or 0 for g in _ADULTS.findall(norm))
+    generic = sum(numeral(g) or 0 for g in _GENERIC_COUNT.findall(norm))
+    adults = sum(numeral(g) or 0 for g in _ADULTS.findall(norm))
     kids_matches = list(_KIDS.finditer(norm))
-    kids = sum((_to_int(k.group(1)) or 0) if k.group(1) else 1 for k in kids_matches)
+    kids = sum((numeral(k.group(1)) or 0) if k.group(1) else 1 for k in kids_matches)
     if generic or adults:
         return generic + adults + kids
     pair = _PAIR.search(norm)
     if pair:
-        base = 2 if pair.group(1) in (None, "俩") else _to_int(pair.group(2) or "") or 0
+        base = 2 if pair.group(1) in (None, "俩") else numeral(pair.group(2) or "") or 0
         return base + kids if base else None
     # kinship words not already counted above (带两个孩子 counts 孩子 once); 父母 / 爸妈 are two
     counted = {i for k in kids_matches for i in range(k.start(), k.end())}
@@ -194,145 +138,6 @@ def mobile(text: str | None) -> str | None:
         return None
     m = _MOBILE.search(normalize(text))
     return re.sub(r"\D", "", m.group(1)) if m else None
-
-
-def mask_mobile(number: str) -> str:
-    """13800138001 → 138****8001, for logs. Other lengths keep their first 3 and last 4 digits
-    too; fewer than 8 digits are masked entirely."""
-    digits = re.sub(r"\D", "", number or "")
-    if len(digits) < 8:
-        return "*" * len(digits)
-    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
-
-
-def mask_mobiles(text: str) -> str:
-    """The text with every mobile number in it masked (for logging what a resident wrote)."""
-    return _MOBILE.sub(lambda m: mask_mobile(m.group(1)), text) if text else text
-
-
-# ---------------------------------------------------------------- dates and times
-
-@dataclass(frozen=True)
-class When:
-    """A moment a resident named. `at` is aware, in the time zone of the `now` given to when();
-    without a clock time (下周六, 6月20日) it is that day's midnight and has_time is False."""
-    at: datetime
-    has_time: bool
-
-
-_WEEKDAY = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "末": 5,
-            "1": 0, "2": 1, "3": 2, "4": 3, "5": 4, "6": 5, "7": 6}
-_RELATIVE_DAY = {"今": 0, "明": 1, "后": 2, "大后": 3, "昨": -1, "前": -2}
-_FULL_DATE = re.compile(r"(\d{4})\s*[年/.-]\s*(\d{1,2})\s*[月/.-]\s*(\d{1,2})\s*[日号]?")
-_MONTH_DAY = re.compile(rf"({_NUM})\s*月\s*({_NUM})\s*[日号]?")
-_SLASH_DATE = re.compile(r"(?<![\d/:])(\d{1,2})/(\d{1,2})(?![\d/])")
-_MONTH_RELATIVE_DAY = re.compile(rf"(这个月|本月|这月|下个月|下月)\s*({_NUM})\s*[日号]")
-_DAY_WORD = re.compile(r"(大后|今|明|后|昨|前)(?:天|日|儿|晚|早)")
-_WEEK = re.compile(r"(下下|下|这|本|今|上)?\s*个?\s*(?:周|星期|礼拜)([一二三四五六日天末1-7])")
-_PERIOD = re.compile(r"凌晨|清晨|早上|早晨|上午|中午|下午|傍晚|晚上|夜里|夜晚|半夜|今晚|明晚|昨晚|今早|明早|早|晚")
-_CLOCK = re.compile(
-    rf"({_NUM})\s*(?:点|时)\s*(?:(半)|(一刻)|(三刻)|钟|(?:零|过)?\s*({_NUM})\s*分?)?|(\d{{1,2}}):(\d{{2}})")
-_EVENING = {"下午", "傍晚", "晚上", "夜里", "夜晚", "今晚", "明晚", "昨晚", "晚"}
-
-
-def _hour(hour: int, period: str | None) -> int | None:
-    """12-hour clock readings to 0–24 (24 = midnight at the end of the day)."""
-    if hour > 24:
-        return None
-    if period in _EVENING:
-        return hour + 12 if 1 <= hour < 12 else (24 if hour == 12 and period not in ("下午",) else hour)
-    if period == "中午":
-        return hour + 12 if 1 <= hour <= 3 else hour
-    if period in ("凌晨", "半夜"):
-        return 0 if hour == 12 else hour
-    if period is None and 1 <= hour <= 6:
-        return hour + 12  # nobody means 3 a.m. for a community event: 三点 is 15:00
-    return hour
-
-
-def _day(now: datetime, norm: str) -> date | None:
-    today = now.date()
-    m = _FULL_DATE.search(norm)
-    if m:
-        return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-    m = _MONTH_DAY.search(norm) or _SLASH_DATE.search(norm)
-    if m:
-        month, day = _to_int(m.group(1)), _to_int(m.group(2))
-        if month is None or day is None:
-            raise ValueError(m.group())
-        this_year = date(today.year, month, day)
-        return this_year if this_year >= today else date(today.year + 1, month, day)
-    m = _MONTH_RELATIVE_DAY.search(norm)
-    if m:
-        day = _to_int(m.group(2))
-        if day is None:
-            raise ValueError(m.group())
-        first = today.replace(day=1)
-        if m.group(1).startswith("下"):
-            first = (first + timedelta(days=32)).replace(day=1)
-        return first.replace(day=day)
-    m = _DAY_WORD.search(norm)
-    if m:
-        return today + timedelta(days=_RELATIVE_DAY[m.group(1)])
-    m = _WEEK.search(norm)
-    if m:
-        which, weekday = m.group(1), _WEEKDAY[m.group(2)]
-        if which is None:  # 周六: the next one, today included
-            return today + timedelta(days=(weekday - today.weekday()) % 7)
-        weeks = {"下下": 2, "下": 1, "上": -1}.get(which, 0)
-        return today - timedelta(days=today.weekday()) + timedelta(weeks=weeks, days=weekday)
-    return None
-
-
-def when(text: str | None, now: datetime) -> When | None:
-    """The day and time a resident named, relative to `now` (an aware datetime): 明天下午三点,
-    后天上午10点, 下周六, 本周日, 6月20日, 6月20号晚上7点半, 12/5 (month/day), 今晚八点.
-
-    Weeks start on Monday (下周六 is Saturday of next week; a bare 周六 is the next Saturday,
-    today included). A month and day without a year is the next such day, today included; a
-    bare 20号 is not read as a date (报名2号 is a list number), 本月20号 is. An hour without
-    上午/下午 from 1 to 6 is afternoon; a time without a day is its next occurrence. A period
-    without an hour (明天下午) gives the day only. None when no date or time is named, or when it
-    does not exist (2月30日, 25点)."""
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("when() needs an aware `now`, e.g. datetime.now(ZoneInfo('Asia/Shanghai'))")
-    if not text:
-        return None
-    norm = normalize(text)
-    try:
-        day = _day(now, norm)
-    except ValueError:
-        return None
-    clock = _CLOCK.search(_FULL_DATE.sub(" ", _MONTH_DAY.sub(" ", norm)))
-    if clock is None:
-        return When(datetime.combine(day, time(0), tzinfo=now.tzinfo), False) if day else None
-    period_match = _PERIOD.search(norm[:clock.start()]) or _PERIOD.search(norm)
-    period = period_match.group() if period_match else None
-    if clock.group(6):
-        hour, minute = int(clock.group(6)), int(clock.group(7))
-        if period in _EVENING and 1 <= hour < 12:
-            hour += 12
-    else:
-        raw_hour = _to_int(clock.group(1))
-        hour = _hour(raw_hour, period) if raw_hour is not None else None
-        if clock.group(2):
-            minute = 30
-        elif clock.group(3):
-            minute = 15
-        elif clock.group(4):
-            minute = 45
-        else:
-            minute = _to_int(clock.group(5)) if clock.group(5) else 0
-    if hour is None or minute is None or minute > 59 or hour > 24:
-        return None
-    explicit_day = day is not None
-    day = day or now.date()
-    if hour == 24:
-        day, hour = day + timedelta(days=1), 0
-    at = datetime.combine(day, time(hour, minute), tzinfo=now.tzinfo)
-    if not explicit_day and at < now:
-        at = datetime.combine(day + timedelta(days=1), time(hour, minute), tzinfo=now.tzinfo)  # 八点 said at nine: tomorrow
-    return When(at, True)
 
 
 # ---------------------------------------------------------------- ratings
@@ -370,7 +175,7 @@ def rating(text: str | None) -> Rating | None:
     else:
         m = _STARS.search(norm)
         if m:
-            value = _to_int(next(g for g in m.groups() if g))
+            value = numeral(next(g for g in m.groups() if g))
             stars = value if value is not None and 1 <= value <= 5 else None
     if stars is None and "满分" in norm:
         stars = 5
@@ -400,24 +205,7 @@ def mentions_place(text: str) -> bool:
 
 # ---------------------------------------------------------------- any stated number of people
 
-_BIG_CN = {"十": 10, "百": 100, "千": 1000, "万": 10000}
 _STATED_PEOPLE = re.compile(r"(\d+|[零〇一二两三四五六七八九十百千万]+)\s*个?\s*(?:人|位)")
-
-
-def _cn_int(numeral: str) -> int | None:
-    """三百 → 300, 两千五百 → 2500, 十二 → 12; None for what is not a numeral."""
-    if numeral.isdigit():
-        return int(numeral)
-    total, digit = 0, None
-    for ch in numeral:
-        if ch in _CN_DIGIT:
-            digit = _CN_DIGIT[ch]
-        elif ch in _BIG_CN:
-            total += (1 if digit is None else digit) * _BIG_CN[ch]
-            digit = None
-        else:
-            return None
-    return total + (digit or 0)
 
 
 def stated_people(text: str | None) -> int | None:
@@ -426,4 +214,8 @@ def stated_people(text: str | None) -> int | None:
     if not text:
         return None
     m = _STATED_PEOPLE.search(normalize(text))
-    return _cn_int(m.group(1)) if m else None
+    if not m:
+        return None
+    said = m.group(1)
+    # 两三个人 (two or three) is read from its end: the larger number
+    return next((n for i in range(len(said)) if (n := numeral(said[i:])) is not None), None)

@@ -248,8 +248,8 @@ def _member_in_good_standing(s, member_id: int) -> bool:
 
 def _public_text(text: str) -> str:
     """Words that go on the public page: phone numbers masked (a report may name who was visited)."""
-    from nlp import mask_mobiles
-    return mask_mobiles(text.strip())
+    from nlp import mask_phones
+    return mask_phones(text.strip())
 
 
 def claim(db: Database, project_id: int, member_id: int, now: datetime, points: Points) -> ClaimResult:

@@ -169,9 +169,4 @@ def for_session(db: Database, staff_id: int, session_version: int) -> StaffView 
         return _view(m)
 
 
-def all_staff(db: Database) -> list[StaffView]:
-    with db.transaction(read_only=True) as s:
-        return [_view(m) for m in s.scalars(select(Staff).order_by(Staff.id))]
-
-
 _DUMMY_HASH = generate_password_hash("not a real password, only for equal timing")

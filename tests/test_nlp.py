@@ -8,10 +8,8 @@ import subprocess
 import sys
 import time
 import tomllib
-from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import opencc
 import pytest
@@ -21,7 +19,6 @@ from nlp import classifier, evaluate, lexicon
 
 CORPUS = Path(__file__).parent / "data" / "intents.tsv"
 LEXICON = Path(nlp.__file__).parent / "lexicon.toml"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def intent_of(text: str) -> str:
@@ -467,24 +464,46 @@ def test_load_with_a_path_replaces_the_process_lexicon(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- slots as pure functions
 
-NAMES = ["南湖社区亲子嘉年华", "读书月分享会", "长者义诊", "太极班"]
-
-
-@pytest.mark.parametrize("text, number", [
-    ("报名2", 2), ("第三个", 3), ("認領３", 3), ("报名 第一个", 1), ("嘉年华", 1), ("報名嘉年華", 1),
-    ("我想参加读书月那个", 2), ("义诊那个", 3), ("报名太极", 4), ("报名嘉年华，两个人", 1),
-    ("报名活动", None),            # 活动 names none of them
-    ("嘉年华 读书月", None),        # two of them
-    ("报名6", None),               # no sixth
-    ("6月20号的活动", None),        # a date is not a list number
-    ("", None), (None, None),
+@pytest.mark.parametrize("text, said", [
+    ("是", True), ("好的!", True), ("ＯＫ", True), ("嗯嗯~", True), ("1", True), ("確認", True),
+    ("否", False), ("不用了。", False), ("N", False), ("2", False),
+    ("好 !", None), ("报名", None), ("", None),
 ])
-def test_pick_an_item_by_number_or_name_fragment(text: str | None, number: int | None) -> None:
-    assert nlp.pick(text, NAMES) == number
+def test_yes_no(text: str, said: bool | None) -> None:
+    assert nlp.yes_no(text) is said
 
 
-def test_pick_from_nothing_is_nothing() -> None:
-    assert nlp.pick("报名 1", []) is None
+@pytest.mark.parametrize("text, skipped", [("跳过", True), ("不知道。", True), ("无!", True), ("跳过~", False), ("3栋", False)])
+def test_skips(text: str, skipped: bool) -> None:
+    assert nlp.skips(text) is skipped
+
+
+def test_nothing_more_and_redo() -> None:
+    assert nlp.nothing_more("就这些。") and nlp.nothing_more("没有了~") and not nlp.nothing_more("是")
+    assert nlp.redo("重新描述") and nlp.redo("不对!") and not nlp.redo("不用")
+
+
+def test_answers_are_lexicon_data() -> None:
+    answers = lexicon.compile_lexicon('[answers]\nyes = ["中"]\nno = ["不中"]\n').answers
+    assert answers.yes == {"中"} and answers.no == {"不中"} and not answers.skip
+    with pytest.raises(nlp.LexiconError, match="lexicon.toml:2: write '確認' as '确认'"):
+        lexicon.compile_lexicon('[answers]\nyes = ["確認"]\n')
+
+
+@pytest.mark.parametrize("text, value", [
+    ("12", 12), ("一", 1), ("两", 2), ("十", 10), ("十二", 12), ("二十", 20), ("三十一", 31), ("零", 0), ("零五", 5),
+    ("十〇", 10), ("三百", 300), ("三百零五", 305), ("两千五百", 2500), ("一万二千", 12000), ("十万", 100000),
+    ("二三", None), ("十十", None), ("二零", None), ("十零五", None), ("人", None),
+])
+def test_numeral(text: str, value: int | None) -> None:
+    assert nlp.numeral(text) == value
+
+
+@pytest.mark.parametrize("text, count", [
+    ("0人", 0), ("三百人", 300), ("两千五百人", 2500), ("报名 20 个人", 20), ("两三个人", 3), ("报名2", None), (None, None),
+])
+def test_stated_people(text: str | None, count: int | None) -> None:
+    assert nlp.stated_people(text) == count
 
 
 @pytest.mark.parametrize("text, count", [
@@ -511,51 +530,7 @@ def test_mask_mobile() -> None:
     assert nlp.mask_mobile("13800138001") == "138****8001"
     assert nlp.mask_mobile("138 0013 8001") == "138****8001"
     assert nlp.mask_mobile("123") == "***"
-    assert nlp.slots.mask_mobiles("报名，手机13800138001") == "报名，手机138****8001"
-
-
-NOW = datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI)  # a Thursday morning
-
-
-def _at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=SHANGHAI)
-
-
-@pytest.mark.parametrize("text, at, has_time", [
-    ("明天下午三点", _at(2026, 11, 27, 15, 0), True),
-    ("后天上午10点", _at(2026, 11, 28, 10, 0), True),
-    ("下周六", _at(2026, 12, 5), False),
-    ("本周日", _at(2026, 11, 29), False),
-    ("周六", _at(2026, 11, 28), False),
-    ("6月20日", _at(2027, 6, 20), False),            # already past this year: next year's
-    ("6月20号晚上7点半", _at(2027, 6, 20, 19, 30), True),
-    ("12/5", _at(2026, 12, 5), False),
-    ("今晚八点", _at(2026, 11, 26, 20, 0), True),
-    ("明晚8點", _at(2026, 11, 27, 20, 0), True),
-    ("十二月二十五日下午2:30", _at(2026, 12, 25, 14, 30), True),
-    ("2027年1月3日", _at(2027, 1, 3), False),
-    ("下个月5号", _at(2026, 12, 5), False),
-    ("三点", _at(2026, 11, 26, 15, 0), True),          # no 上午/下午: 1–6 o'clock is afternoon
-    ("八点", _at(2026, 11, 27, 8, 0), True),           # 8:00 has passed today
-    ("明天中午12点", _at(2026, 11, 27, 12, 0), True),
-    ("后天晚上八点一刻", _at(2026, 11, 28, 20, 15), True),
-])
-def test_when(text: str, at: datetime, has_time: bool) -> None:
-    assert nlp.when(text, NOW) == nlp.When(at, has_time)
-
-
-@pytest.mark.parametrize("text", ["报名2", "我要报名嘉年华", "2月30日", "25点", "", None])
-def test_when_without_a_date_or_time_is_none(text: str | None) -> None:
-    assert nlp.when(text, NOW) is None
-
-
-def test_when_answers_in_the_time_zone_of_now() -> None:
-    utc_now = NOW.astimezone(UTC)  # 02:00 UTC on the same day
-    result = nlp.when("明天下午三点", utc_now)
-    assert result is not None and result.at == datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
-    assert result.at.utcoffset() == timedelta(0)
-    with pytest.raises(ValueError):
-        nlp.when("明天", datetime(2026, 11, 26, 10, 0))  # a naive now is a programming error
+    assert nlp.mask_phones("报名，手机13800138001") == "报名，手机138****8001"
 
 
 @pytest.mark.parametrize("text, verdict, stars", [
@@ -596,7 +571,7 @@ def test_ticket_number_and_code_from_raw_text() -> None:
     ("阮礼拜六无闲", "我礼拜六没空"),             # Teochew
 ])
 def test_spoken_cantonese_is_read_as_mandarin_without_touching_mandarin_words(raw: str, read_as: str) -> None:
-    lx = classifier._loaded()
+    lx = classifier.loaded_lexicon()
     assert classifier._prepare(lx, raw) == read_as
 
 

@@ -5,7 +5,8 @@ import logging
 
 import pytest
 
-from bot.logs import MaskingFormatter, mask_phones
+from bot.logs import MaskingFormatter
+from nlp import mask_phones
 
 
 @pytest.mark.parametrize("raw, masked", [
@@ -15,6 +16,8 @@ from bot.logs import MaskingFormatter, mask_phones
     ("138-0013-8001", "138****8001"),
     ("１３８００１３８００１", "138****8001"),
     ("身份证44030319900101123X", "身份证440303***********X"),
+    ("1380 013 8001", "138****8001"),
+    ("３栋 电话１３８００１３８００１", "３栋 电话138****8001"),
 ])
 def test_phones_and_id_numbers_are_masked(raw, masked):
     assert mask_phones(raw) == masked

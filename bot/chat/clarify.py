@@ -12,7 +12,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import nlp
-from bot.chat.answers import yes_no
 from bot.chat.conversation import PASS, Flow
 from bot.wechat.replies import Reply, Text
 
@@ -55,7 +54,7 @@ def ask(ctx: "Context") -> Text:
 
 @flow.step("confirm")
 def confirm(ctx: "Context"):
-    said = yes_no(ctx.text)
+    said = nlp.yes_no(ctx.text)
     if said is None:
         return PASS
     if said is False:
@@ -67,7 +66,7 @@ def confirm(ctx: "Context"):
 @flow.step("choose")
 def choose(ctx: "Context"):
     options = ctx.conversation.data["options"]
-    number = nlp.extract_number(ctx.text) if len(ctx.text) <= 4 else None
+    number = nlp.list_number(ctx.message.text)
     if number is None or not 1 <= number <= len(options):
         return PASS  # not an answer to the question: route the new message afresh
     return _replay(ctx, options[number - 1])
