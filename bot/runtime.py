@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import redis
 
 from bot.config import Config
+from jobs import outbox
 from jobs.queue import InProcessJobs, RQJobs
 from bot.wechat.client import KVSessionStorage, NanhuWeChatClient
 from storage.db import Database
@@ -41,6 +42,8 @@ class Runtime:
             self.jobs = RQJobs(self.redis, self.config.redis.queue)
         else:
             self.jobs = InProcessJobs(lambda: use(self))
+        self.db.on_commit(outbox.relay_after_commit(self.db, self.jobs, self.config.notices.batch_size,
+                                                    lambda: self.now()))
 
     @cached_property
     def tz(self) -> ZoneInfo:

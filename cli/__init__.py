@@ -216,7 +216,6 @@ def opinions() -> None:
 def _opinion_command(action, arm_feedback: bool = False):
     """Run a staff action on an opinion, queue the resident's notice, and print the ticket. After a
     resolution (`arm_feedback`) the resident's next 满意 / 不满意 answers for this ticket."""
-    from jobs.delivery import relay
     from storage import opinion_states
     from storage.opinions import OpinionRejected
 
@@ -227,7 +226,6 @@ def _opinion_command(action, arm_feedback: bool = False):
         raise click.ClickException(str(exc).strip("'\"")) from None
     except (opinion_states.InvalidTransition, OpinionRejected) as exc:
         raise click.ClickException(str(exc)) from None
-    relay()
     if arm_feedback and view.status == "resolved":
         from storage import opinions
         from storage.kv import KVUnavailable
@@ -563,7 +561,6 @@ def _print_event(view, tz) -> None:
 
 def _event_command(action):
     """Run a staff action on an event; the notices it queues go out (in-process: before exiting)."""
-    from jobs.delivery import relay
     from storage import events as store
 
     rt = _runtime(_config())
@@ -573,7 +570,6 @@ def _event_command(action):
         raise click.ClickException(str(exc).strip("'\"")) from None
     except store.EventRejected as exc:
         raise click.ClickException(str(exc)) from None
-    relay()
     if rt.jobs.kind == "in-process":
         rt.jobs.shutdown()
     _print_event(view, rt.tz)
@@ -1043,7 +1039,7 @@ def _audience(rt, text: str):
 @click.option("--yes", is_flag=True, help="do not ask for confirmation")
 def announce_send(title: str, body: str, audience_text: str, at_text: str | None, staff: str, yes: bool) -> None:
     """Compose an announcement, see how many will receive it, and send it now or at a time."""
-    from jobs.delivery import relay
+    from jobs import outbox
     from storage import notices
     from storage.audit import staff_actor
 
@@ -1057,11 +1053,12 @@ def announce_send(title: str, body: str, audience_text: str, at_text: str | None
     if not yes and not click.confirm("Send it?"):
         raise click.ClickException("not sent")
     try:
-        notice_id = notices.announce(rt.db, title, body, audience, staff_actor(staff), rt.now(), send_at)
+        with outbox.counting() as tally:  # the deliveries are queued as the announcement commits
+            notice_id = notices.announce(rt.db, title, body, audience, staff_actor(staff), rt.now(), send_at)
     except notices.AnnouncementRejected as exc:
         raise click.ClickException(f"not sent: {exc}") from None
     if send_at is None:
-        queued = relay(notice_id)
+        queued = tally.queued
         if rt.jobs.kind == "in-process":
             rt.jobs.shutdown()  # without a worker, this command delivers before it exits
         click.echo(f"announcement {notice_id}: {queued} deliveries queued ({rt.jobs.kind})")

@@ -1,4 +1,4 @@
-"""Delivering notices: the relay queues due deliveries in batches, `deliver` sends them, the sweeper
+"""Delivering notices: `deliver` sends the batches the relay (`jobs.outbox`) queued, the sweeper
 picks up what a dead worker or a Redis outage left behind.
 
 WeChat's answers decide what happens next:
@@ -21,6 +21,7 @@ from datetime import timedelta
 from wechatpy.exceptions import WeChatClientException
 
 from bot import runtime
+from jobs import outbox
 from jobs.queue import QueueUnavailable
 from bot.runtime import Runtime
 from bot.wechat.client import WeChatUnreachable
@@ -37,19 +38,9 @@ CS_TEXT_LIMIT = 600  # characters; longer notices are cut with a pointer to the 
 
 
 def relay(notice_id: int | None = None, requeue_after: timedelta | None = None) -> int:
-    """Queue the due deliveries (of one notice, or all) in batches; returns how many were queued."""
+    """`jobs.outbox.relay` in the current runtime (the notices a commit writes are queued by it already)."""
     rt = runtime.current()
-    size = rt.config.notices.batch_size
-    queued = 0
-    while ids := notices.due(rt.db, rt.now(), notice_id, requeue_after, limit=size):
-        try:
-            rt.jobs.enqueue(deliver, ids)
-        except QueueUnavailable as exc:
-            log.error("queue unavailable (%s): deliveries wait for the sweeper", exc)
-            notices.forget_queued(rt.db, ids)
-            break
-        queued += len(ids)
-    return queued
+    return outbox.relay(rt.db, rt.jobs, rt.config.notices.batch_size, rt.now, notice_id, requeue_after)
 
 
 def sweep() -> int:
