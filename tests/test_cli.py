@@ -10,7 +10,8 @@ import sys
 import requests
 from click.testing import CliRunner
 
-from cli import main, menu_keys
+from cli import main
+from cli.ops import menu_keys
 from devtools import chat as chat_tool
 from bot.app import build_router
 from tests.conftest import ROOT, make_config
