@@ -54,10 +54,8 @@ def announce_send(title: str, body: str, audience_text: str, at_text: str | None
     except notices.AnnouncementRejected as exc:
         raise click.ClickException(f"not sent: {exc}") from None
     if send_at is None:
-        queued = tally.queued
-        if rt.jobs.kind == "in-process":
-            rt.jobs.shutdown()  # without a worker, this command delivers before it exits
-        click.echo(f"announcement {notice_id}: {queued} deliveries queued ({rt.jobs.kind})")
+        common.flush_jobs(rt)
+        click.echo(f"announcement {notice_id}: {tally.queued} deliveries queued ({rt.jobs.kind})")
     else:
         click.echo(f"announcement {notice_id} scheduled; the sweeper sends it when its time comes")
     click.echo(f"delivery report: nanhu announce report {notice_id}")
