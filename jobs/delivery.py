@@ -38,7 +38,8 @@ CS_TEXT_LIMIT = 600  # characters; longer notices are cut with a pointer to the 
 
 
 def relay(notice_id: int | None = None, requeue_after: timedelta | None = None) -> int:
-    """`jobs.outbox.relay` in the current runtime (the notices a commit writes are queued by it already)."""
+    """`jobs.outbox.relay` in the current runtime, for the web's explicit calls until they go (the notices a
+    commit writes are queued by it already)."""
     rt = runtime.current()
     return outbox.relay(rt.db, rt.jobs, rt.config.notices.batch_size, rt.now, notice_id, requeue_after)
 
@@ -47,7 +48,8 @@ def sweep() -> int:
     """Recover deliveries stranded in `sending`, then queue everything due that is not queued already."""
     rt = runtime.current()
     notices.recover_stale(rt.db, rt.now(), timedelta(seconds=rt.config.notices.sending_timeout))
-    return relay(requeue_after=timedelta(seconds=2 * rt.config.notices.sweep_interval))
+    return outbox.relay(rt.db, rt.jobs, rt.config.notices.batch_size, rt.now,
+                        requeue_after=timedelta(seconds=2 * rt.config.notices.sweep_interval))
 
 
 def deliver(delivery_ids: list[int]) -> dict[str, int]:
