@@ -67,8 +67,8 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from statistics import median
 from pathlib import Path
+from statistics import median
 from typing import Callable, Iterator
 
 ROOT = Path(__file__).resolve().parent.parent

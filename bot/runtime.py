@@ -15,6 +15,7 @@ import redis
 
 from bot.config import Config
 from bot.wechat.client import KVSessionStorage, NanhuWeChatClient
+from jobs import outbox
 from jobs.queue import InProcessJobs, RQJobs
 from storage.db import Database
 from storage.kv import KV, RedisKV, for_database
@@ -41,6 +42,8 @@ class Runtime:
             self.jobs = RQJobs(self.redis, self.config.redis.queue)
         else:
             self.jobs = InProcessJobs(lambda: use(self))
+        self.db.on_commit(outbox.relay_after_commit(self.db, self.jobs, self.config.notices.batch_size,
+                                                    lambda: self.now()))
 
     @cached_property
     def tz(self) -> ZoneInfo:

@@ -5,6 +5,7 @@ WeChat does (https://developers.weixin.qq.com/doc/offiaccount/Basic_Information/
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import itertools
 import random
@@ -14,7 +15,6 @@ from dataclasses import dataclass, field
 
 import requests
 from wechatpy.crypto import PrpCrypto
-import base64
 
 _msg_ids = itertools.count(int(time.time() * 1000) * 1000 + random.randint(0, 999))
 

@@ -10,7 +10,7 @@ from bot.chat.conversation import Flow
 from bot.chat.router import Context, Router
 from bot.wechat.replies import Text
 from handlers.help import not_understood
-from jobs.delivery import relay
+from jobs import outbox
 from storage import communities, notices, staff
 from storage.audit import staff_actor
 from storage.notices import Audience
@@ -91,12 +91,12 @@ def confirm(ctx: Context) -> Text:
         return Text("好的，公告没有发布。")
     chosen = Audience(data["audience"]["kind"], data["audience"]["community_id"])
     try:
-        notice_id = notices.announce(ctx.rt.db, data["title"], data["body"], chosen, staff_actor(data["staff"]),
-                                     ctx.now)
+        with outbox.counting() as tally:  # the deliveries are queued as the announcement commits
+            notice_id = notices.announce(ctx.rt.db, data["title"], data["body"], chosen, staff_actor(data["staff"]),
+                                         ctx.now)
     except notices.AnnouncementRejected as reason:
         return Text(f"公告没有发布：{reason}")
-    queued = relay(notice_id)
-    later = "" if queued else "（队列暂时不可用，系统恢复后会自动发送）"
+    later = "" if tally.queued else "（队列暂时不可用，系统恢复后会自动发送）"
     return Text(f"公告已提交发送（编号 {notice_id}），共 {data['count']} 位居民{later}。发「公告报告」查看送达情况。")
 
 

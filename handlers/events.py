@@ -12,7 +12,6 @@ from bot.chat.router import PASS, Context, Router
 from bot.links import registration_link
 from bot.wechat.replies import Text
 from handlers.common import when
-from jobs.delivery import relay
 from storage import events, party, staff
 from storage.attempts import Attempts
 from storage.audit import staff_actor
@@ -147,12 +146,6 @@ def which(ctx: Context):
     return _register(ctx, chosen, count)
 
 
-def _relay(notice_ids: tuple[int, ...]) -> None:
-    """Queue the notices an action wrote (the sweeper would find them too, later)."""
-    for notice_id in notice_ids:
-        relay(notice_id)
-
-
 def _is_member(ctx: Context) -> bool:
     return party.member_for(ctx.rt.db, ctx.message.openid) is not None
 
@@ -160,7 +153,6 @@ def _is_member(ctx: Context) -> bool:
 def _register(ctx: Context, event_id: int, count: int, join_waitlist: bool = False) -> Text:
     result = events.register(ctx.rt.db, event_id, ctx.resident.id, count, ctx.now, ctx.rt.tz,
                              join_waitlist=join_waitlist, is_party_member=_is_member(ctx))
-    _relay(result.notices)
     e = result.event
     again = f"报名{e.title}"  # how to sign up for this one again, in words that name it
     if result.outcome == "confirmed":
@@ -280,7 +272,6 @@ def cancel_confirm(ctx: Context):
     done = events.cancel_registration(ctx.rt.db, registration_id, ctx.resident.id, ctx.now, ctx.rt.tz)
     if done is None:
         return Text("这个报名已经取消过了。发「我的报名」查看。")
-    _relay(done.notices)
     return Text(f"已取消「{done.registration.event.title}」的报名。谢谢告知，名额会让给其他居民。")
 
 

@@ -1,4 +1,4 @@
-"""Delivering notices: the relay queues due deliveries in batches, `deliver` sends them, the sweeper
+"""Delivering notices: `deliver` sends the batches the relay (`jobs.outbox`) queued, the sweeper
 picks up what a dead worker or a Redis outage left behind.
 
 WeChat's answers decide what happens next:
@@ -21,9 +21,10 @@ from datetime import timedelta
 from wechatpy.exceptions import WeChatClientException
 
 from bot import runtime
-from jobs.queue import QueueUnavailable
 from bot.runtime import Runtime
 from bot.wechat.client import WeChatUnreachable
+from jobs import outbox
+from jobs.queue import QueueUnavailable
 from storage import notices, residents
 from storage.notices import DeliveryTask, Outcome
 
@@ -36,27 +37,12 @@ NEVER_SENT = {"ConnectionError", "ConnectTimeout", "NewConnectionError"}  # the 
 CS_TEXT_LIMIT = 600  # characters; longer notices are cut with a pointer to the rest
 
 
-def relay(notice_id: int | None = None, requeue_after: timedelta | None = None) -> int:
-    """Queue the due deliveries (of one notice, or all) in batches; returns how many were queued."""
-    rt = runtime.current()
-    size = rt.config.notices.batch_size
-    queued = 0
-    while ids := notices.due(rt.db, rt.now(), notice_id, requeue_after, limit=size):
-        try:
-            rt.jobs.enqueue(deliver, ids)
-        except QueueUnavailable as exc:
-            log.error("queue unavailable (%s): deliveries wait for the sweeper", exc)
-            notices.forget_queued(rt.db, ids)
-            break
-        queued += len(ids)
-    return queued
-
-
 def sweep() -> int:
     """Recover deliveries stranded in `sending`, then queue everything due that is not queued already."""
     rt = runtime.current()
     notices.recover_stale(rt.db, rt.now(), timedelta(seconds=rt.config.notices.sending_timeout))
-    return relay(requeue_after=timedelta(seconds=2 * rt.config.notices.sweep_interval))
+    return outbox.relay(rt.db, rt.jobs, rt.config.notices.batch_size, rt.now,
+                        requeue_after=timedelta(seconds=2 * rt.config.notices.sweep_interval))
 
 
 def deliver(delivery_ids: list[int]) -> dict[str, int]:

@@ -1,10 +1,11 @@
 """Background jobs: RQ when Redis is configured, else a small thread pool inside the web process.
 
-Both take the same job functions (module-level callables in `jobs/`), so a job behaves the same way
-in development and in production.
+Both take the same job functions (module-level callables in `jobs/`, or their dotted names), so a job
+behaves the same way in development and in production.
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -21,9 +22,19 @@ class QueueUnavailable(Exception):
     """The job could not be queued (Redis down)."""
 
 
-def _name(func: Callable[..., Any]) -> str:
+Job = Callable[..., Any] | str  # a function, or its dotted name ("jobs.delivery.deliver")
+
+
+def _name(func: Job) -> str:
     # RQ logs a job's description; the default repeats the arguments (openids, residents' words)
-    return f"{func.__module__}.{func.__qualname__}"
+    return func if isinstance(func, str) else f"{func.__module__}.{func.__qualname__}"
+
+
+def _function(func: Job) -> Callable[..., Any]:
+    if not isinstance(func, str):
+        return func
+    module, _, name = func.rpartition(".")
+    return getattr(importlib.import_module(module), name)
 
 
 class RQJobs:
@@ -32,14 +43,14 @@ class RQJobs:
     def __init__(self, connection: redis.Redis, name: str):
         self.queue = Queue(name, connection=connection)
 
-    def enqueue(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
+    def enqueue(self, func: Job, *args: Any, **kwargs: Any) -> str:
         try:
             return self.queue.enqueue(func, args=args, kwargs=kwargs, retry=Retry(max=3, interval=[5, 30, 120]),
                                       description=_name(func)).id
         except redis.RedisError as exc:
             raise QueueUnavailable(str(exc)) from exc
 
-    def enqueue_in(self, delay: timedelta, func: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
+    def enqueue_in(self, delay: timedelta, func: Job, *args: Any, **kwargs: Any) -> str:
         try:
             return self.queue.enqueue_in(delay, func, args=args, kwargs=kwargs, description=_name(func)).id
         except redis.RedisError as exc:
@@ -63,18 +74,18 @@ class InProcessJobs:
                 self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="nanhu-job")
             return self._pool
 
-    def _run(self, func: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+    def _run(self, func: Job, args: tuple, kwargs: dict) -> None:
         with self._scope():
             try:
-                func(*args, **kwargs)
+                _function(func)(*args, **kwargs)
             except Exception:
                 log.exception("job %s failed", getattr(func, "__name__", func))
 
-    def enqueue(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
+    def enqueue(self, func: Job, *args: Any, **kwargs: Any) -> str:
         self._executor().submit(self._run, func, args, kwargs)
         return "in-process"
 
-    def enqueue_in(self, delay: timedelta, func: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
+    def enqueue_in(self, delay: timedelta, func: Job, *args: Any, **kwargs: Any) -> str:
         timer = threading.Timer(delay.total_seconds(), lambda: self.enqueue(func, *args, **kwargs))
         timer.daemon = True
         timer.start()

@@ -30,10 +30,7 @@ from nlp.slots import (
 
 __all__ = [
     "INTENTS", "Intent", "Lexicon", "LexiconError", "Rating", "another_request", "categories", "category", "classify",
-    "code", "extract_slots", "head_count", "list_number", "load", "mask_mobile", "mask_mobiles",
-    "mask_phones", "mentions_place", "mobile", "normalize", "nothing_more", "numeral", "rating", "read_lexicon", "redo",
+    "code", "extract_slots", "head_count", "list_number", "load", "mask_mobile", "mask_phones",
+    "mentions_place", "mobile", "normalize", "nothing_more", "numeral", "rating", "read_lexicon", "redo",
     "skips", "stated_people", "ticket_no", "yes_no",
 ]
-
-# the name web/admin and the CLI still call; one function with mask_phones
-mask_mobiles = mask_phones

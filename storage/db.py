@@ -22,6 +22,7 @@ from storage.performance.writers import SqliteWriters
 
 log = logging.getLogger("nanhu.db")
 T = TypeVar("T")
+NEW_NOTICES = "nanhu.new_notices"  # session.info key: the notices due now that a transaction wrote (storage.notices)
 
 
 class DatabaseUnavailable(Exception):
@@ -92,6 +93,7 @@ class Database:
         self._shared: dict[str, object] = {}
         self._shared_lock = threading.Lock()
         self._kept: list[tuple[int, Connection]] = []  # (pid, connection): kept connections, by process
+        self._on_commit: list[Callable[[tuple[int, ...]], object]] = []
         if self._writers is not None:
             _sqlite_databases.add(self)
 
@@ -128,17 +130,33 @@ class Database:
             if queued:
                 self._writers.release()
 
+    def on_commit(self, callback: Callable[[tuple[int, ...]], object]) -> None:
+        """Call `callback(notice_ids)` after each transaction that wrote notices due now has committed."""
+        self._on_commit.append(callback)
+
     @contextlib.contextmanager
     def transaction(self, read_only: bool = False) -> Iterator[Session]:
         """One action, one transaction: commit on success, roll back on error. `read_only` lets SQLite
         run it beside a writer (a transaction that writes waits for the write lock from its start)."""
+        written: tuple[int, ...] = ()
         with self._writing(read_only):
             session = (self._read_sessions if read_only else self._sessions)()
             try:
                 with session.begin():
                     yield session
+                written = tuple(session.info.pop(NEW_NOTICES, ()))
             finally:
                 session.close()
+        if written:  # outside the writers' queue: the callbacks run transactions of their own
+            self._committed(written)
+
+    def _committed(self, notice_ids: tuple[int, ...]) -> None:
+        for callback in self._on_commit:
+            try:
+                callback(notice_ids)
+            except Exception as exc:  # the change is committed; the sweeper queues what was not
+                log.error("after-commit %s failed (%s): the sweeper will queue notices %s",
+                          getattr(callback, "__name__", callback), type(exc).__name__, list(notice_ids))
 
     @contextlib.contextmanager
     def connection(self, read_only: bool = False) -> Iterator[Connection]:

@@ -18,7 +18,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage import audit
-from storage.db import Database
+from storage.db import NEW_NOTICES, Database
 from storage.models import Community, Delivery, Notice, PartyMember, Resident
 from storage.rejections import Rejected
 
@@ -98,7 +98,6 @@ def count_audience(db: Database, audience: Audience) -> int:
 
 
 KINDS = ("announcement", "opinion_update", "event_update", "event_reminder", "event_alert")
-NEW_NOTICES = "nanhu.new_notices"  # session.info key: notices due now written in this transaction
 
 
 def new_notices(session: Session) -> tuple[int, ...]:
@@ -115,7 +114,7 @@ def notify(session: Session, kind: str, title: str, body: str, recipients: Itera
     session.add(notice)
     session.flush()
     due = send_at or now
-    if due <= now:  # the caller hands these to the relay after its commit (scheduled ones wait for the sweeper)
+    if due <= now:  # queued by Database.on_commit's callbacks after the commit (scheduled ones wait for the sweeper)
         session.info.setdefault(NEW_NOTICES, []).append(notice.id)
     if recipients:
         session.execute(Delivery.__table__.insert(), [

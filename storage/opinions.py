@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, func, insert, select
 
 from storage import audit, counters, notices, opinion_states
-from storage.performance.batching import Batcher
 from storage.conversations import Conversation, ConversationStore
 from storage.db import Database
 from storage.kv import KV
 from storage.models import Opinion, OpinionEvent, Resident
+from storage.performance.batching import Batcher
 from storage.performance.prepared import Prepared
 from storage.rejections import Rejected
 

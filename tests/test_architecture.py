@@ -24,6 +24,7 @@ LAYERS: list[list[str]] = [
     ["bot.config", "bot.logs"],                # configuration and logging
     ["storage"],                               # services, models, the database and the shared store
     ["bot.wechat", "jobs.queue"],              # WeChat's protocol and API client; the job queue
+    ["jobs.outbox"],                           # the relay: a commit's notices queued for delivery
     ["bot.runtime", "bot.links", "bot.card_picture"],  # what a request or a job reaches
     ["jobs"],                                  # notices delivered within WeChat's quotas
     ["bot.chat"],                              # router, conversations, clarifying questions

@@ -10,7 +10,8 @@ import sys
 import requests
 from click.testing import CliRunner
 
-from cli import main, menu_keys
+from cli import main
+from cli.ops import menu_keys
 from devtools import chat as chat_tool
 from bot.app import build_router
 from tests.conftest import ROOT, make_config
@@ -113,7 +114,8 @@ def test_queues_shows_the_outbox_and_the_queue(make_stack, monkeypatch):
     monkeypatch.setenv("NANHU_REDIS_URL", cfg.redis.url)
     result = CliRunner().invoke(main, ["queues"])
     assert result.exit_code == 0, result.output
-    assert "outbox: pending 1" in result.output and "queue nanhu: waiting 0" in result.output
+    # the announcement's delivery was queued as it committed, and waits there for a worker
+    assert "outbox: pending 1" in result.output and "queue nanhu: waiting 1" in result.output
 
 
 def test_announce_from_the_cli_asks_before_sending_and_reports(make_stack, wechat_api, monkeypatch):

@@ -2,11 +2,17 @@
 with one access token shared by every process."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
+import pytest
 from rq import Queue, SimpleWorker
+from sqlalchemy import select
 
 from bot import runtime
 from jobs.sending import send_text
-from storage import residents
+from storage import migrate, notices, residents
+from storage.db import Database
+from storage.models import Notice
 
 
 def _follower(rt, openid: str) -> None:
@@ -112,3 +118,31 @@ def test_many_workers_seeing_an_expired_token_at_once_fetch_one_new_token(make_s
     with ThreadPoolExecutor(6) as pool:
         assert list(pool.map(send, range(6))) == ["sent"] * 6
     assert wechat_api.token_fetches() == 2  # the first token, and one replacement for all six senders
+
+
+def test_a_job_named_by_its_dotted_path_runs_in_process_too(make_stack, wechat_api):
+    stack = make_stack("sqlite+sqlkv")
+    _follower(stack.rt, "o_named")
+    stack.rt.jobs.enqueue("jobs.sending.send_text", "o_named", "您好")
+    assert [m["content"] for m in wechat_api.wait_messages("o_named")] == ["您好"]
+
+
+def test_the_notices_a_transaction_wrote_reach_the_after_commit_callbacks_once_it_commits(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'hook.db'}")
+    migrate.upgrade(db, "head")
+    seen: list[tuple[int, ...]] = []
+    db.on_commit(seen.append)
+    now = datetime.now(timezone.utc)
+    with db.transaction() as s:
+        first = notices.notify(s, "announcement", "通知", "内容", [], "staff:admin", now)
+        second = notices.notify(s, "announcement", "通知", "内容", [], "staff:admin", now)
+        notices.notify(s, "announcement", "明天", "内容", [], "staff:admin", now, send_at=now + timedelta(hours=1))
+        assert seen == []                                    # nothing before the commit
+    assert seen == [(first, second)]                         # the scheduled one waits for the sweeper
+    with pytest.raises(RuntimeError), db.transaction() as s:
+        notices.notify(s, "announcement", "通知", "内容", [], "staff:admin", now)
+        raise RuntimeError("rolled back")
+    with db.transaction(read_only=True) as s:
+        s.execute(select(Notice.id))
+    assert seen == [(first, second)]                         # neither a rollback nor a transaction without notices
+    db.dispose()

@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from bot import runtime
-from jobs import delivery
+from jobs import delivery, outbox
 from storage import notices, residents
+from storage.db import Database
 from storage.models import Delivery, Resident
 from storage.notices import Audience
 from tests.conftest import run_jobs
@@ -28,10 +29,19 @@ def _residents(rt, n: int, interacted: bool = False, prefix: str = "o_r") -> lis
 
 
 
+def _unqueued(rt, title: str = "通知", body: str = "内容") -> int:
+    """An announcement written but not queued after its commit: the test plays the relay and the workers."""
+    plain = Database(rt.config.database.url, rt.config.database.timeout)  # no after-commit relay on it
+    try:
+        return notices.announce(plain, title, body, Audience("everyone"), "staff:admin", rt.now())
+    finally:
+        plain.dispose()
+
+
 def _announce(rt, title="停水通知", body="明天上午9点至12点停水。", audience=Audience("everyone")) -> int:
     notice_id = notices.announce(rt.db, title, body, audience, "staff:admin", rt.now())
     with runtime.use(rt):
-        delivery.relay(notice_id)
+        outbox.relay(rt.db, rt.jobs, rt.config.notices.batch_size, rt.now, notice_id)
     return notice_id
 
 
@@ -59,7 +69,7 @@ def test_a_resident_who_wrote_recently_gets_a_customer_service_message(make_stac
 def test_a_delivery_job_run_twice_sends_once(make_stack, wechat_api):
     stack = make_stack("sqlite+redis")
     openids = _residents(stack.rt, 3)
-    notice_id = notices.announce(stack.rt.db, "通知", "内容", Audience("everyone"), "staff:admin", stack.rt.now())
+    notice_id = _unqueued(stack.rt)
     ids = notices.due(stack.rt.db, stack.rt.now(), notice_id)
     with runtime.use(stack.rt):
         first = delivery.deliver(ids)
@@ -172,7 +182,7 @@ def test_a_notice_created_while_redis_is_down_goes_out_once_redis_is_back(make_s
     notice_id = notices.announce(down.rt.db, "通知", "Redis 故障期间写下的通知", Audience("everyone"), "staff:admin",
                                  down.rt.now())
     with runtime.use(down.rt):
-        assert delivery.relay(notice_id) == 0  # nothing could be queued, nothing was lost
+        assert outbox.relay(down.rt.db, down.rt.jobs, 100, down.rt.now, notice_id) == 0  # nothing could be queued, nothing was lost
     back = make_stack("sqlite+redis")  # same database, Redis reachable again
     with runtime.use(back.rt):
         delivery.sweep()
@@ -183,7 +193,7 @@ def test_a_notice_created_while_redis_is_down_goes_out_once_redis_is_back(make_s
 def test_a_template_delivery_stranded_by_a_dead_worker_is_resent_and_arrives_once(make_stack, wechat_api):
     stack = make_stack("sqlite+redis", notices_sending_timeout=10)
     (openid,) = _residents(stack.rt, 1, prefix="o_stranded")
-    notice_id = notices.announce(stack.rt.db, "通知", "内容", Audience("everyone"), "staff:admin", stack.rt.now())
+    notice_id = _unqueued(stack.rt)
     ids = notices.due(stack.rt.db, stack.rt.now(), notice_id)
     (task,) = notices.claim(stack.rt.db, ids, stack.rt.now(), timedelta(hours=48))
     with runtime.use(stack.rt):
@@ -200,7 +210,7 @@ def test_a_template_delivery_stranded_by_a_dead_worker_is_resent_and_arrives_onc
 def test_a_customer_service_delivery_stranded_by_a_dead_worker_is_reported_not_resent(make_stack):
     stack = make_stack("sqlite+redis")
     _residents(stack.rt, 1, interacted=True, prefix="o_cs_stranded")
-    notice_id = notices.announce(stack.rt.db, "通知", "内容", Audience("everyone"), "staff:admin", stack.rt.now())
+    notice_id = _unqueued(stack.rt)
     ids = notices.due(stack.rt.db, stack.rt.now(), notice_id)
     tasks = notices.claim(stack.rt.db, ids, stack.rt.now(), timedelta(hours=48))
     assert notices.start_sending(stack.rt.db, tasks, stack.rt.now())  # the HTTP call began ... then the crash
@@ -259,6 +269,7 @@ def test_a_resident_gets_at_most_the_daily_cap_of_announcements(make_stack, wech
 
 def test_a_large_announcement_goes_by_mass_send_and_wechats_job_report_is_kept(make_stack, wechat_api):
     import requests
+
     from devtools.simulator import event_fields
 
     stack = make_stack("sqlite+redis", notices_mass_send_threshold=3)
@@ -282,7 +293,7 @@ def test_a_mass_batch_resent_after_a_crash_is_not_sent_twice(make_stack, wechat_
     stack = make_stack("sqlite+redis", notices_mass_send_threshold=2)
     openids = _residents(stack.rt, 3, prefix="o_mass_crash")
     requests.post(wechat_api.url + "/_fake/subscribe", json={"openids": openids}, timeout=5)
-    notice_id = notices.announce(stack.rt.db, "通知", "内容", Audience("everyone"), "staff:admin", stack.rt.now())
+    notice_id = _unqueued(stack.rt)
     ids = notices.due(stack.rt.db, stack.rt.now(), notice_id)
     tasks = notices.claim(stack.rt.db, ids, stack.rt.now(), timedelta(hours=48), mass_threshold=2)
     with runtime.use(stack.rt):  # the worker sends the batch ... and dies before recording it
@@ -321,7 +332,7 @@ def test_a_mass_batch_is_claimed_whole_even_when_a_job_names_part_of_it(make_sta
     stack = make_stack("sqlite+redis", notices_mass_send_threshold=2)
     openids = _residents(stack.rt, 4, prefix="o_whole")
     _subscribe_at_stand_in(wechat_api, openids)
-    notice_id = notices.announce(stack.rt.db, "通知", "内容", Audience("everyone"), "staff:admin", stack.rt.now())
+    notice_id = _unqueued(stack.rt)
     ids = notices.due(stack.rt.db, stack.rt.now(), notice_id)
     wechat_api.control("fail", path="message/mass/send", errcode=-1, times=1)
     with runtime.use(stack.rt):
@@ -338,7 +349,7 @@ def test_a_mass_batch_is_claimed_whole_even_when_a_job_names_part_of_it(make_sta
 def test_a_slow_worker_overtaken_by_recovery_does_not_send_again(make_stack, wechat_api):
     stack = make_stack("sqlite+redis", notices_sending_timeout=10)
     (openid,) = _residents(stack.rt, 1, prefix="o_slow_worker")
-    notice_id = notices.announce(stack.rt.db, "通知", "内容", Audience("everyone"), "staff:admin", stack.rt.now())
+    notice_id = _unqueued(stack.rt)
     ids = notices.due(stack.rt.db, stack.rt.now(), notice_id)
     (slow_task,) = notices.claim(stack.rt.db, ids, stack.rt.now(), timedelta(hours=48))  # worker A claims ...
     with stack.rt.db.transaction() as s:  # ... and waits so long for a rate-limit token that it looks dead
@@ -434,7 +445,7 @@ def test_the_daily_cap_holds_when_workers_claim_at_once(stack, wechat_api):
     (openid,) = _residents(rt, 1, prefix="o_cap_race")
     ids = []
     for i in range(6):
-        notice_id = notices.announce(rt.db, f"公告{i}", "内容", Audience("everyone"), "staff:admin", rt.now())
+        notice_id = _unqueued(rt, f"公告{i}")
         ids += notices.due(rt.db, rt.now(), notice_id)
 
     def claim(part):

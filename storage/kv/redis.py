@@ -10,7 +10,6 @@ import redis
 from storage.kv.base import Claimed, KVUnavailable
 from storage.kv.keys import REDIS_PREFIX
 
-
 _DELETE_IF = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end
 """

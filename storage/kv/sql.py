@@ -14,7 +14,6 @@ from storage.db import Database, DatabaseUnavailable
 from storage.kv.base import Claimed, KVUnavailable
 from storage.models import KeyValue
 
-
 log = logging.getLogger("nanhu.kv")
 
 

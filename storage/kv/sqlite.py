@@ -15,7 +15,6 @@ from storage.kv.base import Claimed, KVUnavailable
 from storage.kv.keys import carried
 from storage.models import KeyValue
 
-
 log = logging.getLogger("nanhu.kv")
 
 

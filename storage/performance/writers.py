@@ -7,7 +7,6 @@ import os
 import threading
 import time
 
-
 log = logging.getLogger("nanhu.db")
 
 

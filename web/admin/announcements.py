@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from jobs.delivery import relay
 from storage import communities, notices
 from storage.notices import Audience
 from web.admin.auth import login_required
@@ -64,7 +63,6 @@ def announcements_page() -> ResponseReturnValue:
                     errors["body"] = for_staff(exc)
                 else:
                     if send_at is None:
-                        relay(notice_id)
                         flash(f"公告已发出，共 {count} 位居民。")
                     else:
                         flash(f"公告已定时，将于 {send_at:%m-%d %H:%M} 发给 {count} 位居民。")

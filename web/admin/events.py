@@ -8,7 +8,6 @@ import io
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from jobs.delivery import relay
 from storage import audit, communities, events
 from web.admin.auth import login_required
 from web.admin.blueprint import bp
@@ -133,7 +132,6 @@ def event_cancel(event_id: int) -> ResponseReturnValue:
     except events.EventRejected:
         flash("这个活动已经取消或已经结束。", "error")
     else:
-        relay()
         flash("活动已取消，已通知所有报名的居民。")
     return redirect(url_for("admin.event", event_id=event_id))
 
@@ -155,7 +153,6 @@ def event_move(event_id: int) -> ResponseReturnValue:
     except events.EventRejected:
         flash("这个活动已经取消，不能改期。", "error")
     else:
-        relay()
         flash("活动已改期，已通知所有报名的居民，提醒时间随之调整。")
     return redirect(url_for("admin.event", event_id=event_id))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from jobs.delivery import relay
 from storage import opinion_states, opinions
 from storage.kv import KVUnavailable
 from web.admin.auth import login_required
@@ -52,8 +51,8 @@ def opinion(ticket_no: str) -> ResponseReturnValue:
 
 
 def _after_change(ticket_no: str, resolved: bool = False) -> None:
-    """Queue the resident's notice; after a resolution their next 满意/不满意 answers for this ticket."""
-    relay()
+    """After a resolution the resident's next 满意/不满意 answers for this ticket (their notice was
+    queued when the change committed)."""
     if resolved:
         rt = runtime()
         try:
