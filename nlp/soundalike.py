@@ -51,7 +51,7 @@ def readings() -> dict[str, tuple[str, ...]]:
                 codes = list(table)
                 # one translate over all readings is much faster than 40,000 small ones
                 joined = "\n".join(table[c] for c in codes).translate(_TONELESS).split("\n")
-                _readings = {chr(c): tuple(dict.fromkeys(r.split(","))) for c, r in zip(codes, joined)}
+                _readings = {chr(c): tuple(dict.fromkeys(r.split(","))) for c, r in zip(codes, joined, strict=False)}
     return _readings
 
 
