@@ -26,8 +26,8 @@ from sqlalchemy import insert, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot import config as config_module  # noqa: E402
-from bot import runtime
+from bot import config as config_module  # noqa: E402  (needs ROOT on sys.path)
+from bot import runtime  # noqa: E402
 from jobs import outbox  # noqa: E402
 from storage import migrate, notices  # noqa: E402
 from storage.models import Resident  # noqa: E402

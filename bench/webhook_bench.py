@@ -1,6 +1,7 @@
 """The webhook under load: nanhu against a bare Flask app, wechatpy and WeRoBot (issue 9).
 
-    python bench/webhook_bench.py [--rounds 3] [--duration 8] [--warmup 3] [--connections 8] [--backend sqlite|redis|both] [--check]
+    python bench/webhook_bench.py [--rounds 3] [--duration 8] [--warmup 3] [--connections 8]
+                                  [--backend sqlite|redis|both] [--check]
     python bench/webhook_bench.py --soak MINUTES          # nanhu + Redis + RQ worker at half capacity
     python bench/webhook_bench.py --profile SECONDS       # py-spy on nanhu's workers during row (d)
     python bench/webhook_bench.py --rows e --spy e [--profile-mode cpu|active|wall]   # py-spy during any row
@@ -74,7 +75,7 @@ from typing import Callable, Iterator
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from devtools.simulator import message_xml, sha1_signature, text_fields  # noqa: E402
+from devtools.simulator import message_xml, sha1_signature, text_fields  # noqa: E402  (needs ROOT on sys.path)
 
 PY = sys.executable
 TOKEN = "nanhudemotoken"            # config.example.toml, plain mode
@@ -662,7 +663,7 @@ class Bench:
         def prime() -> list[str]:
             log(f"[{key}] priming up to {count} residents to the summary, for at most {PRIME_SECONDS} s (untimed) ...")
             t0 = time.perf_counter()
-            sources = [summaries(lane, done) for lane, done in zip(lanes, primed)]
+            sources = [summaries(lane, done) for lane, done in zip(lanes, primed, strict=True)]
             load = run_load(self.port, sources, 0.0, PRIME_SECONDS, stop_all_when_one_runs_out=False)
             notes = [f"{sum(map(len, primed))} residents primed in {time.perf_counter() - t0:.1f} s"]
             if load.errors:
@@ -676,7 +677,8 @@ class Bench:
     def run(self) -> list[Row]:
         """Every row once per round, in the same order each round: (b) is never far in time from a row it is
         compared with, so the machine's drift over minutes (a busy neighbour) hits both alike."""
-        for self.round in range(self.args.rounds):
+        for round_number in range(self.args.rounds):
+            self.round = round_number
             self.run_round()
         return self.rows
 
@@ -756,7 +758,7 @@ def recreate_postgres(url: str) -> None:
             conn.execute(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{u.database}"')
     except psycopg.Error as exc:
-        raise SystemExit(f"PostgreSQL at {u.host} does not answer or refuses: {exc}")
+        raise SystemExit(f"PostgreSQL at {u.host} does not answer or refuses: {exc}") from None
 
 
 def flush_redis(url: str) -> None:
@@ -769,7 +771,7 @@ def flush_redis(url: str) -> None:
     try:
         redis.Redis.from_url(url, socket_timeout=2).flushdb()
     except redis.RedisError as exc:
-        raise SystemExit(f"Redis at {url} does not answer: {exc}")
+        raise SystemExit(f"Redis at {url} does not answer: {exc}") from None
 
 
 # --- the report --------------------------------------------------------------------------------------
@@ -781,7 +783,8 @@ def machine() -> str:
     except OSError:
         mem = 0
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                capture_output=True, text=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
                                capture_output=True, text=True).stdout.strip()
     except OSError:
@@ -793,11 +796,12 @@ def machine() -> str:
 def table(rows: list[Summary], args: argparse.Namespace) -> str:
     rounds = f"{args.rounds} rounds, each row once per round in this order; medians over the rounds (worst round " \
              "for errors, first request and memory)" if args.rounds > 1 else "one round"
-    out = [f"{args.connections} keep-alive connections, {args.warmup:g} s warm-up + {args.duration:g} s measured per row "
-           f"and round; {rounds}; gunicorn gthread, 2 workers x 16 threads, preloaded"
+    out = [f"{args.connections} keep-alive connections, {args.warmup:g} s warm-up + {args.duration:g} s measured "
+           f"per row and round; {rounds}; gunicorn gthread, 2 workers x 16 threads, preloaded"
            f"{', unpinned' if args.no_pin else ', each worker pinned to a CPU'}",
            "",
-           "| row | req/s | p50 ms | p99 ms | errors | vs (b) | server CPU ms/req | first request ms | worker RSS MB (PSS) | notes |",
+           "| row | req/s | p50 ms | p99 ms | errors | vs (b) | server CPU ms/req | first request ms "
+           "| worker RSS MB (PSS) | notes |",
            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     ref = next((r for r in rows if r.key == "b"), None)
     for r in rows:
@@ -806,7 +810,8 @@ def table(rows: list[Summary], args: argparse.Namespace) -> str:
         first = f"{r.first_ms:.0f}" + (" (error)" if any(x.first_error for x in r.rounds) else "")
         notes = []
         if len(r.rounds) > 1:
-            notes.append("rounds: " + (" / ".join(f"{x:.2f}" for x in r.ratios_to(ref)) if vs_b is not None and r is not ref
+            notes.append("rounds: " + (" / ".join(f"{x:.2f}" for x in r.ratios_to(ref))
+                                       if vs_b is not None and r is not ref
                                        else " / ".join(f"{x.load.rps:,.0f}" for x in r.rounds) + " req/s"))
         for x in r.rounds:
             notes += [(f"round {x.round + 1}: " if len(r.rounds) > 1 else "") + n for n in x.notes]
@@ -947,7 +952,8 @@ def start_spies(bench: Bench, pids: list[int], seconds: float) -> list[tuple[sub
         out = bench.tmp / f"py-spy-{pid}.txt"
         mode = {"cpu": ["--gil"], "wall": ["--idle"], "active": []}[bench.args.profile_mode]
         spies.append((subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(int(seconds)),
-                                        "--rate", "250", *mode, "--format", "raw", "--output", str(out), "--nonblocking"],
+                                        "--rate", "250", *mode, "--format", "raw", "--output", str(out),
+                                        "--nonblocking"],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE), out))
     bench.args.keep = True
     return spies
@@ -1072,10 +1078,12 @@ def main() -> int:
             print("\n| target (issue 9) | measured | |\n|---|---:|---|")
             for name, ok, value in checks:
                 print(f"| {name} | {value} | {'PASS' if ok else 'FAIL'} |")
-        print(f"\n(bench took {time.perf_counter() - t0:.0f} s; logs in {bench.tmp if args.keep else 'a removed temp dir'})")
+        print(f"\n(bench took {time.perf_counter() - t0:.0f} s; "
+              f"logs in {bench.tmp if args.keep else 'a removed temp dir'})")
         if args.json:
             Path(args.json).write_text(json.dumps([{
-                "row": r.key, "round": r.round + 1, "label": r.label, "rps": r.load.rps, "p50_ms": r.load.pct(50), "p99_ms": r.load.pct(99),
+                "row": r.key, "round": r.round + 1, "label": r.label, "rps": r.load.rps,
+                "p50_ms": r.load.pct(50), "p99_ms": r.load.pct(99),
                 "errors": r.load.errors, "warmup_errors": r.load.warmup_errors, "requests": r.load.count,
                 "window_s": r.load.window, "first_ms": r.first_ms, "rss_kb": r.rss_kb, "pss_kb": r.pss_kb,
                 "boot_s": r.boot_s, "notes": r.notes, "error_samples": r.load.samples} for r in rows],

@@ -74,7 +74,8 @@ def create_app(config: Config | None = None, rt: Runtime | None = None, router: 
     nlp.load()  # jieba, OpenCC and the lexicon load here, at import (gunicorn preload), not on a first message
 
     app = Flask(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY + 1,  # the site's pages (the webhook has its own); the admin's CSV import raises it
+    # MAX_CONTENT_LENGTH: the site's pages (the webhook has its own); the admin's CSV import raises it
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY + 1,
                        SECRET_KEY=config.app.secret_key, JSON_AS_ASCII=False,
                        SESSION_COOKIE_NAME="nanhu_admin", SESSION_COOKIE_PATH="/admin",
                        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",

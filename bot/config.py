@@ -94,7 +94,8 @@ def _categories(v: dict) -> str | None:
             return f"{name} must be a table {{ department = \"...\", hours = N }}"
         if not isinstance(spec["department"], str) or not 1 <= len(spec["department"].strip()) <= 64:
             return f"{name}.department must be a name of 1-64 characters"
-        if isinstance(spec["hours"], bool) or not isinstance(spec["hours"], (int, float)) or not 1 <= spec["hours"] <= 24 * 90:
+        hours = spec["hours"]
+        if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 1 <= hours <= 24 * 90:
             return f"{name}.hours must be a number of hours between 1 and 2160"
     return None
 
@@ -112,13 +113,15 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "secret_key": Key(str, REQUIRED, _nonempty),
         "log_level": Key(str, "INFO", _one_of("DEBUG", "INFO", "WARNING", "ERROR")),
         "timezone": Key(str, "Asia/Shanghai", _nonempty),
-        "reply_deadline": Key(float, 4.0, lambda v: None if 0.5 <= v <= 4.5 else "must be between 0.5 and 4.5 seconds (WeChat waits 5)"),
+        "reply_deadline": Key(float, 4.0, lambda v: None if 0.5 <= v <= 4.5
+                              else "must be between 0.5 and 4.5 seconds (WeChat waits 5)"),
         "lexicon_log": Key(str, "var/unknown-messages.log"),
     },
     "wechat": {
         "app_id": Key(str, REQUIRED, _nonempty),
         "app_secret": Key(str, REQUIRED, _nonempty),
-        "token": Key(str, REQUIRED, lambda v: None if 3 <= len(v) <= 32 and v.isalnum() else "must be 3-32 letters or digits, as in the WeChat admin console"),
+        "token": Key(str, REQUIRED, lambda v: None if 3 <= len(v) <= 32 and v.isalnum()
+                     else "must be 3-32 letters or digits, as in the WeChat admin console"),
         "encoding_aes_key": Key(str, "", _aes_key),
         "mode": Key(str, "plain", _one_of("plain", "compatible", "safe")),
         "account": Key(str, "gh_nanhu", _nonempty),
@@ -150,7 +153,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "points_completed": Key(int, 10, _at_least(0)),
     },
     "notices": {
-        "cs_window_hours": Key(float, 48.0, lambda v: None if 0 <= v <= 48 else "must be between 0 and 48 (WeChat's window)"),
+        "cs_window_hours": Key(float, 48.0,
+                               lambda v: None if 0 <= v <= 48 else "must be between 0 and 48 (WeChat's window)"),
         "templates": Key(dict, {}, _template_ids),
         "max_attempts": Key(int, 5, _at_least(1)),
         "batch_size": Key(int, 100, lambda v: None if 1 <= v <= 1000 else "must be between 1 and 1000"),
@@ -158,7 +162,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "rate_per_second": Key(float, 0.0, _at_least(0)),
         "announcement_daily_cap": Key(int, 3, _at_least(0)),
         "send_concurrency": Key(int, 8, lambda v: None if 1 <= v <= 64 else "must be between 1 and 64"),
-        "sending_timeout": Key(int, 120, lambda v: None if 10 <= v <= 540 else "must be between 10 and 540 seconds (under WeChat's 10-minute client_msg_id window)"),
+        "sending_timeout": Key(int, 120, lambda v: None if 10 <= v <= 540
+                               else "must be between 10 and 540 seconds "
+                                    "(under WeChat's 10-minute client_msg_id window)"),
         "sweep_interval": Key(int, 30, _at_least(1)),
     },
     "dev": {
@@ -264,7 +270,8 @@ def _check_env_names(env: Mapping[str, str]) -> None:
 def build(raw: Mapping[str, Any], env: Mapping[str, str], source: str) -> Config:
     _check_env_names(env)
     unknown = [f"{s}" for s in raw if s not in SCHEMA]
-    unknown += [f"{s}.{k}" for s, ks in raw.items() if s in SCHEMA and isinstance(ks, dict) for k in ks if k not in SCHEMA[s]]
+    unknown += [f"{s}.{k}" for s, ks in raw.items() if s in SCHEMA and isinstance(ks, dict)
+                for k in ks if k not in SCHEMA[s]]
     if unknown:
         raise ConfigError(f"{source}: unknown key {unknown[0]} (see config.example.toml)")
     values: dict[str, dict[str, Any]] = {}
@@ -293,9 +300,11 @@ def build(raw: Mapping[str, Any], env: Mapping[str, str], source: str) -> Config
                           f"{values['wechat']['mode']!r}")
     if values["app"]["env"] == "production":
         if values["app"]["secret_key"].startswith("dev-"):
-            raise ConfigError("app.secret_key still holds the example's development value; set a long random secret for production")
+            raise ConfigError("app.secret_key still holds the example's development value; "
+                              "set a long random secret for production")
         if values["wechat"]["token"] == "nanhudemotoken":
-            raise ConfigError("wechat.token still holds the example's value; use the token from the WeChat admin console")
+            raise ConfigError("wechat.token still holds the example's value; "
+                              "use the token from the WeChat admin console")
     return Config(values, source)
 
 
@@ -319,5 +328,6 @@ def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -
         except UnicodeDecodeError:
             raise ConfigError(f"{file}: not UTF-8 text") from None
     elif path or env.get("NANHU_CONFIG"):
-        raise ConfigError(f"config file {file} does not exist (named by {'NANHU_CONFIG' if not path else 'the command line'})")
+        named_by = "NANHU_CONFIG" if not path else "the command line"
+        raise ConfigError(f"config file {file} does not exist (named by {named_by})")
     return build(raw, env, str(file) if file.exists() else "the environment (no config file; NANHU_CONFIG names one)")

@@ -84,6 +84,8 @@ def card_participation(since: str | None, until: str | None) -> None:
     figures = cards.participation(rt.db, start, end)
     period = f"{start:%Y-%m-%d} 至 {until + ' 前' if until else '现在'}（{rt.config.app.timezone}）"
     click.echo(f"亮身份参与率 {period}")
-    click.echo(f"  已认证党员 {figures.bound_members}  亮过身份 {figures.showed}  参与率 {common.percent(figures.rate)}")
-    click.echo("说明：已认证党员 = 现已绑定微信、且在期末前认证的党员；亮过身份 = 其中期间内至少发过一次「亮身份」的人数"
+    click.echo(f"  已认证党员 {figures.bound_members}  亮过身份 {figures.showed}  "
+               f"参与率 {common.percent(figures.rate)}")
+    click.echo("说明：已认证党员 = 现已绑定微信、且在期末前认证的党员；"
+               "亮过身份 = 其中期间内至少发过一次「亮身份」的人数"
                "（同一人多次只算一次，已注销的党员证不计）。")

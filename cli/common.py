@@ -109,7 +109,7 @@ def table(rows: list[list[str]], figures: bool = False) -> list[str]:
     lines = []
     for row in rows:
         cells = [row[0] + " " * (widths[0] - display_width(row[0]))]
-        for cell, w in zip(row[1:], widths[1:]):
+        for cell, w in zip(row[1:], widths[1:], strict=False):
             pad = " " * (w - display_width(cell))
             cells.append(pad + cell if figures else cell + pad)
         lines.append("  ".join(cells).rstrip())

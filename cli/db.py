@@ -24,5 +24,5 @@ def db_upgrade(revision: str) -> None:
         migrate.upgrade(database, revision)
     except Exception as exc:
         where = database.engine.url.render_as_string(hide_password=True)
-        raise click.ClickException(f"migration failed on {where}: {exc}")
+        raise click.ClickException(f"migration failed on {where}: {exc}") from None
     click.echo(f"database at revision {migrate.current(database)} ({database.dialect})")

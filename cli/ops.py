@@ -28,7 +28,7 @@ def worker(burst: bool) -> None:
     try:
         rt.redis.ping()
     except Exception as exc:
-        raise click.ClickException(f"cannot reach Redis at redis.url: {exc}")
+        raise click.ClickException(f"cannot reach Redis at redis.url: {exc}") from None
     if not burst:
         from jobs import sweeper
         sweeper.start(rt)
@@ -67,7 +67,7 @@ def menu_push(path: str | None) -> None:
     try:
         spec = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise click.ClickException(f"{file}: {exc}")
+        raise click.ClickException(f"{file}: {exc}") from None
     router = build_router()
     missing = [k for k in menu_keys(spec) if k not in router.menu_keys]
     if missing:

@@ -47,7 +47,8 @@ def stats_opinions(since: str | None, until: str | None, community: str | None, 
 
     period = f"{since or '最早'} 至 {until + ' 前' if until else '现在'}"
     scope = found.name if found else "全街道"
-    click.echo(f"意见统计 {scope}  提交时间 {period}（{cfg.app.timezone}）  截至 {now.astimezone(rt.tz):%Y-%m-%d %H:%M}")
+    click.echo(f"意见统计 {scope}  提交时间 {period}（{cfg.app.timezone}）  "
+               f"截至 {now.astimezone(rt.tz):%Y-%m-%d %H:%M}")
     rows = [STATS_HEADINGS, _stats_row("总体", figures.overall)]
     sections = {"community": ("按社区", figures.by_community), "category": ("按类别", figures.by_category),
                 "month": ("按月份", figures.by_month)}

@@ -78,7 +78,8 @@ class Chat:
         except (requests.RequestException, ValueError):
             if not self.control_warned:
                 self.control_warned = True
-                self.say(f"(无法连接到微信模拟服务 {self.control}: 推送消息不会显示。请先运行 make run 或 nanhu fake-wechat)")
+                self.say(f"(无法连接到微信模拟服务 {self.control}: 推送消息不会显示。"
+                         "请先运行 make run 或 nanhu fake-wechat)")
             return None
 
     def _pushes(self) -> list[dict[str, Any]]:

@@ -256,7 +256,8 @@ def summarize(kind: str, body: dict[str, Any]) -> str:
     if msgtype == "text":
         return str(inner.get("content", ""))
     if msgtype == "news":
-        return "图文: " + "; ".join(f"{a.get('title', '')} {a.get('url', '')}".strip() for a in inner.get("articles", []))
+        return "图文: " + "; ".join(f"{a.get('title', '')} {a.get('url', '')}".strip()
+                                   for a in inner.get("articles", []))
     if msgtype == "link":
         return f"链接: {inner.get('title', '')} {inner.get('url', '')}".strip()
     return f"[{msgtype}] " + json.dumps(inner, ensure_ascii=False)
@@ -535,7 +536,8 @@ def api_menu_delete(fake: FakeWeChat, args: dict[str, str], body: dict[str, Any]
 def api_qrcode_create(fake: FakeWeChat, args: dict[str, str], body: dict[str, Any], escaped: bool) -> dict[str, Any]:
     action = body.get("action_name")
     scene = body["action_info"].get("scene") if isinstance(body.get("action_info"), dict) else None
-    if action not in ("QR_SCENE", "QR_STR_SCENE", "QR_LIMIT_SCENE", "QR_LIMIT_STR_SCENE") or not isinstance(scene, dict):
+    if (action not in ("QR_SCENE", "QR_STR_SCENE", "QR_LIMIT_SCENE", "QR_LIMIT_STR_SCENE")
+            or not isinstance(scene, dict)):
         raise WxError(40053)
     temporary = action in ("QR_SCENE", "QR_STR_SCENE")
     if action.endswith("STR_SCENE"):

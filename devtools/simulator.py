@@ -152,7 +152,8 @@ def parse_reply(xml_text: str) -> dict[str, object]:
 class WebhookClient:
     """Posts simulated pushes to a running webhook over real HTTP."""
 
-    def __init__(self, url: str, simulator: Simulator, *, timeout: float = 10.0, session: requests.Session | None = None):
+    def __init__(self, url: str, simulator: Simulator, *, timeout: float = 10.0,
+                 session: requests.Session | None = None):
         self.url = url
         self.sim = simulator
         self.timeout = timeout
@@ -173,7 +174,8 @@ class WebhookClient:
         """Send an image message, as WeChat pushes it (PicUrl, MediaId)."""
         return self._send(openid, MsgType="image", PicUrl=pic_url, MediaId=media_id)
 
-    def location(self, openid: str, latitude: float, longitude: float, label: str, scale: int = 15) -> dict[str, object]:
+    def location(self, openid: str, latitude: float, longitude: float, label: str,
+                 scale: int = 15) -> dict[str, object]:
         """Send a location message (Location_X is the latitude, Location_Y the longitude)."""
         return self._send(openid, MsgType="location", Location_X=latitude, Location_Y=longitude, Scale=scale,
                           Label=label)

@@ -87,7 +87,8 @@ def _by_title(ctx: Context) -> tuple[int, str] | None:
     for e in candidates:
         need = min(3, len(e.title))
         for size in range(len(e.title), max(best_len, need - 1), -1):
-            hit = next((e.title[i:i + size] for i in range(len(e.title) - size + 1) if e.title[i:i + size] in said), None)
+            hit = next((e.title[i:i + size] for i in range(len(e.title) - size + 1) if e.title[i:i + size] in said),
+                       None)
             if hit:
                 best, best_len = (e.id, hit), size
                 break
@@ -160,7 +161,8 @@ def _register(ctx: Context, event_id: int, count: int, join_waitlist: bool = Fal
         ctx.begin(phone_flow, "phone", registration_id=reg.id)
         reminder = e.reminder_hours and e.starts_at - timedelta(hours=e.reminder_hours) > ctx.now
         return Text(f"报名成功！\n活动：{e.title}\n时间：{when(e.starts_at, ctx.rt.tz)}\n地点：{_where(e)}\n"
-                    f"人数：{reg.head_count} 人\n签到码：{reg.code}\n入场二维码：{registration_link(ctx.rt.config, reg.id, reg.code)}\n"
+                    f"人数：{reg.head_count} 人\n签到码：{reg.code}\n"
+                    f"入场二维码：{registration_link(ctx.rt.config, reg.id, reg.code)}\n"
                     + (f"活动前 {e.reminder_hours} 小时会提醒您。" if reminder else "")
                     + "不能参加请发「取消报名」。\n如愿意留个手机号（活动有变动时方便联系），直接回复号码即可。")
     if result.outcome == "waitlisted":
@@ -176,7 +178,8 @@ def _register(ctx: Context, event_id: int, count: int, join_waitlist: bool = Fal
     if result.outcome == "full":
         ctx.begin(signup_flow, "waitlist", event_id=e.id, head_count=count)
         room = f"只剩 {e.places_left} 个名额，不够 {count} 人。" if e.places_left else "名额已满。"
-        return Text(f"「{e.title}」{room}\n{smaller + '，或者' if smaller else '可以'}排队候补，您将排在第 {result.position} 位，"
+        return Text(f"「{e.title}」{room}\n{smaller + '，或者' if smaller else '可以'}排队候补，"
+                    f"您将排在第 {result.position} 位，"
                     "有名额时自动为您报名并通知您。\n回复「是」加入候补，「否」算了。")
     if result.outcome == "no_room" and smaller:
         return Text(f"「{e.title}」只剩 {e.places_left} 个名额，不够 {count} 人；这个活动不设候补。{smaller}。")

@@ -38,7 +38,8 @@ def _substance(ctx: Context) -> str:
 
 
 def _means_something_else(ctx: Context) -> bool:
-    """A reply that is plainly another request ("活动", "我的意见") leaves the flow instead of being taken as an answer."""
+    """A reply that is plainly another request ("活动", "我的意见") leaves the flow instead of being taken as an
+    answer."""
     return nlp.another_request(ctx.message.text, "opinion.submit")
 
 
@@ -263,7 +264,8 @@ def _correction(ctx: Context, text: str) -> Text:
     try:
         data["content"] = opinions.check_content(f"{data['content']}（补充：{text}）")
     except opinions.OpinionRejected:
-        return Text(f"补充的内容太长了，描述合计不能超过 {opinions.MAX_CONTENT} 字。请回复「是」提交，或「重新描述」重写。")
+        return Text(f"补充的内容太长了，描述合计不能超过 {opinions.MAX_CONTENT} 字。"
+                    "请回复「是」提交，或「重新描述」重写。")
     data["category"] = nlp.category(data["content"])
     return _summary(ctx, "已补充到描述里。\n")
 
@@ -319,9 +321,11 @@ def _one_ticket(ctx: Context, ticket_no: str) -> Text:
                       for e in shown)
     if len(found.timeline) > len(shown):
         steps = f"（更早的 {len(found.timeline) - len(shown)} 条略）\n" + steps
-    head = [f"工单 {found.ticket_no}", f"状态：{label(found.status)}", f"类别：{found.category}（{found.department or '待分派'}）"]
+    head = [f"工单 {found.ticket_no}", f"状态：{label(found.status)}",
+            f"类别：{found.category}（{found.department or '待分派'}）"]
     if found.merged_into:
-        head.append(f"已并入工单 {found.merged_into} 一并处理（目前：{label(found.merged_into_status)}），进展会通知您。")
+        head.append(f"已并入工单 {found.merged_into} 一并处理（目前：{label(found.merged_into_status)}），"
+                    "进展会通知您。")
     elif found.due_at and found.status in OPEN_STATES:
         head.append(f"答复期限：{when(found.due_at, ctx.rt.tz)}")
     # the description gets what room is left in the reply, so that the latest step always shows

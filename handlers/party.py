@@ -35,7 +35,8 @@ def bind(ctx: Context) -> Text:
         attempts.failed(ctx.message.openid)
         return Text("绑定码不正确或已失效。绑定码由社区党委发放，一码一人；如有疑问请联系所在社区党委。")
     attempts.clear(ctx.message.openid)
-    return Text(f"认证成功！{member.name}同志，欢迎您。\n所在支部：{member.branch}\n发「亮身份」可出示党员证，发「项目」可认领社区项目。")
+    return Text(f"认证成功！{member.name}同志，欢迎您。\n所在支部：{member.branch}\n"
+                "发「亮身份」可出示党员证，发「项目」可认领社区项目。")
 
 
 @router.intent("identity.show")
@@ -43,7 +44,8 @@ def bind(ctx: Context) -> Text:
 def show_identity(ctx: Context) -> Reply:
     card = cards.show(ctx.rt.db, ctx.message.openid, ctx.now)
     if card is None:
-        return Text("您还没有完成党员认证。请发送「绑定」加上社区党委给您的 6 位绑定码。\n不是党员也没关系，发「帮助」看看其他服务。")
+        return Text("您还没有完成党员认证。请发送「绑定」加上社区党委给您的 6 位绑定码。\n"
+                    "不是党员也没关系，发「帮助」看看其他服务。")
     if card.revoked:
         return Text("您的党员证已被注销，如有疑问请联系所在社区党委。")
     card_links = links.links(ctx.rt.config, card)
@@ -54,5 +56,6 @@ def show_identity(ctx: Context) -> Reply:
         return Text(card_picture.as_text(card, ctx.rt.tz, card_links.verify))
     community = f" · {card.community_name}" if card.community_name else ""
     return News(Article(title=f"南湖街道党员证 · {card.name}",
-                        description=f"{card.branch}{community}\n服务积分 {card.points}\n点开查看验真页，可出示给居民核验。",
+                        description=f"{card.branch}{community}\n服务积分 {card.points}\n"
+                                    "点开查看验真页，可出示给居民核验。",
                         url=card_links.verify, picurl=card_links.image))

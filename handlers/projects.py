@@ -68,7 +68,8 @@ def claim(ctx: Context) -> Text:
     p = result.project
     if result.outcome == "claimed":
         return Text(f"认领成功！【{p.id}】{p.title}\n获得服务积分 {result.points} 分。\n"
-                    f"进行中请发「进展 {p.id} 内容」汇报，如「进展 {p.id} 入户走访20户」。\n项目公示：{_public(ctx, p.id)}")
+                    f"进行中请发「进展 {p.id} 内容」汇报，如「进展 {p.id} 入户走访20户」。\n"
+                    f"项目公示：{_public(ctx, p.id)}")
     return Text(RESIDENTS.say(f"project.claim.{result.outcome}", number=number, title=p.title if p else "",
                               state=projects.STATE_LABELS.get(p.status, "已结束") if p else "已结束"))
 

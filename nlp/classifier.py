@@ -89,7 +89,8 @@ def _hits(lx: Lexicon, text: str) -> list[Hit]:
     if lx.token_re is not None:
         for x in lx.token_re.finditer(text):
             word, i = x.group(), x.start()
-            if word in lx.token_words and i not in covered and (len(word) > 1 or word.isascii() or _stands_alone(lx, text, i)):
+            if word in lx.token_words and i not in covered and (len(word) > 1 or word.isascii()
+                                                                 or _stands_alone(lx, text, i)):
                 hits.append((word, i, x.end(), 1.0))
     return hits
 

@@ -75,7 +75,7 @@ def evaluate(path: str | os.PathLike[str], lexicon: Lexicon | None = None) -> Re
     got = [classify(text, lexicon).name for text, _ in rows]
     per_intent = {}
     for name in INTENTS:
-        true_pos = sum(1 for (_, want), g in zip(rows, got) if want == name and g == name)
+        true_pos = sum(1 for (_, want), g in zip(rows, got, strict=True) if want == name and g == name)
         support = sum(1 for _, want in rows if want == name)
         predicted = got.count(name)
         if not support and not predicted:
@@ -83,10 +83,10 @@ def evaluate(path: str | os.PathLike[str], lexicon: Lexicon | None = None) -> Re
         precision, recall = _ratio(true_pos, predicted), _ratio(true_pos, support)
         f1 = _ratio(2 * true_pos, predicted + support)  # = 2PR / (P + R)
         per_intent[name] = IntentScore(precision, recall, f1, support)
-    misclassified = [(text, want, g) for (text, want), g in zip(rows, got) if want != g]
+    misclassified = [(text, want, g) for (text, want), g in zip(rows, got, strict=True) if want != g]
     correct = len(rows) - len(misclassified)
     off_topic = sum(1 for _, want in rows if want == "unknown")
-    off_topic_actions = sum(1 for (_, want), g in zip(rows, got) if want == "unknown" and g not in PASSIVE)
+    off_topic_actions = sum(1 for (_, want), g in zip(rows, got, strict=True) if want == "unknown" and g not in PASSIVE)
     return Report(str(path), len(rows), correct, _ratio(correct, len(rows)), per_intent, misclassified,
                   off_topic, off_topic_actions, lexicon.source if lexicon else "lexicon.toml")
 

@@ -114,7 +114,8 @@ class Lexicon:
 
 _SECTIONS: dict[str, set[str] | None] = {  # allowed keys; None = free keys (words, intents, groups)
     "settings": {"min_score", "saturation", "tie_break"},
-    "typos": None, "whole_message": None, "colloquial": {"words", "keep"}, "groups": None, "keywords": None, "slot_boost": None,
+    "typos": None, "whole_message": None, "colloquial": {"words", "keep"}, "groups": None, "keywords": None,
+    "slot_boost": None,
     "negation": {"words", "max_gap", "exceptions", "applies_to", "change_of_mind", "whole_clause"},
     "redirect": {"when", "all", "from", "to"},
     "compound": {"intent", "weight", "parts"},
@@ -149,7 +150,8 @@ class _Checker:
     def keys(self, data: dict[str, Any], path: Path, allowed: set[str]) -> None:
         for key in data:
             if key not in allowed:
-                raise self.fail(f"unknown key {key!r} in [{_name(path)}] (known: {', '.join(sorted(allowed))})", path, key)
+                raise self.fail(f"unknown key {key!r} in [{_name(path)}] (known: {', '.join(sorted(allowed))})",
+                                path, key)
 
     def number(self, data: dict[str, Any], path: Path, key: str, default: float | None = None, *,
                positive: bool = True, at_most: float | None = None) -> float:
@@ -158,7 +160,8 @@ class _Checker:
             raise self.fail(f"[{_name(path)}] needs {key!r}", path)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (positive and value <= 0) \
                 or (not positive and value < 0) or (at_most is not None and value > at_most):
-            bound = f"a number {'> 0' if positive else '>= 0'}" + (f" and <= {at_most:g}" if at_most is not None else "")
+            bound = (f"a number {'> 0' if positive else '>= 0'}"
+                     + (f" and <= {at_most:g}" if at_most is not None else ""))
             raise self.fail(f"{key!r} must be {bound}, got {value!r}", path, key)
         return float(value)
 
@@ -355,7 +358,8 @@ def compile_lexicon(text: str, source: str = "lexicon.toml") -> Lexicon:
         for name in names:
             if name not in groups and name not in INTENTS:
                 raise c.fail(f"{name!r} in 'all' is neither a [groups] name nor an intent", path, "all", name)
-        combines.append((frozenset(names), c.intent(r.get("intent"), path, "intent"), c.weight(r.get("weight"), path, "weight")))
+        combines.append((frozenset(names), c.intent(r.get("intent"), path, "intent"),
+                         c.weight(r.get("weight"), path, "weight")))
 
     # negation
     negation = c.table(data.get("negation", {}), ("negation",))
@@ -389,7 +393,8 @@ def compile_lexicon(text: str, source: str = "lexicon.toml") -> Lexicon:
         path = ("slot_boost",)
         if slot not in SLOTS:
             raise c.fail(f"{slot!r} is not a slot (one of {', '.join(SLOTS)})", path, slot)
-        slot_boost[slot] = {c.intent(i, path, slot): c.weight(w, path, slot) for i, w in c.table(boosts, (*path, slot)).items()}
+        slot_boost[slot] = {c.intent(i, path, slot): c.weight(w, path, slot)
+                            for i, w in c.table(boosts, (*path, slot)).items()}
 
     bonus = data.get("sentence_bonus")
     sentence_bonus = None
@@ -478,7 +483,8 @@ def compile_lexicon(text: str, source: str = "lexicon.toml") -> Lexicon:
         for key in ("initials", "finals"):
             table = c.table(py.get(key, {}), (*path, key))
             for k, v in table.items():
-                if not (isinstance(v, str) and k.isascii() and v.isascii() and k.isalpha() and (v.isalpha() or v == "")):
+                if not (isinstance(v, str) and k.isascii() and v.isascii() and k.isalpha()
+                        and (v.isalpha() or v == "")):
                     raise c.fail(f"{key} fold {k!r} = {v!r} must map letters to letters", path, key)
             folds.append(table)
         eligible = [w for w, by in keywords.items()

@@ -2,8 +2,8 @@
 
 Readings come from pypinyin's single-character table, read once per process. Tones are ignored
 (residents type toneless pinyin and the input method picks a wrong character of the same sound).
-Keywords and residents' characters are both read with their first (most common) reading. Optional folds from the lexicon (zh → z,
-ing → in, ...) model accents in which those sounds are mixed up.
+Keywords and residents' characters are both read with their first (most common) reading. Optional folds from the
+lexicon (zh → z, ing → in, ...) model accents in which those sounds are mixed up.
 """
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def readings() -> dict[str, tuple[str, ...]]:
                 codes = list(table)
                 # one translate over all readings is much faster than 40,000 small ones
                 joined = "\n".join(table[c] for c in codes).translate(_TONELESS).split("\n")
-                _readings = {chr(c): tuple(dict.fromkeys(r.split(","))) for c, r in zip(codes, joined)}
+                _readings = {chr(c): tuple(dict.fromkeys(r.split(","))) for c, r in zip(codes, joined, strict=False)}
     return _readings
 
 

@@ -139,8 +139,8 @@ def _view(s, e: Event) -> EventView:
     waiting = s.scalar(select(func.count()).select_from(Registration)
                        .where(Registration.event_id == e.id, Registration.status == "waitlisted")) or 0
     return EventView(e.id, e.title, e.place, e.starts_at, name, max(0, e.capacity - e.places_taken), e.capacity,
-                     e.ends_at, e.status, min(e.max_per_registration, e.capacity), e.signup_deadline, e.waitlist, e.description,
-                     e.reminder_hours, e.community_id, waiting)
+                     e.ends_at, e.status, min(e.max_per_registration, e.capacity), e.signup_deadline, e.waitlist,
+                     e.description, e.reminder_hours, e.community_id, waiting)
 
 
 def _event(s, event_id: int, lock: bool = False) -> Event:
@@ -207,7 +207,8 @@ def cancel_event(db: Database, event_id: int, actor: str, now: datetime, reason:
         regs = _active(s, event.id)
         for reg in regs:
             _drop_reminder(s, reg, now)
-        text = f"很抱歉，您报名的活动「{event.title}」已取消。" + (f"\n原因：{reason.strip()}" if reason.strip() else "")
+        text = (f"很抱歉，您报名的活动「{event.title}」已取消。"
+                + (f"\n原因：{reason.strip()}" if reason.strip() else ""))
         _tell(s, [r.resident_id for r in regs], "活动取消通知", text, now)
         audit.record(s, actor, "event.cancel", "event", event.id, at=now, reason=reason.strip(), registrants=len(regs))
         return _view(s, event)
@@ -491,7 +492,8 @@ def check_in(db: Database, code: str, actor: str, now: datetime, event_id: int |
     among events taking place around now."""
     code = code.strip()
     with db.transaction() as s:
-        query = select(Registration, Event).join(Event, Event.id == Registration.event_id).where(Registration.code == code)
+        query = (select(Registration, Event).join(Event, Event.id == Registration.event_id)
+                 .where(Registration.code == code))
         if event_id is not None:
             query = query.where(Event.id == event_id)
         else:

@@ -1,7 +1,7 @@
 """Notices and their outbox: one delivery row per recipient, written in the transaction that caused it.
 
-A delivery moves pending → sending → sent | failed | skipped (`storage.delivery_states`). Taking it from pending to sending is
-a conditional update, so however often a delivery job runs, only one run sends. A delivery whose
+A delivery moves pending → sending → sent | failed | skipped (`storage.delivery_states`). Taking it from pending to
+sending is a conditional update, so however often a delivery job runs, only one run sends. A delivery whose
 worker died while sending is found by the sweeper: a template message goes out again under the
 same client_msg_id (WeChat drops the duplicate); a customer-service message has no such key, so
 its outcome is recorded as unknown rather than risking a second message.
@@ -207,7 +207,8 @@ def claim(db: Database, delivery_ids: list[int], now: datetime, cs_window: timed
             skip.update(_over_cap(s, rows, now, daily_cap))
         skip.update({row.id: REFUSES_TEMPLATES for row in rows
                      if channels[row.id] == "template" and row.refuses_templates and row.id not in skip})
-        skip.update({row.id: UNFOLLOWED for row in rows if not row.subscribed and not row.batch_key and row.id not in skip})
+        skip.update({row.id: UNFOLLOWED for row in rows
+                     if not row.subscribed and not row.batch_key and row.id not in skip})
         skip.update({row_id: STALE_REMINDER for row_id in _stale_reminders(s, rows) if row_id not in skip})
         if skip:
             for reason in set(skip.values()):

@@ -203,7 +203,8 @@ def _row(p: _Pending, v: OpinionView) -> dict:
 
 _OPINIONS = Opinion.__table__
 _COUNT_SINCE = (select(func.count()).select_from(_OPINIONS)
-                .where(_OPINIONS.c.resident_id == bindparam("resident_id"), _OPINIONS.c.created_at > bindparam("since")))
+                .where(_OPINIONS.c.resident_id == bindparam("resident_id"),
+                       _OPINIONS.c.created_at > bindparam("since")))
 _RESIDENTS = Resident.__table__
 _LOCK_RESIDENTS = (select(_RESIDENTS.c.id).where(_RESIDENTS.c.id.in_(bindparam("ids", expanding=True)))
                    .order_by(_RESIDENTS.c.id).with_for_update())
@@ -336,7 +337,8 @@ def change_state(db: Database, ticket_no: str, to_state: str, actor: str, now: d
         audit.record(s, actor, "opinion.change_state", "opinion", opinion.ticket_no, at=now, before=before,
                      after=to_state, assignee=opinion.assignee)
         state = f"状态：{opinion_states.label(to_state)}"
-        message = f"您反映的问题{state}" + (f"\n说明：{note.strip()}" if note.strip() else "")  # the title names the ticket
+        # the title names the ticket
+        message = f"您反映的问题{state}" + (f"\n说明：{note.strip()}" if note.strip() else "")
         if to_state == "resolved":
             message += "\n您对处理结果满意吗？请回复「满意」或「不满意」。"
             opinion.feedback_asked_at = now if _subscribed(s, opinion.resident_id) else None
@@ -358,7 +360,8 @@ def reply(db: Database, ticket_no: str, actor: str, note: str, now: datetime) ->
         return _staff_view(s, opinion)
 
 
-def reassign(db: Database, ticket_no: str, assignee: str, actor: str, now: datetime, note: str = "") -> StaffOpinionView:
+def reassign(db: Database, ticket_no: str, assignee: str, actor: str, now: datetime,
+             note: str = "") -> StaffOpinionView:
     """Hand an open ticket to another department or person, without changing its state."""
     assignee = assignee.strip()[:64]
     if not assignee:
@@ -371,17 +374,20 @@ def reassign(db: Database, ticket_no: str, assignee: str, actor: str, now: datet
         opinion.assignee = assignee
         _staff_step(s, opinion, actor, opinion.status, note.strip() or f"改由{assignee}办理", now)
         audit.record(s, actor, "opinion.reassign", "opinion", opinion.ticket_no, at=now, before=before, after=assignee)
-        _tell_residents(s, opinion, f"您反映的问题改由{assignee}办理。" + (f"\n说明：{note.strip()}" if note.strip() else ""),
+        _tell_residents(s, opinion,
+                        f"您反映的问题改由{assignee}办理。" + (f"\n说明：{note.strip()}" if note.strip() else ""),
                         now)
         s.flush()
         return _staff_view(s, opinion)
 
 
-def categorize(db: Database, ticket_no: str, category: str, actor: str, now: datetime, rules: Rules) -> StaffOpinionView:
+def categorize(db: Database, ticket_no: str, category: str, actor: str, now: datetime,
+               rules: Rules) -> StaffOpinionView:
     """Staff correct the suggested category: the ticket goes to that category's department, and its
     deadline becomes the category's, counted from submission."""
     if category not in rules.categories:
-        raise OpinionRejected("unknown_category", field="category", category=category, categories=list(rules.categories))
+        raise OpinionRejected("unknown_category", field="category", category=category,
+                              categories=list(rules.categories))
     with db.transaction() as s:
         opinion = _ticket(s, ticket_no)
         if opinion.status not in opinion_states.OPEN_STATES:
@@ -399,7 +405,8 @@ def categorize(db: Database, ticket_no: str, category: str, actor: str, now: dat
         return _staff_view(s, opinion)
 
 
-def merge(db: Database, ticket_no: str, into_ticket_no: str, actor: str, now: datetime, note: str = "") -> StaffOpinionView:
+def merge(db: Database, ticket_no: str, into_ticket_no: str, actor: str, now: datetime,
+          note: str = "") -> StaffOpinionView:
     """Close a ticket as a duplicate of another: its resident is told, and hears of the other ticket's
     progress from then on. Tickets already merged into it move along to the other one."""
     with db.transaction() as s:

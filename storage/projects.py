@@ -200,7 +200,8 @@ def close(db: Database, project_id: int, beneficiaries_actual: int, spent_yuan: 
         if project.status not in OPEN_STATES:
             raise ProjectRejected("already_closed", project_id=project_id, status=project.status)
         project.status, project.closed_at = "completed", now
-        project.beneficiaries_actual, project.spent_yuan, project.closing_note = beneficiaries_actual, spent_yuan, note.strip()
+        (project.beneficiaries_actual, project.spent_yuan,
+         project.closing_note) = beneficiaries_actual, spent_yuan, note.strip()
         claimers = list(s.scalars(select(ProjectClaim.member_id).where(ProjectClaim.project_id == project.id)))
         for member_id in claimers:
             _award(s, member_id, points.completed, "completed", project.id, now)
@@ -386,7 +387,8 @@ def rate(db: Database, project_id: int, resident_id: int, stars: int, comment: s
 def claimable(db: Database, limit: int = 10) -> list[ProjectView]:
     """Projects still taking claims, oldest first."""
     with db.transaction(read_only=True) as s:
-        rows = s.scalars(select(Project).where(Project.status.in_(OPEN_STATES), Project.claims_taken < Project.claim_slots)
+        rows = s.scalars(select(Project)
+                         .where(Project.status.in_(OPEN_STATES), Project.claims_taken < Project.claim_slots)
                          .order_by(Project.id).limit(limit))
         return [_view(s, p) for p in rows]
 

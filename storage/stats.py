@@ -103,7 +103,8 @@ def _figures(rows: Iterable[Any], now: datetime, feedback: timedelta) -> Figures
         counts["finished"] += kind in (Kind.FIXED, Kind.CLOSED)
         counts["overdue_open"] += kind == Kind.OPEN and r.due_at is not None and now > r.due_at
         # resolved_at is always set with status resolved; the None checks only guard hand-edited rows
-        counts["on_time"] += resolved and (r.due_at is None or (r.resolved_at is not None and r.resolved_at <= r.due_at))
+        counts["on_time"] += resolved and (r.due_at is None
+                                           or (r.resolved_at is not None and r.resolved_at <= r.due_at))
         counts["satisfied"] += r.satisfaction == "satisfied"
         counts["unsatisfied"] += r.satisfaction == "unsatisfied"
         if resolved and r.satisfaction is None:

@@ -19,7 +19,9 @@ app = Flask(__name__)
 @app.post("/wechat")
 def receive() -> Response:
     args = request.args
-    expected = hashlib.sha1("".join(sorted((TOKEN, args.get("timestamp", ""), args.get("nonce", "")))).encode()).hexdigest()
+    expected = hashlib.sha1(
+        "".join(sorted((TOKEN, args.get("timestamp", ""), args.get("nonce", "")))).encode()
+    ).hexdigest()
     if not hmac.compare_digest(expected, args.get("signature", "")):
         return Response(b"", status=403)
     request.get_data()  # a webhook reads the push, even when it ignores it

@@ -138,7 +138,7 @@ class Batcher(Generic[T, R]):
         return outcome
 
     def _finish(self, batch: list[_Slot[T]], outcomes: list) -> None:
-        for s, outcome in zip(batch, outcomes):
+        for s, outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 s.error = outcome
             else:

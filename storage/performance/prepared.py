@@ -57,7 +57,8 @@ class Prepared:
             fetched = cursor.fetchall() if cursor.description else []
         if not any(c.results):
             return fetched
-        return [tuple(convert(v) if convert else v for convert, v in zip(c.results, row)) for row in fetched]
+        return [tuple(convert(v) if convert else v for convert, v in zip(c.results, row, strict=False))
+                for row in fetched]
 
     def many(self, conn: Connection, params: list[dict[str, Any]]) -> None:
         """The statement once for each of `params` (an INSERT of several rows), rows not returned."""

@@ -168,7 +168,8 @@ def event_export(event_id: int) -> ResponseReturnValue:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["签到码", "状态", "候补位次", "人数", "报名时间", "签到时间", "联系电话"])
     for r in record.registrations:
-        writer.writerow([r.code, {"confirmed": "已报名", "waitlisted": "候补", "cancelled": "已取消"}.get(r.status, r.status),
+        writer.writerow([r.code,
+                         {"confirmed": "已报名", "waitlisted": "候补", "cancelled": "已取消"}.get(r.status, r.status),
                          r.position or "", r.head_count,
                          r.created_at.astimezone(rt.tz).strftime("%Y-%m-%d %H:%M") if r.created_at else "",
                          r.checked_in_at.astimezone(rt.tz).strftime("%Y-%m-%d %H:%M") if r.checked_in_at else "",
