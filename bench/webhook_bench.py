@@ -7,7 +7,7 @@
     python bench/webhook_bench.py --rows e --spy e [--profile-mode cpu|active|wall]   # py-spy during any row
 
 Rows, served one after another on 127.0.0.1:PORT (8400-8499) by gunicorn with nanhu's own settings
-(bot/gunicorn_conf.py: gthread, 16 threads, keep-alive 5 s, preloaded) and 2 workers, each worker kept on a
+(deploy/gunicorn_conf.py: gthread, 16 threads, keep-alive 5 s, preloaded) and 2 workers, each worker kept on a
 CPU of its own (NANHU_PIN_WORKERS=1; --no-pin leaves them to the scheduler):
 
   (a) flask      a bare Flask app: signature check, fixed reply            bench/peers/flask_echo.py

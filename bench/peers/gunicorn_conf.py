@@ -1,4 +1,4 @@
-"""gunicorn settings for the bench's peer apps: nanhu's own (bot/gunicorn_conf.py), less what its post_fork
+"""gunicorn settings for the bench's peer apps: nanhu's own (deploy/gunicorn_conf.py), less what its post_fork
 hook starts.
 
 `bench/webhook_bench.py` serves every row with the same worker class, threads, keep-alive, timeouts,
