@@ -6,7 +6,7 @@ preloading and CPU pinning (NANHU_PIN_WORKERS) as nanhu; only nanhu's runtime an
 its post_fork, do not apply to a peer. The bench passes `--workers 2 --bind 127.0.0.1:PORT` on the command
 line to every row alike.
 """
-from bot import gunicorn_conf as _nanhu
+from deploy import gunicorn_conf as _nanhu
 
 preload_app = _nanhu.preload_app
 workers = _nanhu.workers
