@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from storage import communities, events, opinions, staff
@@ -34,6 +35,7 @@ def _opinion(demo, openid: str, text: str, community_number: str) -> str:
     return TICKET.search(chat.say(openid, "是")["Content"]).group(0)
 
 
+@pytest.mark.storage
 def test_login_logout_wrong_passwords_and_the_lockout(demo):
     client = AdminClient(demo.url)
     assert client.get("/admin/").url.endswith("/admin/login?next=/admin/")
@@ -183,6 +185,7 @@ def test_staff_move_an_event_and_schedule_an_announcement(demo, wechat_api):
     assert "定时发送的时间要在以后" in past.text
 
 
+@pytest.mark.storage
 def test_one_address_flooding_the_login_is_stopped_without_hashing(demo):
     from web.admin.auth import LOGIN_TRIES_PER_ADDRESS
 

@@ -25,6 +25,7 @@ def _pending(rt, resident_id: int, words: str, max_per_hour: int = 5, community_
                              now.astimezone(rt.tz).strftime("%Y%m%d"), max_per_hour)
 
 
+@pytest.mark.storage
 def test_a_batch_of_submissions_is_checked_in_order_and_numbered_without_gaps(demo):
     rt = demo.rt
     a, b, c = (residents.touch(rt.db, f"o_batch_{n}", rt.now()).id for n in "abc")

@@ -6,6 +6,7 @@ import re
 import time
 from datetime import timedelta
 
+import pytest
 import requests
 from sqlalchemy import func, select
 
@@ -31,6 +32,7 @@ def _sweep(rt) -> None:
     run_jobs(rt)
 
 
+@pytest.mark.storage
 def test_sign_up_fill_waitlist_cancel_and_the_waiting_resident_is_promoted(demo, wechat_api):
     """Issue 6's done-when, through the real webhook."""
     staff.link_openid(demo.rt.db, "admin", "o_staff", "staff:admin")
@@ -76,6 +78,7 @@ def _only_event_id(demo, title: str) -> int:
     return next(e.id for e in events.staff_list(demo.rt.db, demo.rt.now()) if e.title == title)
 
 
+@pytest.mark.storage
 def test_guessing_codes_is_stopped_after_a_few_tries(demo):
     staff.link_openid(demo.rt.db, "admin", "o_guess", "staff:admin")
     _event(demo, "粤剧欣赏", capacity=10, starts_in=timedelta(hours=2))
@@ -125,6 +128,7 @@ def test_signing_up_twice_is_refused_kindly(demo):
     assert "已经报名了「插花课」" in again and "不用重复报名" in again
 
 
+@pytest.mark.storage
 def test_a_reminder_goes_out_when_its_time_comes(demo, wechat_api):
     _event(demo, "健康讲座", capacity=10, starts_in=timedelta(hours=1, seconds=2), reminder_hours=1)
     chat = demo.client()
@@ -218,6 +222,7 @@ def test_fifty_residents_race_for_the_last_ten_places_through_the_webhook(demo):
     assert len({r.code for r in record.registrations}) == 11
 
 
+@pytest.mark.storage
 def test_fifty_concurrent_sign_ups_for_ten_places_and_a_waitlist_in_order(demo):
     from concurrent.futures import ThreadPoolExecutor
 
@@ -290,6 +295,7 @@ def test_a_reminder_in_flight_when_the_event_moved_is_caught_when_sending(demo, 
         assert s.get(Delivery, reminder_id).errmsg == notices.STALE_REMINDER
 
 
+@pytest.mark.storage
 def test_check_in_codes_are_unique_across_current_events(demo):
     rt = demo.rt
     first, second = _event(demo, "上午场", capacity=600), _event(demo, "下午场", capacity=600)

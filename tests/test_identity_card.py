@@ -186,6 +186,7 @@ def test_a_character_the_font_lacks_is_never_drawn_as_a_box(demo):
     assert reply.get("MsgType") == "text" and "张丽" in reply["Content"] and "验真链接：" in reply["Content"]
 
 
+@pytest.mark.storage
 def test_participation_counts_distinct_bound_members_who_showed_in_the_period(demo, staff_cli):
     chat = demo.client()
     for openid, code in (("o_p1", "836215"), ("o_p2", "402917"), ("o_p3", "571630")):

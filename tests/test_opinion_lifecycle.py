@@ -21,6 +21,7 @@ def _submit(demo, openid: str) -> str:
     return re.search(r"MY\d{11}", chat.say(openid, "是")["Content"]).group(0)
 
 
+@pytest.mark.storage
 def test_staff_move_an_opinion_through_its_states_and_the_resident_hears_of_each(demo, cli, wechat_api):
     ticket = _submit(demo, "o_lamp")
     steps = [

@@ -125,6 +125,7 @@ def merge(db, ticket: str, into: str, ids: dict[str, int]) -> None:
         s.get(Opinion, ids[ticket]).merged_into_id = ids[into]
 
 
+@pytest.mark.storage
 def test_figures_match_the_hand_count(demo):
     db = demo.rt.db
     merge(db, "T05", "T06", seed(db))

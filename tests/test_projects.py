@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 from sqlalchemy import select
 
@@ -71,6 +72,7 @@ def test_only_bound_members_claim_and_nobody_reports_on_anothers_project(demo):
         assert len(s.scalars(select(ProjectClaim)).all()) == 1
 
 
+@pytest.mark.storage
 def test_fifty_members_race_for_two_places(demo):
     rt = demo.rt
     project_id = _project(demo, "社区应急志愿队", slots=2)

@@ -130,6 +130,7 @@ def test_a_crashing_handler_gets_an_apology(stack_with_router):
     assert stack.client().say("o_alice", "你好")["Content"] == APOLOGY
 
 
+@pytest.mark.storage
 def test_healthz_reports_database_and_redis(stack):
     body = requests.get(stack.url + "/healthz", timeout=5).json()
     assert body["status"] == "ok" and body["database"] == "ok"
@@ -149,6 +150,7 @@ def test_a_slow_but_alive_redis_still_gets_an_answer_within_five_seconds(make_st
             assert parse_reply(resp.text)["MsgType"] == "text"
 
 
+@pytest.mark.storage
 def test_ticket_numbers_stay_unique_and_gap_free_under_concurrent_submissions(stack):
     from datetime import datetime, timezone
     from storage import demo as demo_data, opinions, residents
