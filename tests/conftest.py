@@ -12,6 +12,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -318,6 +319,27 @@ def demo(stack):
 
     demo_data.load(stack.rt.db, datetime.now(timezone.utc), stack.rt.config.app.secret_key)
     return stack
+
+
+class FakeClock:
+    """Moves a runtime's clock (the Runtime.now seam) forward instead of sleeping until a time comes."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.monkeypatch = monkeypatch
+        self.offset = timedelta(0)
+
+    def drive(self, rt: Runtime) -> None:
+        """From now on rt.now() is the real time plus what advance() added."""
+        real_now = rt.now
+        self.monkeypatch.setattr(rt, "now", lambda: real_now() + self.offset)
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch) -> FakeClock:
+    return FakeClock(monkeypatch)
 
 
 def run_jobs(rt: Runtime) -> None:

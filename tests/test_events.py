@@ -3,7 +3,6 @@ codes, reminders tied to the start time, staff alerts. SQLite and PostgreSQL, wi
 from __future__ import annotations
 
 import re
-import time
 from datetime import timedelta
 
 import pytest
@@ -129,27 +128,29 @@ def test_signing_up_twice_is_refused_kindly(demo):
 
 
 @pytest.mark.storage
-def test_a_reminder_goes_out_when_its_time_comes(demo, wechat_api):
+def test_a_reminder_goes_out_when_its_time_comes(demo, wechat_api, clock):
+    clock.drive(demo.rt)
     _event(demo, "健康讲座", capacity=10, starts_in=timedelta(hours=1, seconds=2), reminder_hours=1)
     chat = demo.client()
     code = CODE.search(chat.say("o_remind", "报名健康讲座")["Content"]).group(1)
     _sweep(demo.rt)
     assert not [m for m in wechat_api.messages("o_remind") if "活动提醒" in m["content"]]  # not yet
-    time.sleep(2.5)  # the reminder's time (an hour before the start) passes
+    clock.advance(2.5)  # the reminder's time (an hour before the start) passes
     _sweep(demo.rt)
     reminders = [m for m in wechat_api.wait_messages("o_remind") if "活动提醒" in m["content"]]
     assert len(reminders) == 1 and "健康讲座" in reminders[0]["content"] and code in reminders[0]["content"]
 
 
-def test_a_moved_event_sends_no_stale_reminder_and_tells_every_registrant(demo, wechat_api):
+def test_a_moved_event_sends_no_stale_reminder_and_tells_every_registrant(demo, wechat_api, clock):
     rt = demo.rt
+    clock.drive(rt)
     event = _event(demo, "消防演练", capacity=10, starts_in=timedelta(hours=1, seconds=2), reminder_hours=1)
     chat = demo.client()
     chat.say("o_move1", "报名消防演练")
     chat.say("o_move2", "报名消防演练 两个人")
     later = event.starts_at + timedelta(days=1)
     events.reschedule(rt.db, event.id, later, later + timedelta(hours=2), "staff:admin", rt.now(), rt.tz)
-    time.sleep(2.5)  # the old reminder's time passes
+    clock.advance(2.5)  # the old reminder's time passes
     _sweep(rt)
     for openid in ("o_move1", "o_move2"):
         told = [m["content"] for m in wechat_api.wait_messages(openid)]
@@ -260,25 +261,27 @@ def test_cancel_right_after_signing_up_keeps_the_place(demo):
     assert "剪纸课" in chat.say("o_keep", "我的报名")["Content"]
 
 
-def test_a_cancelled_event_leaves_my_registrations_and_its_reminder_is_not_sent(demo, wechat_api):
+def test_a_cancelled_event_leaves_my_registrations_and_its_reminder_is_not_sent(demo, wechat_api, clock):
     rt = demo.rt
+    clock.drive(rt)
     event = _event(demo, "观影会", capacity=10, starts_in=timedelta(hours=1, seconds=2), reminder_hours=1)
     chat = demo.client()
     chat.say("o_film", "报名观影会")
     events.cancel_event(rt.db, event.id, "staff:admin", rt.now(), "设备故障")
     assert "没有报名的活动" in chat.say("o_film", "我的报名")["Content"]
     assert "已取消" in chat.say("o_film", "报名观影会")["Content"]
-    time.sleep(2.5)
+    clock.advance(2.5)
     _sweep(rt)
     told = [m["content"] for m in wechat_api.wait_messages("o_film")]
     assert any("设备故障" in t for t in told) and not any("活动提醒" in t for t in told)
 
 
-def test_a_reminder_in_flight_when_the_event_moved_is_caught_when_sending(demo, wechat_api):
+def test_a_reminder_in_flight_when_the_event_moved_is_caught_when_sending(demo, wechat_api, clock):
     """The move skips pending reminders; one already handed to a worker is checked again at claim time."""
     from storage import notices
 
     rt = demo.rt
+    clock.drive(rt)
     event = _event(demo, "茶话会", capacity=10, starts_in=timedelta(hours=1, seconds=1), reminder_hours=1)
     demo.client().say("o_tea", "报名茶话会")
     with rt.db.transaction() as s:
@@ -289,7 +292,7 @@ def test_a_reminder_in_flight_when_the_event_moved_is_caught_when_sending(demo, 
     events.reschedule(rt.db, event.id, later, later + timedelta(hours=1), "staff:admin", rt.now(), rt.tz)
     with rt.db.transaction() as s:
         s.get(Delivery, reminder_id).state = "pending"
-    time.sleep(1.5)
+    clock.advance(1.5)
     assert notices.claim(rt.db, [reminder_id], rt.now(), timedelta(hours=48)) == []
     with rt.db.transaction() as s:
         assert s.get(Delivery, reminder_id).errmsg == notices.STALE_REMINDER
