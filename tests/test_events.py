@@ -175,6 +175,7 @@ def test_a_cancelled_event_tells_every_registrant(demo, wechat_api):
         assert "天气原因" in wechat_api.wait_messages(openid)[-1]["content"]
 
 
+@pytest.mark.http
 def test_the_registration_page_shows_the_code_and_a_forged_link_shows_nothing(demo):
     _event(demo, "书法体验", capacity=5)
     reply = demo.client().say("o_page", "报名书法体验 两个人")["Content"]

@@ -77,6 +77,7 @@ def test_names_are_masked_for_the_public_page():
     assert cards.mask_name("王") == "*"
 
 
+@pytest.mark.http
 def test_a_member_shows_a_card_image_whose_link_verifies_it_until_staff_revoke_it(demo, staff_cli):
     _require_font()
     chat = demo.client()
@@ -134,6 +135,7 @@ def test_a_member_shows_a_card_image_whose_link_verifies_it_until_staff_revoke_i
     assert "陈建华" in listing and "13800138001" not in listing and str(member_id) in listing
 
 
+@pytest.mark.http
 def test_forged_or_foreign_card_links_are_404(demo):
     chat = demo.client()
     chat.say("o_li", "绑定 402917")
@@ -156,6 +158,7 @@ def test_forged_or_foreign_card_links_are_404(demo):
         assert requests.get(f"{demo.url}/card/{signed}.png", timeout=10).status_code == 404
 
 
+@pytest.mark.http
 def test_without_a_chinese_font_the_card_goes_as_text_with_its_link(demo, monkeypatch, tmp_path):
     monkeypatch.setattr(card_images, "FONT_DIRS", [tmp_path])
     monkeypatch.setattr(card_images, "SYSTEM_FONTS", [])

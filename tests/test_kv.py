@@ -401,6 +401,7 @@ def test_after_a_restart_of_the_machine_what_was_still_live_is_carried_over(data
         again.close()
 
 
+@pytest.mark.fork
 @pytest.mark.skipif(boot_id() is None, reason="the system does not say which boot this is")
 def test_an_earlier_store_that_a_process_still_has_open_is_kept(database, tmp_path):
     import subprocess

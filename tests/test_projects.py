@@ -20,6 +20,7 @@ def _project(demo, title="老旧小区加装扶手", slots=2, **extra) -> int:
     return projects.create(demo.rt.db, spec, "staff:admin", demo.rt.now()).id
 
 
+@pytest.mark.http
 def test_a_member_claims_reports_staff_close_a_resident_rates_and_the_page_shows_it_all(demo, staff_cli):
     """Issue 7's done-when for projects, through the real webhook."""
     project_id = _project(demo)
@@ -148,6 +149,7 @@ def test_residents_sentences_are_not_taken_for_project_commands(demo):
         assert s.scalars(select(ProgressReport)).all() == [] and s.scalars(select(ProjectRating)).all() == []
 
 
+@pytest.mark.http
 def test_a_revoked_member_neither_claims_nor_reports_and_phones_never_reach_the_public_page(demo):
     from storage import cards
 
@@ -167,6 +169,7 @@ def test_a_revoked_member_neither_claims_nor_reports_and_phones_never_reach_the_
     assert "有效的党员认证" in chat.say("o_li3", f"认领 {other}")["Content"]
 
 
+@pytest.mark.http
 def test_a_cancelled_project_stays_on_the_public_list_and_pages_escape_what_people_wrote(demo):
     rt = demo.rt
     project_id = _project(demo, "<script>alert(1)</script>扶手", slots=1)
