@@ -250,6 +250,7 @@ class Stack:
 
 
 STACKS = ["sqlite+redis", "sqlite+sqlkv", "postgresql+redis", "postgresql+sqlkv"]
+DATABASES = ["sqlite+sqlkv", "postgresql+sqlkv"]  # each database, on the embedded shared store
 DEFAULT_STACK = "sqlite+sqlkv"  # the embedded default: no Redis, as config.example.toml ships
 
 
@@ -280,11 +281,13 @@ def make_stack(tmp_path, sqlite_template, postgres_url, redis_url, wechat_api):
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Tests marked `storage` run on each database and shared store; the other tests that use `stack` run once,
-    on the embedded default. The PostgreSQL combinations are marked `postgres`."""
+    """Tests marked `storage` run on each database and shared store (or on the combinations the marker names,
+    e.g. `storage(*DATABASES)` where only the database matters); the other tests that use `stack` run once, on the
+    embedded default. The PostgreSQL combinations are marked `postgres`."""
     if "stack" not in metafunc.fixturenames:
         return
-    kinds = STACKS if metafunc.definition.get_closest_marker("storage") else [DEFAULT_STACK]
+    storage = metafunc.definition.get_closest_marker("storage")
+    kinds = (list(storage.args) or STACKS) if storage else [DEFAULT_STACK]
     params = [pytest.param(kind, marks=pytest.mark.postgres) if kind.startswith("postgresql") else kind
               for kind in kinds]
     metafunc.parametrize("stack", params, indirect=True)

@@ -13,7 +13,7 @@ from bot import runtime
 from jobs import sweeper
 from storage import events, staff
 from storage.models import Delivery, Registration
-from tests.conftest import run_jobs
+from tests.conftest import DATABASES, run_jobs
 
 CODE = re.compile(r"签到码：(\d{6})")
 
@@ -224,7 +224,7 @@ def test_fifty_residents_race_for_the_last_ten_places_through_the_webhook(demo):
     assert len({r.code for r in record.registrations}) == 11
 
 
-@pytest.mark.storage
+@pytest.mark.storage(*DATABASES)
 def test_fifty_concurrent_sign_ups_for_ten_places_and_a_waitlist_in_order(demo):
     from concurrent.futures import ThreadPoolExecutor
 
@@ -299,7 +299,7 @@ def test_a_reminder_in_flight_when_the_event_moved_is_caught_when_sending(demo, 
         assert s.get(Delivery, reminder_id).errmsg == notices.STALE_REMINDER
 
 
-@pytest.mark.storage
+@pytest.mark.storage(*DATABASES)
 def test_check_in_codes_are_unique_across_current_events(demo):
     rt = demo.rt
     first, second = _event(demo, "上午场", capacity=600), _event(demo, "下午场", capacity=600)

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from bot import card_picture as card_images, links
 from storage import cards
 from storage.models import AuditEntry, IdentityShow, PartyMember
+from tests.conftest import DATABASES
 
 REVOKED_TEXT = "您的党员证已被注销，如有疑问请联系所在社区党委。"
 
@@ -189,7 +190,7 @@ def test_a_character_the_font_lacks_is_never_drawn_as_a_box(demo):
     assert reply.get("MsgType") == "text" and "张丽" in reply["Content"] and "验真链接：" in reply["Content"]
 
 
-@pytest.mark.storage
+@pytest.mark.storage(*DATABASES)
 def test_participation_counts_distinct_bound_members_who_showed_in_the_period(demo, staff_cli):
     chat = demo.client()
     for openid, code in (("o_p1", "836215"), ("o_p2", "402917"), ("o_p3", "571630")):

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from storage import projects
 from storage.models import PartyMember, ProjectClaim
+from tests.conftest import DATABASES
 
 
 def _project(demo, title="老旧小区加装扶手", slots=2, **extra) -> int:
@@ -73,7 +74,7 @@ def test_only_bound_members_claim_and_nobody_reports_on_anothers_project(demo):
         assert len(s.scalars(select(ProjectClaim)).all()) == 1
 
 
-@pytest.mark.storage
+@pytest.mark.storage(*DATABASES)
 def test_fifty_members_race_for_two_places(demo):
     rt = demo.rt
     project_id = _project(demo, "社区应急志愿队", slots=2)

@@ -13,6 +13,7 @@ from bot.wechat.replies import Text
 from bot.chat.router import Router
 from bot.webhook.receiver import APOLOGY, BUSY, LATER
 from devtools.simulator import parse_reply, text_fields
+from tests.conftest import DATABASES
 
 
 class Counting:
@@ -153,7 +154,7 @@ def test_a_slow_but_alive_redis_still_gets_an_answer_within_five_seconds(make_st
             assert parse_reply(resp.text)["MsgType"] == "text"
 
 
-@pytest.mark.storage
+@pytest.mark.storage(*DATABASES)
 def test_ticket_numbers_stay_unique_and_gap_free_under_concurrent_submissions(stack):
     from datetime import datetime, timezone
     from storage import demo as demo_data, opinions, residents
