@@ -11,7 +11,7 @@ from storage.kv import Claimed, KVUnavailable, RedisKV, SqlKV, SqliteKV, boot_id
 from storage.locks import LockTimeout, lease
 
 
-@pytest.fixture(params=["redis", "sql-sqlite", "sql-postgresql"])
+@pytest.fixture(params=["redis", "sql-sqlite", pytest.param("sql-postgresql", marks=pytest.mark.postgres)])
 def kv(request, make_stack):
     if request.param == "redis":
         return make_stack("sqlite+redis").rt.kv
