@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -153,7 +153,7 @@ class LiveServer:
         self.server = make_server("127.0.0.1", port or 0, app, threaded=True)
         self.port = self.server.server_port
         self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
         self.thread.start()
 
     def stop(self) -> None:
@@ -259,11 +259,14 @@ def make_stack(tmp_path, sqlite_template, postgres_url, redis_url, wechat_api):
     """Build an app on the given database / shared-store combination; stopped after the test."""
     made: list[Stack] = []
 
-    def make(kind: str = "sqlite+redis", router=None, **overrides) -> Stack:
+    def make(kind: str = "sqlite+redis", router=None, *, sqlite_from: Path | None = None, **overrides) -> Stack:
         db_kind, store = kind.split("+")
         if not made:
             redis_lib.Redis.from_url(redis_url).flushdb()
-        url = _fresh_database_url(db_kind, tmp_path, sqlite_template, postgres_url) if not made else made[0].rt.config.database.url
+        if made:  # the next process of the same deployment: same database
+            url = made[0].rt.config.database.url
+        else:
+            url = _fresh_database_url(db_kind, tmp_path, sqlite_from or sqlite_template, postgres_url)
         settings = dict(database_url=url, redis_url=redis_url if store == "redis" else "",
                         wechat_api_base_url=wechat_api.api_base)
         settings.update(overrides)
@@ -303,9 +306,33 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session")
+def sqlite_demo_template(tmp_path_factory, sqlite_template):
+    """A migrated SQLite database with the demo data loaded, made once per hour of the run (the demo's
+    events are placed by the hour it is loaded), so each demo test copies a file instead of loading it."""
+    from storage import demo as demo_data
+
+    made: dict[datetime, Path] = {}
+
+    def for_this_hour() -> Path:
+        now = datetime.now(timezone.utc)
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        if hour not in made:
+            path = tmp_path_factory.mktemp("demo") / "demo.db"
+            shutil.copy(sqlite_template, path)
+            db = Database(f"sqlite:///{path}")
+            demo_data.load(db, now, make_config().app.secret_key)
+            db.dispose()
+            made[hour] = path
+        return made[hour]
+    return for_this_hour
+
+
 @pytest.fixture
 def stack(request, make_stack) -> Stack:
     """The app on a database and shared store: each combination for tests marked `storage`, else the default."""
+    if "demo" in request.fixturenames and request.param.startswith("sqlite"):
+        return make_stack(request.param, sqlite_from=request.getfixturevalue("sqlite_demo_template")())
     return make_stack(request.param)
 
 
@@ -317,7 +344,7 @@ def app_stack(make_stack) -> Stack:
 
 @pytest.fixture
 def demo(stack):
-    from datetime import datetime, timezone
+    """The stack with the demo data (on SQLite copied from sqlite_demo_template; loading again changes nothing)."""
     from storage import demo as demo_data
 
     demo_data.load(stack.rt.db, datetime.now(timezone.utc), stack.rt.config.app.secret_key)
