@@ -300,6 +300,7 @@ def test_a_reminder_in_flight_when_the_event_moved_is_caught_when_sending(demo, 
 
 
 @pytest.mark.storage(*DATABASES)
+@pytest.mark.slow
 def test_check_in_codes_are_unique_across_current_events(demo):
     rt = demo.rt
     first, second = _event(demo, "上午场", capacity=600), _event(demo, "下午场", capacity=600)
