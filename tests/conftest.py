@@ -238,11 +238,6 @@ class Stack:
         sim = self.sim if mode is None else Simulator(self.sim.token, self.sim.app_id, self.sim.encoding_aes_key, mode)
         return WebhookClient(inprocess.BASE_URL + "/wechat", sim, session=inprocess.in_process_session(self.app))
 
-    def http_client(self, mode: str | None = None) -> WebhookClient:
-        """Like client(), over real HTTP."""
-        sim = self.sim if mode is None else Simulator(self.sim.token, self.sim.app_id, self.sim.encoding_aes_key, mode)
-        return WebhookClient(self.webhook, sim)
-
     def stop(self) -> None:
         if self.live is not None:
             self.live.stop()
