@@ -28,10 +28,10 @@ from bot.app import create_app
 from bot.runtime import Runtime, build
 from devtools import fake_wechat
 from devtools.simulator import Simulator, WebhookClient
-from tests import inprocess
 from storage import migrate
 from storage.db import Database
 from storage.models import Base
+from tests import inprocess
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
