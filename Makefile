@@ -53,8 +53,9 @@ run: $(VENV)/.installed nanhu.toml $(CARD_FONT)
 chat: $(VENV)/.installed nanhu.toml
 	$(BIN)/nanhu chat
 
+# two workers, a test file each at a time (conftest gives each its own Redis database and PostgreSQL database)
 test: $(VENV)/.installed-dev $(CARD_FONT)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 clean:
 	rm -rf $(VENV) var/*.db var/*.db-* var/*.db.writers var/*.db.kv var/*.db.kv-* var/*.db.*.kv var/*.db.*.kv-* .pytest_cache

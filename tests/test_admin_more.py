@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from storage import audit, communities, projects, roster, staff
 from storage.models import AuditEntry
 from tests.admin_client import AdminClient
@@ -50,6 +51,7 @@ NEW_PROJECT = {"title": "加装电梯协调<小组>", "category": "民生微实�
                "start": "2026-12-01", "end": "2026-12-31", "milestones": "入户摸底 2026-12-10\n方案公示 2026-12-20"}
 
 
+@pytest.mark.http
 def test_project_create_checks_fields_in_chinese_then_closes_with_spending(demo):
     client = _admin(demo)
     before = _project_count(demo)
@@ -98,6 +100,7 @@ def test_project_create_checks_fields_in_chinese_then_closes_with_spending(demo)
     assert client.get("/admin/projects/999").status_code == 404
 
 
+@pytest.mark.http
 def test_member_codes_unbinding_and_cards(demo):
     client = _admin(demo)
     page = client.get("/admin/members").text
@@ -124,6 +127,7 @@ def test_member_codes_unbinding_and_cards(demo):
     assert client.post("/admin/members/999/code").status_code == 404
 
 
+@pytest.mark.http
 def test_csv_import_shows_problems_line_by_line_then_the_codes_once(demo):
     client = _admin(demo)
     before = len(roster.roster(demo.rt.db))
@@ -151,6 +155,7 @@ def test_csv_import_shows_problems_line_by_line_then_the_codes_once(demo):
     assert "认证成功" in demo.client().say("o_wumin_admin_test", f"绑定 {rows[1][3]}")["Content"]
 
 
+@pytest.mark.http
 def test_community_staff_see_only_their_community(demo):
     admin = _admin(demo)
     wenhua = _wenhua_staff(demo)
@@ -191,6 +196,7 @@ def test_community_staff_see_only_their_community(demo):
     assert "o_wenh" not in only and "o_luoh…nt_y" in only
 
 
+@pytest.mark.http
 def test_audit_page_lists_what_was_just_done_filtered_and_paginated(demo):
     client = _admin(demo)
     made = client.post("/admin/projects", {**NEW_PROJECT, "title": "审计测试项目"})
@@ -227,6 +233,7 @@ def test_audit_page_lists_what_was_just_done_filtered_and_paginated(demo):
         assert s.query(AuditEntry).filter(AuditEntry.action == "project.create").count() == 1
 
 
+@pytest.mark.http
 def test_residents_search_never_shows_a_phone(demo):
     client = _admin(demo)
     chat = demo.client()

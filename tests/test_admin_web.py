@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from storage import communities, events, opinions, staff
@@ -34,6 +35,8 @@ def _opinion(demo, openid: str, text: str, community_number: str) -> str:
     return TICKET.search(chat.say(openid, "是")["Content"]).group(0)
 
 
+@pytest.mark.http
+@pytest.mark.storage
 def test_login_logout_wrong_passwords_and_the_lockout(demo):
     client = AdminClient(demo.url)
     assert client.get("/admin/").url.endswith("/admin/login?next=/admin/")
@@ -51,6 +54,7 @@ def test_login_logout_wrong_passwords_and_the_lockout(demo):
     assert client.get("/admin/").url.endswith("/admin/login?next=/admin/")
 
 
+@pytest.mark.http
 def test_every_form_needs_the_csrf_token_and_a_changed_password_ends_sessions(demo):
     client = AdminClient(demo.url)
     client.login()
@@ -60,6 +64,7 @@ def test_every_form_needs_the_csrf_token_and_a_changed_password_ends_sessions(de
     assert client.get("/admin/").url.endswith("/admin/login?next=/admin/")
 
 
+@pytest.mark.http
 def test_the_dashboard_finds_an_overdue_opinion_staff_assign_and_reply_and_the_resident_hears(demo, wechat_api):
     """Issue 8's done-when, over HTTP (the browser test does it in Chromium)."""
     rt = demo.rt
@@ -86,6 +91,7 @@ def test_the_dashboard_finds_an_overdue_opinion_staff_assign_and_reply_and_the_r
     assert opinions.staff_show(rt.db, ticket).timeline[1].state == "accepted"
 
 
+@pytest.mark.http
 def test_community_staff_see_their_community_only_and_get_404_elsewhere(demo):
     luohu_ticket = _opinion(demo, "o_luohu", "罗湖社区3栋门口垃圾没人清", "1")   # 1 = 罗湖社区
     wenhua_ticket = _opinion(demo, "o_wenhua", "文华社区5栋门口积水", "3")        # 3 = 文华社区
@@ -104,6 +110,7 @@ def test_community_staff_see_their_community_only_and_get_404_elsewhere(demo):
     assert client.get("/admin/events/999999").status_code == 404
 
 
+@pytest.mark.http
 def test_an_event_form_with_mistakes_says_so_next_to_each_field_and_creates_nothing(demo):
     client = AdminClient(demo.url)
     client.login()
@@ -119,6 +126,7 @@ def test_an_event_form_with_mistakes_says_so_next_to_each_field_and_creates_noth
         assert s.scalar(select(func.count()).select_from(Event)) == before
 
 
+@pytest.mark.http
 def test_staff_create_an_event_see_a_sign_up_and_check_the_resident_in(demo):
     client = AdminClient(demo.url)
     client.login()
@@ -139,6 +147,7 @@ def test_staff_create_an_event_see_a_sign_up_and_check_the_resident_in(demo):
     assert "签到码是 6 位数字" in client.post(event_path + "/checkin", {"code": "12"}).text
 
 
+@pytest.mark.http
 def test_staff_send_an_announcement_after_seeing_the_count_and_read_its_report(demo, wechat_api):
     for openid in ("o_ann1", "o_ann2", "o_ann3"):
         demo.client().event(openid, "subscribe")
@@ -158,6 +167,7 @@ def test_staff_send_an_announcement_after_seeing_the_count_and_read_its_report(d
     assert re.search(r'id="sent">\d+<', report)
 
 
+@pytest.mark.http
 def test_staff_move_an_event_and_schedule_an_announcement(demo, wechat_api):
     rt = demo.rt
     client = AdminClient(demo.url)
@@ -183,6 +193,8 @@ def test_staff_move_an_event_and_schedule_an_announcement(demo, wechat_api):
     assert "定时发送的时间要在以后" in past.text
 
 
+@pytest.mark.http
+@pytest.mark.storage
 def test_one_address_flooding_the_login_is_stopped_without_hashing(demo):
     from web.admin.auth import LOGIN_TRIES_PER_ADDRESS
 
@@ -195,6 +207,7 @@ def test_one_address_flooding_the_login_is_stopped_without_hashing(demo):
     assert other.login().url.endswith("/admin/")
 
 
+@pytest.mark.http
 def test_community_staff_see_only_their_announcements_and_figures(demo, wechat_api):
     from storage.notices import Audience, announce
 

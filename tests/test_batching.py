@@ -15,6 +15,7 @@ from storage import opinions, residents
 from storage.performance.batching import Batcher
 from storage.db import Database, DatabaseUnavailable
 from storage.models import AuditEntry, DailyCounter, Opinion
+from tests.conftest import DATABASES
 
 
 def _pending(rt, resident_id: int, words: str, max_per_hour: int = 5, community_id=None):
@@ -25,6 +26,7 @@ def _pending(rt, resident_id: int, words: str, max_per_hour: int = 5, community_
                              now.astimezone(rt.tz).strftime("%Y%m%d"), max_per_hour)
 
 
+@pytest.mark.storage(*DATABASES)
 def test_a_batch_of_submissions_is_checked_in_order_and_numbered_without_gaps(demo):
     rt = demo.rt
     a, b, c = (residents.touch(rt.db, f"o_batch_{n}", rt.now()).id for n in "abc")

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import requests
 from click.testing import CliRunner
 
@@ -22,12 +23,14 @@ def run(*args, env=None):
                           env={**os.environ, **(env or {})}, timeout=60)
 
 
+@pytest.mark.fork
 def test_a_bad_setting_stops_the_command_with_a_message_naming_the_key(tmp_path):
     out = run("db", "upgrade", env={"NANHU_CONFIG": str(ROOT / "config.example.toml"),
                                     "NANHU_WECHAT_MAX_CLOCK_SKEW": "soon"})
     assert out.returncode != 0 and "wechat.max_clock_skew" in out.stderr and "Traceback" not in out.stderr
 
 
+@pytest.mark.fork
 def test_db_upgrade_creates_a_fresh_sqlite_database_and_demo_loads_once(tmp_path):
     env = {"NANHU_CONFIG": str(ROOT / "config.example.toml"), "NANHU_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
     up = run("db", "upgrade", env=env)
@@ -38,6 +41,7 @@ def test_db_upgrade_creates_a_fresh_sqlite_database_and_demo_loads_once(tmp_path
     assert "already present" in second.stdout
 
 
+@pytest.mark.fork
 def test_worker_without_redis_explains_that_jobs_run_in_process():
     out = run("worker", env={"NANHU_CONFIG": str(ROOT / "config.example.toml"), "NANHU_REDIS_URL": ""})
     assert out.returncode != 0 and "jobs run inside the web process" in out.stderr
@@ -72,11 +76,13 @@ def test_menu_push_creates_the_menu_at_the_stand_in(wechat_api, tmp_path, monkey
     assert result.exit_code != 0 and "NO_SUCH_KEY" in result.output
 
 
+@pytest.mark.fork
 def test_nlp_eval_prints_accuracy_for_the_corpus():
     out = run("nlp-eval", str(ROOT / "tests" / "data" / "intents.tsv"))
     assert out.returncode == 0 and "accuracy" in out.stdout.lower()
 
 
+@pytest.mark.http
 def test_chat_talks_to_the_running_bot(demo):
     port = int(demo.url.rsplit(":", 1)[1])
     cfg = make_config(dev_port=port, wechat_api_base_url=demo.rt.config.wechat.api_base_url)
@@ -87,6 +93,7 @@ def test_chat_talks_to_the_running_bot(demo):
     assert "欢迎关注" in text and "社区党群嘉年华" in text and "可认领的社区项目" in text
 
 
+@pytest.mark.fork
 def test_nlp_misses_lists_what_residents_said_that_the_bot_did_not_understand(make_stack, tmp_path):
     log = tmp_path / "unknown.log"
     stack = make_stack("sqlite+redis", app_lexicon_log=str(log))

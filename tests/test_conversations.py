@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
 from sqlalchemy import func, select
 
 from storage.models import AuditEntry, Opinion, Resident
@@ -18,6 +19,7 @@ def test_a_new_follower_is_welcomed_and_told_what_the_bot_does(demo):
         assert resident.subscribed and resident.subscribe_scene == "luohu_poster"
 
 
+@pytest.mark.storage
 def test_raising_an_opinion_asks_only_what_is_missing_and_gives_a_ticket_number(demo):
     chat = demo.client()
     asked = chat.say("o_alice", "楼下垃圾三天没人清理，臭死了")
@@ -67,6 +69,7 @@ def test_an_unknown_community_is_asked_again_politely(demo):
     assert "请确认" in chat.say("o_erin", "跳过")["Content"]
 
 
+@pytest.mark.storage
 def test_the_conversation_survives_a_restart_of_the_web_process(demo, make_stack):
     chat = demo.client()
     chat.say("o_frank", "公园里的健身器材坏了")
@@ -105,6 +108,7 @@ def test_a_party_member_binds_with_a_code_and_shows_identity(demo):
         assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "party_member.bind")) == 1
 
 
+@pytest.mark.storage
 def test_guessing_binding_codes_is_stopped_after_five_failures(demo):
     chat = demo.client()
     for guess in ("000001", "000002", "000003", "000004", "000005"):
@@ -200,6 +204,7 @@ def test_a_voice_description_is_taken_like_text(demo):
     assert "哪个社区" in parse_reply(chat.post_fields(fields).text)["Content"]
 
 
+@pytest.mark.storage
 def test_the_same_opinion_sent_twice_is_not_a_second_ticket(demo):
     chat = demo.client()
     assert "哪个社区" in chat.say("o_twice", "路口井盖丢了很危险")["Content"]

@@ -9,6 +9,7 @@ import sys
 import time
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 
 from bot import runtime
@@ -17,6 +18,9 @@ from storage import notices, residents
 from storage.models import Delivery, Resident
 from storage.notices import Audience
 from tests.conftest import ROOT
+
+pytestmark = [pytest.mark.fork, pytest.mark.slow]
+
 
 RECIPIENTS = 300
 WORKER_LOG = open(os.environ.get("NANHU_TEST_WORKER_LOG", os.devnull), "a")

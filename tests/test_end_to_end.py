@@ -18,6 +18,9 @@ from devtools.simulator import Simulator, WebhookClient, message_xml, parse_repl
 from tests.conftest import ROOT, free_port
 
 
+pytestmark = [pytest.mark.fork, pytest.mark.http, pytest.mark.slow]
+
+
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory, redis_url):
     tmp_path = tmp_path_factory.mktemp("deployment")

@@ -3,9 +3,9 @@ codes, reminders tied to the start time, staff alerts. SQLite and PostgreSQL, wi
 from __future__ import annotations
 
 import re
-import time
 from datetime import timedelta
 
+import pytest
 import requests
 from sqlalchemy import func, select
 
@@ -13,7 +13,7 @@ from bot import runtime
 from jobs import sweeper
 from storage import events, staff
 from storage.models import Delivery, Registration
-from tests.conftest import run_jobs
+from tests.conftest import DATABASES, run_jobs
 
 CODE = re.compile(r"签到码：(\d{6})")
 
@@ -31,6 +31,7 @@ def _sweep(rt) -> None:
     run_jobs(rt)
 
 
+@pytest.mark.storage
 def test_sign_up_fill_waitlist_cancel_and_the_waiting_resident_is_promoted(demo, wechat_api):
     """Issue 6's done-when, through the real webhook."""
     staff.link_openid(demo.rt.db, "admin", "o_staff", "staff:admin")
@@ -76,6 +77,7 @@ def _only_event_id(demo, title: str) -> int:
     return next(e.id for e in events.staff_list(demo.rt.db, demo.rt.now()) if e.title == title)
 
 
+@pytest.mark.storage
 def test_guessing_codes_is_stopped_after_a_few_tries(demo):
     staff.link_openid(demo.rt.db, "admin", "o_guess", "staff:admin")
     _event(demo, "粤剧欣赏", capacity=10, starts_in=timedelta(hours=2))
@@ -125,27 +127,30 @@ def test_signing_up_twice_is_refused_kindly(demo):
     assert "已经报名了「插花课」" in again and "不用重复报名" in again
 
 
-def test_a_reminder_goes_out_when_its_time_comes(demo, wechat_api):
+@pytest.mark.storage
+def test_a_reminder_goes_out_when_its_time_comes(demo, wechat_api, clock):
+    clock.drive(demo.rt)
     _event(demo, "健康讲座", capacity=10, starts_in=timedelta(hours=1, seconds=2), reminder_hours=1)
     chat = demo.client()
     code = CODE.search(chat.say("o_remind", "报名健康讲座")["Content"]).group(1)
     _sweep(demo.rt)
     assert not [m for m in wechat_api.messages("o_remind") if "活动提醒" in m["content"]]  # not yet
-    time.sleep(2.5)  # the reminder's time (an hour before the start) passes
+    clock.advance(2.5)  # the reminder's time (an hour before the start) passes
     _sweep(demo.rt)
     reminders = [m for m in wechat_api.wait_messages("o_remind") if "活动提醒" in m["content"]]
     assert len(reminders) == 1 and "健康讲座" in reminders[0]["content"] and code in reminders[0]["content"]
 
 
-def test_a_moved_event_sends_no_stale_reminder_and_tells_every_registrant(demo, wechat_api):
+def test_a_moved_event_sends_no_stale_reminder_and_tells_every_registrant(demo, wechat_api, clock):
     rt = demo.rt
+    clock.drive(rt)
     event = _event(demo, "消防演练", capacity=10, starts_in=timedelta(hours=1, seconds=2), reminder_hours=1)
     chat = demo.client()
     chat.say("o_move1", "报名消防演练")
     chat.say("o_move2", "报名消防演练 两个人")
     later = event.starts_at + timedelta(days=1)
     events.reschedule(rt.db, event.id, later, later + timedelta(hours=2), "staff:admin", rt.now(), rt.tz)
-    time.sleep(2.5)  # the old reminder's time passes
+    clock.advance(2.5)  # the old reminder's time passes
     _sweep(rt)
     for openid in ("o_move1", "o_move2"):
         told = [m["content"] for m in wechat_api.wait_messages(openid)]
@@ -170,6 +175,7 @@ def test_a_cancelled_event_tells_every_registrant(demo, wechat_api):
         assert "天气原因" in wechat_api.wait_messages(openid)[-1]["content"]
 
 
+@pytest.mark.http
 def test_the_registration_page_shows_the_code_and_a_forged_link_shows_nothing(demo):
     _event(demo, "书法体验", capacity=5)
     reply = demo.client().say("o_page", "报名书法体验 两个人")["Content"]
@@ -218,6 +224,7 @@ def test_fifty_residents_race_for_the_last_ten_places_through_the_webhook(demo):
     assert len({r.code for r in record.registrations}) == 11
 
 
+@pytest.mark.storage(*DATABASES)
 def test_fifty_concurrent_sign_ups_for_ten_places_and_a_waitlist_in_order(demo):
     from concurrent.futures import ThreadPoolExecutor
 
@@ -255,25 +262,27 @@ def test_cancel_right_after_signing_up_keeps_the_place(demo):
     assert "剪纸课" in chat.say("o_keep", "我的报名")["Content"]
 
 
-def test_a_cancelled_event_leaves_my_registrations_and_its_reminder_is_not_sent(demo, wechat_api):
+def test_a_cancelled_event_leaves_my_registrations_and_its_reminder_is_not_sent(demo, wechat_api, clock):
     rt = demo.rt
+    clock.drive(rt)
     event = _event(demo, "观影会", capacity=10, starts_in=timedelta(hours=1, seconds=2), reminder_hours=1)
     chat = demo.client()
     chat.say("o_film", "报名观影会")
     events.cancel_event(rt.db, event.id, "staff:admin", rt.now(), "设备故障")
     assert "没有报名的活动" in chat.say("o_film", "我的报名")["Content"]
     assert "已取消" in chat.say("o_film", "报名观影会")["Content"]
-    time.sleep(2.5)
+    clock.advance(2.5)
     _sweep(rt)
     told = [m["content"] for m in wechat_api.wait_messages("o_film")]
     assert any("设备故障" in t for t in told) and not any("活动提醒" in t for t in told)
 
 
-def test_a_reminder_in_flight_when_the_event_moved_is_caught_when_sending(demo, wechat_api):
+def test_a_reminder_in_flight_when_the_event_moved_is_caught_when_sending(demo, wechat_api, clock):
     """The move skips pending reminders; one already handed to a worker is checked again at claim time."""
     from storage import notices
 
     rt = demo.rt
+    clock.drive(rt)
     event = _event(demo, "茶话会", capacity=10, starts_in=timedelta(hours=1, seconds=1), reminder_hours=1)
     demo.client().say("o_tea", "报名茶话会")
     with rt.db.transaction() as s:
@@ -284,12 +293,14 @@ def test_a_reminder_in_flight_when_the_event_moved_is_caught_when_sending(demo, 
     events.reschedule(rt.db, event.id, later, later + timedelta(hours=1), "staff:admin", rt.now(), rt.tz)
     with rt.db.transaction() as s:
         s.get(Delivery, reminder_id).state = "pending"
-    time.sleep(1.5)
+    clock.advance(1.5)
     assert notices.claim(rt.db, [reminder_id], rt.now(), timedelta(hours=48)) == []
     with rt.db.transaction() as s:
         assert s.get(Delivery, reminder_id).errmsg == notices.STALE_REMINDER
 
 
+@pytest.mark.storage(*DATABASES)
+@pytest.mark.slow
 def test_check_in_codes_are_unique_across_current_events(demo):
     rt = demo.rt
     first, second = _event(demo, "上午场", capacity=600), _event(demo, "下午场", capacity=600)

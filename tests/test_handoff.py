@@ -167,6 +167,7 @@ def test_a_forked_child_starts_its_own_threads():
     os.close(read)
 
 
+@pytest.mark.fork
 def test_at_exit_a_running_job_and_its_late_reply_are_let_finish(tmp_path: Path):
     out = tmp_path / "late.txt"
     script = f"""

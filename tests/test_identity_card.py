@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from bot import card_picture as card_images, links
 from storage import cards
 from storage.models import AuditEntry, IdentityShow, PartyMember
+from tests.conftest import DATABASES
 
 REVOKED_TEXT = "您的党员证已被注销，如有疑问请联系所在社区党委。"
 
@@ -77,6 +78,7 @@ def test_names_are_masked_for_the_public_page():
     assert cards.mask_name("王") == "*"
 
 
+@pytest.mark.http
 def test_a_member_shows_a_card_image_whose_link_verifies_it_until_staff_revoke_it(demo, staff_cli):
     _require_font()
     chat = demo.client()
@@ -134,6 +136,7 @@ def test_a_member_shows_a_card_image_whose_link_verifies_it_until_staff_revoke_i
     assert "陈建华" in listing and "13800138001" not in listing and str(member_id) in listing
 
 
+@pytest.mark.http
 def test_forged_or_foreign_card_links_are_404(demo):
     chat = demo.client()
     chat.say("o_li", "绑定 402917")
@@ -156,6 +159,7 @@ def test_forged_or_foreign_card_links_are_404(demo):
         assert requests.get(f"{demo.url}/card/{signed}.png", timeout=10).status_code == 404
 
 
+@pytest.mark.http
 def test_without_a_chinese_font_the_card_goes_as_text_with_its_link(demo, monkeypatch, tmp_path):
     monkeypatch.setattr(card_images, "FONT_DIRS", [tmp_path])
     monkeypatch.setattr(card_images, "SYSTEM_FONTS", [])
@@ -186,6 +190,7 @@ def test_a_character_the_font_lacks_is_never_drawn_as_a_box(demo):
     assert reply.get("MsgType") == "text" and "张丽" in reply["Content"] and "验真链接：" in reply["Content"]
 
 
+@pytest.mark.storage(*DATABASES)
 def test_participation_counts_distinct_bound_members_who_showed_in_the_period(demo, staff_cli):
     chat = demo.client()
     for openid, code in (("o_p1", "836215"), ("o_p2", "402917"), ("o_p3", "571630")):

@@ -12,7 +12,7 @@ from storage.kv import Claimed, KVUnavailable, RedisKV, SqlKV, SqliteKV, boot_id
 from storage.locks import LockTimeout, lease
 
 
-@pytest.fixture(params=["redis", "sql-sqlite", "sql-postgresql"])
+@pytest.fixture(params=["redis", "sql-sqlite", pytest.param("sql-postgresql", marks=pytest.mark.postgres)])
 def kv(request, make_stack):
     if request.param == "redis":
         return make_stack("sqlite+redis").rt.kv
@@ -428,6 +428,7 @@ def test_after_a_restart_of_the_machine_what_was_still_live_is_carried_over(data
         again.close()
 
 
+@pytest.mark.fork
 @pytest.mark.skipif(boot_id() is None, reason="the system does not say which boot this is")
 def test_an_earlier_store_that_a_process_still_has_open_is_kept(database, tmp_path):
     import subprocess

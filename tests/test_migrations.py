@@ -14,7 +14,7 @@ from storage.models import Opinion
 CREATED = datetime(2026, 11, 1, tzinfo=timezone.utc)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def empty_db(request, tmp_path, postgres_url):
     if request.param == "sqlite":
         db = Database(f"sqlite:///{tmp_path / 'm.db'}")

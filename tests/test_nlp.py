@@ -205,6 +205,7 @@ def test_load_is_idempotent() -> None:
     assert classifier._model is model
 
 
+@pytest.mark.fork
 def test_classify_loads_lazily_when_nobody_called_load() -> None:
     code = "import nlp, nlp.classifier as c; assert c._model is None; print(nlp.classify('报名 2'))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

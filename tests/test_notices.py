@@ -45,6 +45,7 @@ def _announce(rt, title="停水通知", body="明天上午9点至12点停水。"
     return notice_id
 
 
+@pytest.mark.storage
 def test_an_announcement_reaches_every_follower_once_and_the_report_says_so(stack, wechat_api):
     openids = _residents(stack.rt, 5)
     notice_id = _announce(stack.rt)
@@ -438,6 +439,7 @@ def test_a_scheduled_announcement_goes_out_when_its_time_comes(make_stack, wecha
     assert len(wechat_api.messages(openid)) == 1
 
 
+@pytest.mark.storage
 def test_the_daily_cap_holds_when_workers_claim_at_once(stack, wechat_api):
     from concurrent.futures import ThreadPoolExecutor
 

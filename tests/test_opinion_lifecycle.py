@@ -7,6 +7,7 @@ import re
 import pytest
 
 from storage import opinion_states
+from tests.conftest import DATABASES
 
 
 @pytest.fixture
@@ -21,6 +22,7 @@ def _submit(demo, openid: str) -> str:
     return re.search(r"MY\d{11}", chat.say(openid, "是")["Content"]).group(0)
 
 
+@pytest.mark.storage(*DATABASES)
 def test_staff_move_an_opinion_through_its_states_and_the_resident_hears_of_each(demo, cli, wechat_api):
     ticket = _submit(demo, "o_lamp")
     steps = [

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from storage.models import Community, Opinion, Resident
 from storage.stats import Figures, opinion_stats
+from tests.conftest import DATABASES
 
 UTC = timezone.utc
 TZ = ZoneInfo("Asia/Shanghai")
@@ -125,6 +126,7 @@ def merge(db, ticket: str, into: str, ids: dict[str, int]) -> None:
         s.get(Opinion, ids[ticket]).merged_into_id = ids[into]
 
 
+@pytest.mark.storage(*DATABASES)
 def test_figures_match_the_hand_count(demo):
     db = demo.rt.db
     merge(db, "T05", "T06", seed(db))

@@ -92,6 +92,7 @@ def test_a_photo_on_its_own_then_words(demo):
     assert [p["url"] for p in _opinions(demo)[0].photos] == ["http://mmbiz.example/only.jpg"]
 
 
+@pytest.mark.storage
 def test_twenty_opinions_in_a_minute_meet_a_polite_limit(demo):
     chat = demo.client()
     limit = demo.rt.config.opinions.max_per_hour
@@ -127,6 +128,7 @@ def test_the_hourly_limit_holds_at_submission_too(demo):
     assert opinions.submit(rt.db, resident.id, opinions.Draft("一小时后的新问题，路灯坏了", None), later, rt.tz, rules)
 
 
+@pytest.mark.storage
 def test_a_submission_the_database_refuses_leaves_nothing_behind(demo):
     """Stored whole or not at all: the ticket counter, the opinion and its audit entry are one transaction."""
     from sqlalchemy.exc import IntegrityError
@@ -201,6 +203,7 @@ def test_the_same_words_after_a_resolution_are_a_new_report(demo):
     assert len(_opinions(demo)) == 2
 
 
+@pytest.mark.storage
 def test_the_hourly_limit_holds_under_concurrent_submissions(demo):
     from concurrent.futures import ThreadPoolExecutor
 

@@ -15,6 +15,9 @@ pinnable = pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sch
                               reason="needs a system that pins processes, with two CPUs")
 
 
+pytestmark = [pytest.mark.fork, pytest.mark.slow]
+
+
 def test_a_new_worker_takes_the_cpu_fewest_workers_are_on():
     assert least_used_cpu([], [0, 1]) == 0
     assert least_used_cpu([0], [0, 1]) == 1

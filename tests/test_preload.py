@@ -6,7 +6,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
+
+pytestmark = [pytest.mark.fork, pytest.mark.slow]
+
 
 PROBE = """
 import nlp.classifier as c, nlp.normalize as n

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 from sqlalchemy import select
 
 from storage import projects
 from storage.models import PartyMember, ProjectClaim
+from tests.conftest import DATABASES
 
 
 def _project(demo, title="老旧小区加装扶手", slots=2, **extra) -> int:
@@ -19,6 +21,7 @@ def _project(demo, title="老旧小区加装扶手", slots=2, **extra) -> int:
     return projects.create(demo.rt.db, spec, "staff:admin", demo.rt.now()).id
 
 
+@pytest.mark.http
 def test_a_member_claims_reports_staff_close_a_resident_rates_and_the_page_shows_it_all(demo, staff_cli):
     """Issue 7's done-when for projects, through the real webhook."""
     project_id = _project(demo)
@@ -71,6 +74,7 @@ def test_only_bound_members_claim_and_nobody_reports_on_anothers_project(demo):
         assert len(s.scalars(select(ProjectClaim)).all()) == 1
 
 
+@pytest.mark.storage(*DATABASES)
 def test_fifty_members_race_for_two_places(demo):
     rt = demo.rt
     project_id = _project(demo, "社区应急志愿队", slots=2)
@@ -146,6 +150,7 @@ def test_residents_sentences_are_not_taken_for_project_commands(demo):
         assert s.scalars(select(ProgressReport)).all() == [] and s.scalars(select(ProjectRating)).all() == []
 
 
+@pytest.mark.http
 def test_a_revoked_member_neither_claims_nor_reports_and_phones_never_reach_the_public_page(demo):
     from storage import cards
 
@@ -165,6 +170,7 @@ def test_a_revoked_member_neither_claims_nor_reports_and_phones_never_reach_the_
     assert "有效的党员认证" in chat.say("o_li3", f"认领 {other}")["Content"]
 
 
+@pytest.mark.http
 def test_a_cancelled_project_stays_on_the_public_list_and_pages_escape_what_people_wrote(demo):
     rt = demo.rt
     project_id = _project(demo, "<script>alert(1)</script>扶手", slots=1)

@@ -7,6 +7,7 @@ import io
 import re
 from datetime import datetime, timezone
 
+import pytest
 from sqlalchemy import func, select
 
 from storage import party, roster
@@ -29,6 +30,7 @@ def codes_csv(path) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
 
 
+@pytest.mark.storage
 def test_an_imported_member_binds_in_chat_with_their_code(demo, staff_cli, tmp_path):
     roster_file = tmp_path / "roster.csv"
     # columns in another order, English headings, a BOM, phones as people type them, a quoted comma

@@ -17,6 +17,9 @@ from storage import counters
 from storage.db import Database
 from storage.models import DailyCounter
 
+pytestmark = [pytest.mark.fork]
+
+
 ROOT = Path(__file__).resolve().parent.parent
 
 HOLD_THEN_WRITE = textwrap.dedent("""

@@ -23,11 +23,13 @@ def signed(stack, body: str, **kwargs):
 
 # --- GET verification ----------------------------------------------------------------------------
 
+@pytest.mark.http
 def test_get_answers_the_echostr_when_the_signature_matches(app_stack):
     resp = requests.get(app_stack.webhook, params=app_stack.sim.verify_params("4213897126"), timeout=5)
     assert resp.status_code == 200 and resp.text == "4213897126"
 
 
+@pytest.mark.http
 def test_verification_decodes_the_query_as_flask_did(app_stack):
     """Bytes that are not UTF-8 stay percent-encoded; a doubled slash still reaches the webhook."""
     params = app_stack.sim.verify_params("a%FFb")
@@ -37,6 +39,7 @@ def test_verification_decodes_the_query_as_flask_did(app_stack):
     assert resp.status_code == 200 and resp.text == "42"
 
 
+@pytest.mark.http
 def test_get_with_a_wrong_signature_is_refused_without_detail(app_stack):
     params = app_stack.sim.verify_params("4213897126")
     params["signature"] = "0" * 40
@@ -44,12 +47,14 @@ def test_get_with_a_wrong_signature_is_refused_without_detail(app_stack):
     assert resp.status_code == 403 and resp.content == b""
 
 
+@pytest.mark.http
 def test_a_head_check_gets_the_status_of_a_get_without_a_body(app_stack):
     resp = requests.head(app_stack.webhook, params=app_stack.sim.verify_params("4213897126"), timeout=5)
     assert resp.status_code == 200 and resp.content == b""
     assert resp.headers["Content-Length"] == str(len("4213897126"))
 
 
+@pytest.mark.http
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
 def test_other_methods_on_the_webhook_are_not_allowed(app_stack, method):
     resp = requests.request(method, app_stack.webhook, timeout=5)
@@ -57,6 +62,7 @@ def test_other_methods_on_the_webhook_are_not_allowed(app_stack, method):
     assert {m.strip() for m in resp.headers["Allow"].split(",")} >= {"GET", "POST"}
 
 
+@pytest.mark.http
 def test_the_site_beside_the_webhook_is_still_served(app_stack):
     """The webhook answers /wechat in front of the Flask site; every other path reaches the site."""
     assert requests.get(app_stack.url + "/healthz", timeout=5).json()["status"] == "ok"
@@ -71,6 +77,7 @@ def test_a_signed_text_gets_a_reply_addressed_back_to_the_resident(app_stack):
     assert reply["MsgType"] == "text" and "反映问题" in reply["Content"]
 
 
+@pytest.mark.http
 def test_a_forged_signature_is_refused(app_stack):
     req = signed(app_stack, message_xml(text_fields("o_mallory", "帮助")))
     req.params["signature"] = sha1_signature("not-our-token", req.params["timestamp"], req.params["nonce"])
@@ -78,16 +85,19 @@ def test_a_forged_signature_is_refused(app_stack):
     assert resp.status_code == 403 and resp.content == b""
 
 
+@pytest.mark.http
 def test_a_stale_timestamp_is_refused(app_stack):
     req = signed(app_stack, message_xml(text_fields("o_alice", "帮助")), timestamp=int(time.time()) - 301)
     assert post(app_stack, req.body, req.params).status_code == 403
 
 
+@pytest.mark.http
 def test_a_timestamp_from_the_future_is_refused(app_stack):
     req = signed(app_stack, message_xml(text_fields("o_alice", "帮助")), timestamp=int(time.time()) + 400)
     assert post(app_stack, req.body, req.params).status_code == 403
 
 
+@pytest.mark.http
 def test_a_non_numeric_timestamp_is_refused(app_stack):
     req = signed(app_stack, message_xml(text_fields("o_alice", "帮助")), timestamp=0)
     req.params["timestamp"] = "yesterday"
@@ -95,6 +105,7 @@ def test_a_non_numeric_timestamp_is_refused(app_stack):
     assert post(app_stack, req.body, req.params).status_code == 403
 
 
+@pytest.mark.http
 def test_clock_skew_zero_turns_the_check_off(make_stack):
     stack = make_stack(wechat_max_clock_skew=0)
     req = signed(stack, message_xml(text_fields("o_alice", "帮助")), timestamp=int(time.time()) - 86400 * 30)
@@ -102,6 +113,7 @@ def test_clock_skew_zero_turns_the_check_off(make_stack):
     assert resp.status_code == 200 and "反映问题" in parse_reply(resp.text)["Content"]
 
 
+@pytest.mark.http
 def test_a_reused_timestamp_and_nonce_with_another_body_is_refused(app_stack):
     first = signed(app_stack, message_xml(text_fields("o_alice", "帮助")))
     assert post(app_stack, first.body, first.params).status_code == 200
@@ -110,6 +122,7 @@ def test_a_reused_timestamp_and_nonce_with_another_body_is_refused(app_stack):
     assert resp.status_code == 403 and resp.content == b""
 
 
+@pytest.mark.http
 def test_a_verbatim_retry_is_answered_from_the_dedup_cache(app_stack):
     req = signed(app_stack, message_xml(text_fields("o_alice", "帮助")))
     first = post(app_stack, req.body, req.params)
@@ -120,6 +133,7 @@ def test_a_verbatim_retry_is_answered_from_the_dedup_cache(app_stack):
 
 # --- safe and compatible mode --------------------------------------------------------------------
 
+@pytest.mark.http
 def test_safe_mode_round_trip_decrypts_and_encrypts(make_stack):
     stack = make_stack(wechat_mode="safe")
     client = stack.client("safe")
@@ -131,6 +145,7 @@ def test_safe_mode_round_trip_decrypts_and_encrypts(make_stack):
     assert reply["ToUserName"] == "o_alice" and "反映问题" in reply["Content"]
 
 
+@pytest.mark.http
 def test_safe_mode_refuses_a_message_encrypted_for_another_appid(make_stack):
     stack = make_stack(wechat_mode="safe")
     other = Simulator(stack.sim.token, "wxsomeoneelse00001", stack.sim.encoding_aes_key, "safe")
@@ -139,6 +154,7 @@ def test_safe_mode_refuses_a_message_encrypted_for_another_appid(make_stack):
     assert resp.status_code == 403 and resp.content == b""
 
 
+@pytest.mark.http
 def test_safe_mode_refuses_an_undecryptable_body_with_400(make_stack):
     stack = make_stack(wechat_mode="safe")
     ts, nonce, garbage = str(int(time.time())), "12345", "bm90IGNpcGhlcnRleHQ="
@@ -148,6 +164,7 @@ def test_safe_mode_refuses_an_undecryptable_body_with_400(make_stack):
     assert resp.status_code == 400 and resp.content == b""
 
 
+@pytest.mark.http
 def test_safe_mode_refuses_a_bad_msg_signature(make_stack):
     stack = make_stack(wechat_mode="safe")
     req = stack.client("safe").sim.sign(message_xml(text_fields("o_alice", "帮助")))
@@ -155,18 +172,21 @@ def test_safe_mode_refuses_a_bad_msg_signature(make_stack):
     assert post(stack, req.body, req.params).status_code == 403
 
 
+@pytest.mark.http
 def test_safe_mode_refuses_a_plaintext_push(make_stack):
     stack = make_stack(wechat_mode="safe")
     req = stack.client("plain").sim.sign(message_xml(text_fields("o_alice", "帮助")))
     assert post(stack, req.body, req.params).status_code == 400
 
 
+@pytest.mark.http
 def test_plain_mode_refuses_an_encrypted_push_instead_of_ignoring_it(app_stack):
     req = Simulator(app_stack.sim.token, app_stack.sim.app_id, app_stack.sim.encoding_aes_key, "safe").sign(
         message_xml(text_fields("o_alice", "帮助")))
     assert post(app_stack, req.body, req.params).status_code == 400
 
 
+@pytest.mark.http
 def test_compatible_mode_accepts_encrypted_and_plain_pushes(make_stack):
     stack = make_stack(wechat_mode="compatible")
     encrypted = stack.client("compatible")
@@ -180,6 +200,7 @@ def test_compatible_mode_accepts_encrypted_and_plain_pushes(make_stack):
 
 # --- bodies --------------------------------------------------------------------------------------
 
+@pytest.mark.http
 def test_a_body_over_64_kib_is_refused_with_413(app_stack):
     body = message_xml(text_fields("o_alice", "长" * 30000))
     assert len(body.encode()) > 64 * 1024
@@ -187,6 +208,7 @@ def test_a_body_over_64_kib_is_refused_with_413(app_stack):
     assert post(app_stack, req.body, req.params).status_code == 413
 
 
+@pytest.mark.http
 def test_a_chunked_body_over_64_kib_is_refused_with_413(app_stack):
     req = signed(app_stack, message_xml(text_fields("o_alice", "长" * 30000)))
 
@@ -198,6 +220,7 @@ def test_a_chunked_body_over_64_kib_is_refused_with_413(app_stack):
     assert resp.status_code == 413
 
 
+@pytest.mark.http
 @pytest.mark.parametrize("body", [
     b"<xml><ToUserName>gh_nanhu</ToUserName><MsgType>text",                       # truncated
     b"this is not xml",
@@ -248,6 +271,7 @@ def _resplit(params: dict) -> dict:
     return {**params, "timestamp": ts + nonce[0], "nonce": nonce[1:]}
 
 
+@pytest.mark.http
 def test_a_captured_signature_cannot_be_replayed_by_re_splitting_timestamp_and_nonce(make_stack):
     stack = make_stack(wechat_max_clock_skew=0)
     req = signed(stack, message_xml(text_fields("o_alice", "帮助")), nonce_="99123456")  # "9..." sorts after "17..."
@@ -258,6 +282,7 @@ def test_a_captured_signature_cannot_be_replayed_by_re_splitting_timestamp_and_n
     assert post(stack, forged, moved).status_code == 403
 
 
+@pytest.mark.http
 def test_a_padded_timestamp_is_not_wechats_and_is_refused(app_stack):
     req = signed(app_stack, message_xml(text_fields("o_alice", "帮助")), nonce_="0123450")
     padded = {**req.params, "timestamp": "0" + req.params["timestamp"], "nonce": "012345"}
@@ -265,6 +290,7 @@ def test_a_padded_timestamp_is_not_wechats_and_is_refused(app_stack):
     assert post(app_stack, req.body, padded).status_code == 403
 
 
+@pytest.mark.http
 def test_a_replay_is_refused_even_with_the_clock_check_off(make_stack):
     stack = make_stack(wechat_max_clock_skew=0)
     req = signed(stack, message_xml(text_fields("o_alice", "帮助")), timestamp=int(time.time()) - 86400)
@@ -272,6 +298,7 @@ def test_a_replay_is_refused_even_with_the_clock_check_off(make_stack):
     assert post(stack, message_xml(text_fields("o_alice", "伪造")), req.params).status_code == 403
 
 
+@pytest.mark.http
 def test_compatible_mode_refuses_a_forged_plain_body_under_a_captured_signature(make_stack):
     stack = make_stack(wechat_mode="compatible")
     req = stack.client("plain").sim.sign(message_xml(text_fields("o_alice", "帮助")))
@@ -279,6 +306,7 @@ def test_compatible_mode_refuses_a_forged_plain_body_under_a_captured_signature(
     assert post(stack, message_xml(text_fields("o_alice", "伪造")), req.params).status_code == 403
 
 
+@pytest.mark.http
 def test_a_body_of_exactly_64_kib_is_accepted(app_stack):
     fields = text_fields("o_alice", "")
     empty = len(message_xml(fields).encode())
@@ -291,6 +319,7 @@ def test_a_body_of_exactly_64_kib_is_accepted(app_stack):
     assert post(app_stack, req.body, req.params).status_code == 413
 
 
+@pytest.mark.http
 def test_a_body_cut_short_of_its_content_length_is_refused_with_400(app_stack):
     """A client that announces more than it sends and stops writing gets a 400, not a 500."""
     req = signed(app_stack, message_xml(text_fields("o_alice", "帮助")))
@@ -318,6 +347,7 @@ def test_a_body_cut_short_is_refused_under_a_server_that_hands_it_over_too(app_s
     assert statuses == ["400 Bad Request"] and body == b""
 
 
+@pytest.mark.http
 @pytest.mark.parametrize("inner", [
     b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaa">]><xml><FromUserName>o_x</FromUserName>'
     b"<MsgType>text</MsgType><Content>&a;</Content></xml>",

@@ -13,6 +13,7 @@ from bot.wechat.replies import Text
 from bot.chat.router import Router
 from bot.webhook.receiver import APOLOGY, BUSY, LATER
 from devtools.simulator import parse_reply, text_fields
+from tests.conftest import DATABASES
 
 
 class Counting:
@@ -111,6 +112,7 @@ def test_a_locked_database_gives_the_resident_an_apology_not_a_500(make_stack):
     assert parse_reply(resp.text)["Content"] in (APOLOGY, BUSY)
 
 
+@pytest.mark.http
 def test_redis_down_gives_an_apology_and_healthz_says_degraded(make_stack):
     stack = make_stack("sqlite+redis", redis_url="redis://127.0.0.1:1/0", redis_timeout=0.2)
     resp = stack.client().post_fields(text_fields("o_alice", "活动"))
@@ -130,12 +132,15 @@ def test_a_crashing_handler_gets_an_apology(stack_with_router):
     assert stack.client().say("o_alice", "你好")["Content"] == APOLOGY
 
 
+@pytest.mark.http
+@pytest.mark.storage
 def test_healthz_reports_database_and_redis(stack):
     body = requests.get(stack.url + "/healthz", timeout=5).json()
     assert body["status"] == "ok" and body["database"] == "ok"
     assert body["redis"] == ("ok" if stack.rt.redis is not None else "not configured (jobs run in the web process)")
 
 
+@pytest.mark.slow
 def test_a_slow_but_alive_redis_still_gets_an_answer_within_five_seconds(make_stack, redis_url):
     from tests.slowproxy import SlowProxy
 
@@ -149,6 +154,7 @@ def test_a_slow_but_alive_redis_still_gets_an_answer_within_five_seconds(make_st
             assert parse_reply(resp.text)["MsgType"] == "text"
 
 
+@pytest.mark.storage(*DATABASES)
 def test_ticket_numbers_stay_unique_and_gap_free_under_concurrent_submissions(stack):
     from datetime import datetime, timezone
     from storage import demo as demo_data, opinions, residents
