@@ -157,7 +157,6 @@ def test_send_an_announcement_and_open_its_delivery_report(site, browser, wechat
 
 
 def test_community_staff_editing_the_url_to_another_communitys_event_get_404(site, browser):
-    from selenium.webdriver.common.by import By
 
     names = {c.name: c.id for c in communities.all_communities(site.rt.db)}
     staff.add(site.rt.db, "wenhua", "文华社区工作人员", "a-long-password-1", "community", names["文华社区"], "system",

@@ -8,6 +8,7 @@ import re
 from datetime import timedelta
 
 import pytest
+
 from storage import audit, communities, projects, roster, staff
 from storage.models import AuditEntry
 from tests.admin_client import AdminClient

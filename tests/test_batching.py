@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import func, select, text
 
 from storage import opinions, residents
-from storage.performance.batching import Batcher
 from storage.db import Database, DatabaseUnavailable
 from storage.models import AuditEntry, DailyCounter, Opinion
+from storage.performance.batching import Batcher
 from tests.conftest import DATABASES
 
 

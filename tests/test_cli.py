@@ -11,10 +11,10 @@ import pytest
 import requests
 from click.testing import CliRunner
 
+from bot.app import build_router
 from cli import main
 from cli.ops import menu_keys
 from devtools import chat as chat_tool
-from bot.app import build_router
 from tests.conftest import ROOT, make_config
 
 
@@ -109,7 +109,7 @@ def test_nlp_misses_lists_what_residents_said_that_the_bot_did_not_understand(ma
 
 
 def test_queues_shows_the_outbox_and_the_queue(make_stack, monkeypatch):
-    from storage import residents, notices
+    from storage import notices, residents
     from storage.notices import Audience
 
     stack = make_stack("sqlite+redis")
@@ -153,8 +153,8 @@ def test_announce_from_the_cli_asks_before_sending_and_reports(make_stack, wecha
 
 
 def test_the_queue_dashboard_shows_the_queue_and_stays_on_loopback(make_stack, monkeypatch):
-    from web.rq_dashboard import create_app
     from tests.conftest import LiveServer
+    from web.rq_dashboard import create_app
 
     stack = make_stack("sqlite+redis")
     stack.rt.jobs.enqueue(print, "hello")

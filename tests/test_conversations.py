@@ -80,6 +80,7 @@ def test_the_conversation_survives_a_restart_of_the_web_process(demo, make_stack
 def test_an_idle_conversation_expires(make_stack):
     stack = make_stack("sqlite+redis", conversation_idle_timeout=1)
     from datetime import datetime, timezone
+
     from storage import demo as demo_data
     demo_data.load(stack.rt.db, datetime.now(timezone.utc), stack.rt.config.app.secret_key)
     chat = stack.client()
@@ -147,8 +148,8 @@ def test_location_link_and_video_messages_are_parsed_and_answered(demo):
 
 
 def test_unsubscribe_marks_the_resident_and_no_notice_is_sent(demo, wechat_api):
-    from jobs.sending import send_text
     from bot import runtime
+    from jobs.sending import send_text
     chat = demo.client()
     chat.event("o_mia", "subscribe")
     from devtools.simulator import event_fields
@@ -160,8 +161,8 @@ def test_unsubscribe_marks_the_resident_and_no_notice_is_sent(demo, wechat_api):
 
 
 def test_events_without_a_reply_get_success_and_are_not_counted_as_interactions(demo):
-    from devtools.simulator import event_fields
     from bot.app import build_router
+    from devtools.simulator import event_fields
     router = build_router()
     for event in ("VIEW", "LOCATION", "TEMPLATESENDJOBFINISH", "MASSSENDJOBFINISH"):
         assert event.lower() in router.events  # handled on purpose, not dropped as unknown

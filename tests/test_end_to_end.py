@@ -17,7 +17,6 @@ import requests
 from devtools.simulator import Simulator, WebhookClient, message_xml, parse_reply, text_fields
 from tests.conftest import ROOT, free_port
 
-
 pytestmark = [pytest.mark.fork, pytest.mark.http, pytest.mark.slow]
 
 

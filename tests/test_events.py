@@ -9,7 +9,6 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from bot import runtime
 from jobs import sweeper
 from storage import events, staff
 from storage.models import Delivery, Registration

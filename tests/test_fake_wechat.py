@@ -14,10 +14,10 @@ import pytest
 import requests
 from defusedxml import ElementTree
 from flask import Flask, Response, request
-from werkzeug.serving import make_server
 from wechatpy import WeChatClient
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import APILimitedException, WeChatClientException
+from werkzeug.serving import make_server
 
 import bot.config
 from devtools.chat import run_chat

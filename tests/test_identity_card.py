@@ -13,7 +13,8 @@ from itsdangerous import URLSafeSerializer
 from PIL import Image
 from sqlalchemy import func, select
 
-from bot import card_picture as card_images, links
+from bot import card_picture as card_images
+from bot import links
 from storage import cards
 from storage.models import AuditEntry, IdentityShow, PartyMember
 from tests.conftest import DATABASES

@@ -60,6 +60,7 @@ def test_an_expired_token_is_refreshed_and_the_message_still_goes_out(make_stack
 
 def test_wechat_api_calls_have_a_timeout(make_stack, wechat_api):
     import pytest
+
     from bot.wechat.client import WeChatUnreachable
 
     stack = make_stack("sqlite+redis", wechat_http_timeout=0.3)
@@ -74,6 +75,7 @@ def test_wechat_api_calls_have_a_timeout(make_stack, wechat_api):
 
 def test_an_unreachable_api_is_reported_without_the_secret_or_token(make_stack):
     import pytest
+
     from bot.wechat.client import WeChatUnreachable
 
     stack = make_stack("sqlite+redis", wechat_api_base_url="http://127.0.0.1:1/cgi-bin/")

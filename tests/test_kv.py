@@ -8,7 +8,7 @@ import time
 import pytest
 
 from storage.attempts import Attempts
-from storage.kv import Claimed, KVUnavailable, RedisKV, SqlKV, SqliteKV, boot_id, for_database, keys
+from storage.kv import Claimed, KVUnavailable, RedisKV, SqliteKV, SqlKV, boot_id, for_database, keys
 from storage.locks import LockTimeout, lease
 
 
@@ -247,6 +247,7 @@ def _rows(kv) -> list[tuple[str, str]]:
         finally:
             conn.close()
     from sqlalchemy import select
+
     from storage.models import KeyValue
     with kv.db.transaction() as s:
         return [tuple(r) for r in s.execute(select(KeyValue.key, KeyValue.value).order_by(KeyValue.key))]

@@ -355,6 +355,7 @@ def test_a_body_cut_short_is_refused_under_a_server_that_hands_it_over_too(app_s
 ], ids=["entities", "gbk"])
 def test_safe_mode_refuses_a_decrypted_body_that_is_malformed(make_stack, inner):
     import base64
+
     from wechatpy.crypto import PrpCrypto
 
     stack = make_stack(wechat_mode="safe")

@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from bot.wechat.replies import Text
 from bot.chat.router import Router
 from bot.webhook.receiver import APOLOGY, BUSY, LATER
+from bot.wechat.replies import Text
 from devtools.simulator import parse_reply, text_fields
 from tests.conftest import DATABASES
 
@@ -157,7 +157,9 @@ def test_a_slow_but_alive_redis_still_gets_an_answer_within_five_seconds(make_st
 @pytest.mark.storage(*DATABASES)
 def test_ticket_numbers_stay_unique_and_gap_free_under_concurrent_submissions(stack):
     from datetime import datetime, timezone
-    from storage import demo as demo_data, opinions, residents
+
+    from storage import demo as demo_data
+    from storage import opinions, residents
 
     demo_data.load(stack.rt.db, datetime.now(timezone.utc), stack.rt.config.app.secret_key)
     ids = [residents.touch(stack.rt.db, f"o_{i}", stack.rt.now()).id for i in range(12)]
