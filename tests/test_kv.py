@@ -184,8 +184,11 @@ def test_handler_threads_started_with_their_redis_connections_open_none_more_und
     name = f"nanhu-test-{time.monotonic_ns()}"
     kv.redis.client_setname(name)  # not a handler's: counted out below by its name
 
-    def handlers_connected() -> int:
-        return sum(1 for c in kv.redis.client_list() if c.get("name") != name and c["id"] not in before)
+    db = str(kv.redis.connection_pool.connection_kwargs.get("db", 0))
+
+    def handlers_connected() -> int:  # on this worker's Redis database: other test workers connect to theirs
+        return sum(1 for c in kv.redis.client_list()
+                   if c.get("name") != name and c["id"] not in before and c.get("db") == db)
 
     before = {c["id"] for c in kv.redis.client_list()}
     pool = Pool(threads=3, max_in_flight=16)
