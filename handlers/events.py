@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 
 import nlp
-from bot.chat.conversation import Flow
+from bot.chat.conversation import Flow, not_an_answer
 from bot.chat.router import PASS, Context, Router
 from bot.links import registration_link
 from bot.wechat.replies import Text
@@ -139,9 +139,7 @@ def which(ctx: Context):
     named = _by_title(ctx)
     chosen = ids[number - 1] if number and 1 <= number <= len(ids) else (named[0] if named else None)
     if chosen is None:
-        if nlp.another_request(ctx.message.text, "event.signup"):
-            return PASS
-        return Text(f"请回复 1 到 {len(ids)} 之间的序号，或发「取消」退出。")
+        return not_an_answer(ctx, f"请回复 1 到 {len(ids)} 之间的序号，或发「取消」退出。", "event.signup")
     count = _head_count(ctx.message.text, ctx.conversation.data.get("head_count", 1))
     ctx.end()
     return _register(ctx, chosen, count)
@@ -192,9 +190,7 @@ def _register(ctx: Context, event_id: int, count: int, join_waitlist: bool = Fal
 def waitlist(ctx: Context):
     said = nlp.yes_no(ctx.text)
     if said is None:
-        if nlp.another_request(ctx.message.text):
-            return PASS
-        return Text("要排队候补吗？请回复「是」或「否」。")
+        return not_an_answer(ctx, "要排队候补吗？请回复「是」或「否」。")
     data = ctx.conversation.data
     ctx.end()
     if not said:
@@ -254,9 +250,7 @@ def cancel_which(ctx: Context):
     ids = ctx.conversation.data["ids"]
     number = nlp.list_number(ctx.message.text)
     if not number or not 1 <= number <= len(ids):
-        if nlp.another_request(ctx.message.text, "event.cancel"):
-            return PASS
-        return Text(f"请回复 1 到 {len(ids)} 之间的序号，或发「取消」退出。")
+        return not_an_answer(ctx, f"请回复 1 到 {len(ids)} 之间的序号，或发「取消」退出。", "event.cancel")
     chosen = events.registration(ctx.rt.db, ids[number - 1])
     return _ask_to_confirm(ctx, chosen)
 
@@ -265,9 +259,7 @@ def cancel_which(ctx: Context):
 def cancel_confirm(ctx: Context):
     said = nlp.yes_no(ctx.text)
     if said is None:
-        if nlp.another_request(ctx.message.text):
-            return PASS
-        return Text("请回复「是」取消报名，或「否」保留。")
+        return not_an_answer(ctx, "请回复「是」取消报名，或「否」保留。")
     registration_id = ctx.conversation.data["registration_id"]
     ctx.end()
     if not said:

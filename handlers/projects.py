@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 import nlp
-from bot.chat.conversation import Flow
-from bot.chat.router import PASS, Context, Router
+from bot.chat.conversation import Flow, not_an_answer
+from bot.chat.router import Context, Router
 from bot.wechat.replies import Text
 from storage import party, projects
 from wording.residents import RESIDENTS
@@ -123,9 +123,7 @@ def _stars(text: str) -> tuple[int, str] | None:
 def stars(ctx: Context):
     given = _stars(ctx.message.text)
     if given is None:
-        if nlp.another_request(ctx.message.text):
-            return PASS
-        return Text("请回复 1 到 5 的数字（5 最好），可以附一句评价；发「取消」放弃。")
+        return not_an_answer(ctx, "请回复 1 到 5 的数字（5 最好），可以附一句评价；发「取消」放弃。")
     project_id = ctx.conversation.data["project_id"]
     ctx.end()
     return _save_rating(ctx, project_id, *given)

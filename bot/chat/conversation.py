@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
+import nlp
+from bot.wechat.replies import Text
 from storage.conversations import Conversation
 
 if TYPE_CHECKING:
-    from bot.chat.router import Handler
+    from bot.chat.router import Context, Handler
 
 
-__all__ = ["PASS", "Conversation", "Flow"]
+__all__ = ["PASS", "Conversation", "Flow", "not_an_answer"]
 
 PASS = object()  # a step's answer meaning "not for me": the flow ends and the message is routed afresh
 
@@ -35,3 +37,11 @@ class Flow:
             self.steps[state] = handler
             return handler
         return register
+
+
+def not_an_answer(ctx: "Context", ask_again: str, *own_intents: str) -> "Text | object":
+    """What a step says to a message that does not answer its question: PASS when the resident has
+    moved on to another request (not one of `own_intents`), else the question again."""
+    if nlp.another_request(ctx.message.text, *own_intents):
+        return PASS
+    return Text(ask_again)
