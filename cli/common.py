@@ -98,6 +98,14 @@ def day_start(text: str | None, option: str, tz) -> datetime | None:
     return local_time(text, "%Y-%m-%d", tz, lambda: click.UsageError(f"{option} {text!r}: expected a date YYYY-MM-DD"))
 
 
+def period(since: str | None, until: str | None, tz) -> tuple[datetime | None, datetime | None]:
+    """--since and --until as the starts of their days in `tz`; since must come first."""
+    start, end = day_start(since, "--since", tz), day_start(until, "--until", tz)
+    if start is not None and end is not None and start >= end:
+        raise click.UsageError(f"--since {since} must be before --until {until}")
+    return start, end
+
+
 def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 

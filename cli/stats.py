@@ -36,9 +36,7 @@ def stats_opinions(since: str | None, until: str | None, community: str | None, 
 
     cfg = common.config()
     tz = ZoneInfo(cfg.app.timezone)
-    start, end = common.day_start(since, "--since", tz), common.day_start(until, "--until", tz)
-    if start is not None and end is not None and start >= end:
-        raise click.UsageError(f"--since {since} must be before --until {until}")
+    start, end = common.period(since, until, tz)
     rt = common.runtime(cfg)
     found = common.community(rt, community)
     now = rt.now()
@@ -83,9 +81,7 @@ def stats_party(since: str | None, until: str | None) -> None:
 
     cfg = common.config()
     tz = ZoneInfo(cfg.app.timezone)
-    start, end = common.day_start(since, "--since", tz), common.day_start(until, "--until", tz)
-    if start is not None and end is not None and start >= end:
-        raise click.UsageError(f"--since {since} must be before --until {until}")
+    start, end = common.period(since, until, tz)
     rt = common.runtime(cfg)
     f = party_stats(rt.db, start, end)
     click.echo(f"党员统计  亮身份期间 {since or '最早'} 至 {until + ' 前' if until else '现在'}")
