@@ -56,7 +56,9 @@ def browser(request, tmp_path):
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--lang=zh-CN"):
         options.add_argument(arg)
     # a phone: headless windows are never narrower than 500 px, device emulation is
-    options.add_experimental_option("mobileEmulation", {"deviceMetrics": {"width": 375, "height": 812, "pixelRatio": 2}})
+    options.add_experimental_option(
+        "mobileEmulation", {"deviceMetrics": {"width": 375, "height": 812, "pixelRatio": 2}}
+    )
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER, env=_font_env(tmp_path)), options=options)
     driver.implicitly_wait(3)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -68,8 +68,10 @@ def test_project_create_checks_fields_in_chinese_then_closes_with_spending(demo)
                                   ("slots", "0", "认领名额需在 1 到 1000 之间。"),
                                   ("slots", "两个", "认领名额应为整数。"),
                                   ("title", "  ", "标题需 1 到 128 个字。"),
-                                  ("milestones", "入户摸底 2026-02-30", "里程碑「入户摸底」的日期应为有效日期，格式 YYYY-MM-DD。"),
-                                  ("milestones", "入户摸底", "第 1 行应写成「标题 YYYY-MM-DD」（标题和日期之间空一格）。")]:
+                                  ("milestones", "入户摸底 2026-02-30",
+                                   "里程碑「入户摸底」的日期应为有效日期，格式 YYYY-MM-DD。"),
+                                  ("milestones", "入户摸底",
+                                   "第 1 行应写成「标题 YYYY-MM-DD」（标题和日期之间空一格）。")]:
         resp = client.post("/admin/projects", {**NEW_PROJECT, field: value})
         assert (resp.status_code, _error(resp.text, field)) == (400, message), field
     assert _project_count(demo) == before
@@ -143,14 +145,18 @@ def test_csv_import_shows_problems_line_by_line_then_the_codes_once(demo):
     assert problems == ["第 3 行：手机 ******* 不是 11 位手机号", "第 4 行：没有「不存在社区」这个社区",
                         "第 5 行：手机 138****8001 已在党员名册中"]
     assert "13800138001" not in resp.text and len(roster.roster(demo.rt.db)) == before
-    missing = client.post("/admin/members/import", files={"file": ("r.csv", "姓名,支部,社区\n甲,乙,文华\n".encode(), "text/csv")})
+    missing = client.post("/admin/members/import",
+                          files={"file": ("r.csv", "姓名,支部,社区\n甲,乙,文华\n".encode(), "text/csv")})
     assert "表头：缺少「手机」列" in missing.text
 
-    good = "姓名,手机,支部,社区,备注\n周建国,13900139001,南湖社区第二党支部,南湖\n吴敏,13900139002,文华社区党支部,文华社区\n"
+    good = ("姓名,手机,支部,社区,备注\n"
+            "周建国,13900139001,南湖社区第二党支部,南湖\n"
+            "吴敏,13900139002,文华社区党支部,文华社区\n")
     made = client.post("/admin/members/import", files={"file": ("roster.csv", good.encode("gb18030"), "text/csv")})
     assert made.status_code == 200 and "已导入 2 名党员" in made.text and "已忽略的列：备注" in made.text
     rows = re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td>\s*<td><b>(\d{6})</b></td>", made.text)
-    assert [r[:3] for r in rows] == [("周建国", "南湖社区第二党支部", "139****9001"), ("吴敏", "文华社区党支部", "139****9002")]
+    assert [r[:3] for r in rows] == [("周建国", "南湖社区第二党支部", "139****9001"),
+                                     ("吴敏", "文华社区党支部", "139****9002")]
     assert "13900139001" not in made.text and len(roster.roster(demo.rt.db)) == before + 2
     assert rows[1][3] not in client.get("/admin/members").text
     assert "认证成功" in demo.client().say("o_wumin_admin_test", f"绑定 {rows[1][3]}")["Content"]

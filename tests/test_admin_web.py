@@ -119,8 +119,8 @@ def test_an_event_form_with_mistakes_says_so_next_to_each_field_and_creates_noth
     bad = client.post("/admin/events", {"title": "", "start": "2020-01-01T10:00", "end": "2020-01-01T09:00",
                                         "capacity": "0", "max_per_registration": "4", "reminder_hours": "24"})
     assert bad.status_code == 400
-    for field, message in (("title", "请填写活动名称"), ("start", "开始时间必须在以后"), ("end", "结束时间要晚于开始时间"),
-                           ("capacity", "名额请填 1 到 100000")):
+    for field, message in (("title", "请填写活动名称"), ("start", "开始时间必须在以后"),
+                           ("end", "结束时间要晚于开始时间"), ("capacity", "名额请填 1 到 100000")):
         assert re.search(rf'id="error-{field}">[^<]*{message}', bad.text), field
     with demo.rt.db.transaction() as s:
         assert s.scalar(select(func.count()).select_from(Event)) == before
@@ -140,7 +140,8 @@ def test_staff_create_an_event_see_a_sign_up_and_check_the_resident_in(demo):
     event_path = made.url[len(demo.url):]
     code = re.search(r"签到码：(\d{6})", demo.client().say("o_cut", "报名社区义剪 两个人")["Content"]).group(1)
     page = client.get(event_path).text
-    assert f"****{code[-2:]}" in page and code not in page and 'id="taken">2/20' in page  # codes are shown at the door, not here
+    # codes are shown at the door, not here
+    assert f"****{code[-2:]}" in page and code not in page and 'id="taken">2/20' in page
     assert "签到成功：2 人" in client.post(event_path + "/checkin", {"code": code}).text
     assert "不能重复签到" in client.post(event_path + "/checkin", {"code": code}).text
     assert 'id="attended">2' in client.get(event_path).text
@@ -155,11 +156,12 @@ def test_staff_send_an_announcement_after_seeing_the_count_and_read_its_report(d
     client.login()
     empty = client.post("/admin/announcements", {"title": "", "body": "", "audience": "everyone"})
     assert "请填写标题" in empty.text and "请填写正文" in empty.text
-    preview = client.post("/admin/announcements", {"title": "停水通知", "body": "明天9点至12点停水", "audience": "everyone"})
+    preview = client.post("/admin/announcements",
+                          {"title": "停水通知", "body": "明天9点至12点停水", "audience": "everyone"})
     count = int(re.search(r"将发送给 (\d+) 位居民", preview.text).group(1))
     assert count >= 3
-    sent = client.post("/admin/announcements", {"title": "停水通知", "body": "明天9点至12点停水", "audience": "everyone",
-                                                "confirmed": str(count)})
+    sent = client.post("/admin/announcements", {"title": "停水通知", "body": "明天9点至12点停水",
+                                                "audience": "everyone", "confirmed": str(count)})
     assert "送达报告" in sent.text
     run_jobs(demo.rt)
     assert all(wechat_api.wait_messages(o) for o in ("o_ann1", "o_ann2", "o_ann3"))
@@ -176,9 +178,10 @@ def test_staff_move_an_event_and_schedule_an_announcement(demo, wechat_api):
                                                   rt.now() + timedelta(days=2, hours=2), 10), "staff:admin", rt.now())
     demo.client().say("o_brush", "报名书法课")
     later = (rt.now() + timedelta(days=4)).astimezone(rt.tz)
-    moved = client.post(f"/admin/events/{event.id}/move", {"start": later.strftime("%Y-%m-%dT%H:%M"),
-                                                           "end": (later + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
-                                                           "note": "场地调整"})
+    moved = client.post(f"/admin/events/{event.id}/move",
+                        {"start": later.strftime("%Y-%m-%dT%H:%M"),
+                         "end": (later + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+                         "note": "场地调整"})
     assert "已改期" in moved.text
     run_jobs(rt)
     assert "场地调整" in wechat_api.wait_messages("o_brush")[-1]["content"]
@@ -214,8 +217,10 @@ def test_community_staff_see_only_their_announcements_and_figures(demo, wechat_a
     rt = demo.rt
     for openid, number in (("o_l1", "1"), ("o_w1", "3")):
         _opinion(demo, openid, "5栋楼下垃圾没人清理", number)
-    announce(rt.db, "罗湖停水", "明天停水", Audience("community", _community(demo, "罗湖社区")), "staff:admin", rt.now())
-    announce(rt.db, "文华停电", "明天停电", Audience("community", _community(demo, "文华社区")), "staff:admin", rt.now())
+    announce(rt.db, "罗湖停水", "明天停水", Audience("community", _community(demo, "罗湖社区")),
+             "staff:admin", rt.now())
+    announce(rt.db, "文华停电", "明天停电", Audience("community", _community(demo, "文华社区")),
+             "staff:admin", rt.now())
     client = _community_staff(demo)
     listed = client.get("/admin/announcements").text
     assert "文华停电" in listed and "罗湖停水" not in listed

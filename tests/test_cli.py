@@ -148,7 +148,8 @@ def test_announce_from_the_cli_asks_before_sending_and_reports(make_stack, wecha
     report = CliRunner().invoke(main, ["announce", "report", notice_id])
     assert "recipients 2  sent 2  pending 0" in report.output
 
-    bad = CliRunner().invoke(main, ["announce", "send", "--title", "x", "--body", "y", "--audience", "火星社区", "--yes"])
+    bad = CliRunner().invoke(main, ["announce", "send", "--title", "x", "--body", "y",
+                                    "--audience", "火星社区", "--yes"])
     assert bad.exit_code != 0 and "unknown audience" in bad.output
 
 

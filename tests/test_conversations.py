@@ -106,7 +106,8 @@ def test_a_party_member_binds_with_a_code_and_shows_identity(demo):
     # the code is used up
     assert "不正确或已失效" in chat.say("o_other", "绑定 836215")["Content"]
     with demo.rt.db.transaction() as s:
-        assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "party_member.bind")) == 1
+        assert s.scalar(select(func.count()).select_from(AuditEntry)
+                        .where(AuditEntry.action == "party_member.bind")) == 1
 
 
 @pytest.mark.storage
@@ -140,7 +141,8 @@ def test_a_photo_on_its_own_starts_an_opinion_and_asks_for_words(demo):
 def test_location_link_and_video_messages_are_parsed_and_answered(demo):
     from devtools.simulator import parse_reply
     base = {"ToUserName": "gh_nanhu", "FromUserName": "o_lee", "CreateTime": int(time.time())}
-    for extra in ({"MsgType": "location", "Location_X": "22.54", "Location_Y": "114.11", "Scale": "15", "Label": "南湖路"},
+    for extra in ({"MsgType": "location", "Location_X": "22.54", "Location_Y": "114.11", "Scale": "15",
+                   "Label": "南湖路"},
                   {"MsgType": "link", "Title": "t", "Description": "d", "Url": "http://example.invalid"},
                   {"MsgType": "video", "MediaId": "m", "ThumbMediaId": "t"}):
         reply = parse_reply(demo.client().post_fields({**base, **extra, "MsgId": time.time_ns()}).text)
@@ -181,7 +183,8 @@ def _kind(stack) -> str:
 
 
 def test_scanning_a_qr_code_as_a_follower_gets_a_welcome_back(demo):
-    assert "欢迎回来" in demo.client().event("o_pat", "SCAN", "poster_2026", Ticket="gQH47joAAAAAAAAAASxodHRw")["Content"]
+    assert "欢迎回来" in demo.client().event("o_pat", "SCAN", "poster_2026",
+                                             Ticket="gQH47joAAAAAAAAAASxodHRw")["Content"]
 
 
 def test_announcing_a_complaint_in_traditional_script_asks_what_happened(demo):

@@ -127,7 +127,7 @@ def test_a_broadcast_survives_redis_dying_and_losing_its_queue(make_stack, wecha
         _followers_outside_the_window(rt, openids)
         wechat_api.control("stall", path="message/template/send", seconds=0.02, times=count * 2)
         with outbox.counting() as tally:  # the deliveries are queued as the announcement commits
-            notice_id = notices.announce(rt.db, "停电通知", "今晚检修停电。", Audience("everyone"), "staff:admin", rt.now())
+            notices.announce(rt.db, "停电通知", "今晚检修停电。", Audience("everyone"), "staff:admin", rt.now())
         assert tally.queued == count
         worker = _worker(stack)
         give_up = time.monotonic() + 30

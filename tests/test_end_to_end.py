@@ -37,7 +37,8 @@ def deployment(tmp_path_factory, redis_url):
     procs = [
         subprocess.Popen(cli + ["fake-wechat", "--port", str(api_port)], env=env, cwd=ROOT, stdout=logs, stderr=logs),
         subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:deploy.gunicorn_conf", "--workers", "2",
-                          "--bind", f"127.0.0.1:{web_port}", "bot.wsgi:app"], env=env, cwd=ROOT, stdout=logs, stderr=logs),
+                          "--bind", f"127.0.0.1:{web_port}", "bot.wsgi:app"],
+                         env=env, cwd=ROOT, stdout=logs, stderr=logs),
         subprocess.Popen(cli + ["worker"], env=env, cwd=ROOT, stdout=logs, stderr=logs),
     ]
     base = f"http://127.0.0.1:{web_port}"

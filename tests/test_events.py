@@ -155,7 +155,8 @@ def test_a_moved_event_sends_no_stale_reminder_and_tells_every_registrant(demo, 
         told = [m["content"] for m in wechat_api.wait_messages(openid)]
         assert any("时间有变" in t for t in told) and not any("活动提醒" in t for t in told)
     with rt.db.transaction() as s:
-        states = sorted(s.scalars(select(Delivery.state).join(Registration, Registration.reminder_delivery_id == Delivery.id)))
+        states = sorted(s.scalars(select(Delivery.state)
+                                  .join(Registration, Registration.reminder_delivery_id == Delivery.id)))
         skipped = s.scalars(select(Delivery.errmsg).where(Delivery.state == "skipped")).all()
     assert states == ["pending", "pending"]  # the new reminders, a day later
     assert len(skipped) == 2  # the old ones

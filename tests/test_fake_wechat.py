@@ -505,7 +505,8 @@ def chat(cfg: Any, lines: str, **kwargs: Any) -> tuple[int, str]:
 @pytest.mark.parametrize("mode", ["plain", "safe", "compatible"])
 def test_chat_talks_to_the_webhook(chat_setup: Callable[..., Any], wx: StandIn, mode: str) -> None:
     cfg, received = chat_setup(mode)
-    code, out = chat(cfg, "你好\n/location 31.2 121.5 南湖社区\n/click MENU_NEWS\n/voice 路灯坏了\n推送\n/quit\nignored\n")
+    code, out = chat(cfg, "你好\n/location 31.2 121.5 南湖社区\n/click MENU_NEWS\n"
+                          "/voice 路灯坏了\n推送\n/quit\nignored\n")
     assert code == 0, out
     assert "[回复] 欢迎关注南湖" in out
     assert "[回复] 收到: 你好" in out
@@ -514,7 +515,8 @@ def test_chat_talks_to_the_webhook(chat_setup: Callable[..., Any], wx: StandIn, 
     assert "[回复] 语音: 路灯坏了" in out
     assert "[推送] 这是一条推送" in out
     assert "Traceback" not in out
-    assert [m.get("Event") or m["MsgType"] for m in received] == ["subscribe", "text", "location", "CLICK", "voice", "text"]
+    assert [m.get("Event") or m["MsgType"] for m in received] == ["subscribe", "text", "location", "CLICK",
+                                                                  "voice", "text"]
     assert {m["FromUserName"] for m in received} == {"o_demo_resident_1"}
     assert wx.control("GET", "users", params={"openid": "o_demo_resident_1"})["o_demo_resident_1"]["subscribe"] == 1
 

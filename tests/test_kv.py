@@ -544,7 +544,7 @@ def test_threads_that_come_and_go_reuse_the_stores_connections(make_stack):
     kv.get("warm")
     before = len(os.listdir("/proc/self/fd"))
     for i in range(30):  # as werkzeug's dev server: a thread per request
-        t = threading.Thread(target=lambda: kv.set(f"k{i}", "v"))
+        t = threading.Thread(target=lambda i=i: kv.set(f"k{i}", "v"))
         t.start()
         t.join()
     assert len(os.listdir("/proc/self/fd")) <= before + 3

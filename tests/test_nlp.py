@@ -143,7 +143,9 @@ def test_party_members(text: str, expected: str) -> None:
     assert intent_of(text) == expected
 
 
-@pytest.mark.parametrize("text", ["帮助", "你能做什么", "?", "？", "？？？", "你好", "在吗", "help", "幫助", "不懂怎么用"])
+@pytest.mark.parametrize("text", [
+    "帮助", "你能做什么", "?", "？", "？？？", "你好", "在吗", "help", "幫助", "不懂怎么用",
+])
 def test_help(text: str) -> None:
     assert intent_of(text) == "help"
 
@@ -474,7 +476,9 @@ def test_yes_no(text: str, said: bool | None) -> None:
     assert nlp.yes_no(text) is said
 
 
-@pytest.mark.parametrize("text, skipped", [("跳过", True), ("不知道。", True), ("无!", True), ("跳过~", False), ("3栋", False)])
+@pytest.mark.parametrize("text, skipped", [
+    ("跳过", True), ("不知道。", True), ("无!", True), ("跳过~", False), ("3栋", False),
+])
 def test_skips(text: str, skipped: bool) -> None:
     assert nlp.skips(text) is skipped
 
@@ -501,7 +505,8 @@ def test_numeral(text: str, value: int | None) -> None:
 
 
 @pytest.mark.parametrize("text, count", [
-    ("0人", 0), ("三百人", 300), ("两千五百人", 2500), ("报名 20 个人", 20), ("两三个人", 3), ("报名2", None), (None, None),
+    ("0人", 0), ("三百人", 300), ("两千五百人", 2500), ("报名 20 个人", 20), ("两三个人", 3),
+    ("报名2", None), (None, None),
 ])
 def test_stated_people(text: str | None, count: int | None) -> None:
     assert nlp.stated_people(text) == count
@@ -520,8 +525,10 @@ def test_head_count(text: str | None, count: int | None) -> None:
 
 @pytest.mark.parametrize("text, number", [
     ("13800138000", "13800138000"), ("手机 138 0013 8000", "13800138000"), ("138-0013-8000", "13800138000"),
-    ("+86 13912345678", "13912345678"), ("１３８００１３８０００", "13800138000"), ("电话是13912345678谢谢", "13912345678"),
-    ("12800138000", None), ("1380013800", None), ("138001380001", None), ("MY20261129001", None), ("", None), (None, None),
+    ("+86 13912345678", "13912345678"), ("１３８００１３８０００", "13800138000"),
+    ("电话是13912345678谢谢", "13912345678"),
+    ("12800138000", None), ("1380013800", None), ("138001380001", None), ("MY20261129001", None),
+    ("", None), (None, None),
 ])
 def test_mobile(text: str | None, number: str | None) -> None:
     assert nlp.mobile(text) == number
@@ -535,7 +542,8 @@ def test_mask_mobile() -> None:
 
 
 @pytest.mark.parametrize("text, verdict, stars", [
-    ("满意", "satisfied", None), ("非常满意", "satisfied", None), ("还行", "satisfied", None), ("不错", "satisfied", None),
+    ("满意", "satisfied", None), ("非常满意", "satisfied", None), ("还行", "satisfied", None),
+    ("不错", "satisfied", None),
     ("不满意", "unsatisfied", None), ("不太满意", "unsatisfied", None), ("很不满意", "unsatisfied", None),
     ("差评", "unsatisfied", None),
     ("5星", "satisfied", 5), ("五星好评", "satisfied", 5), ("⭐⭐⭐", "satisfied", 3), ("打4分", "satisfied", 4),

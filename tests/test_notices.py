@@ -38,7 +38,10 @@ def _unqueued(rt, title: str = "通知", body: str = "内容") -> int:
         plain.dispose()
 
 
-def _announce(rt, title="停水通知", body="明天上午9点至12点停水。", audience=Audience("everyone")) -> int:
+EVERYONE = Audience("everyone")
+
+
+def _announce(rt, title="停水通知", body="明天上午9点至12点停水。", audience=EVERYONE) -> int:
     notice_id = notices.announce(rt.db, title, body, audience, "staff:admin", rt.now())
     with runtime.use(rt):
         outbox.relay(rt.db, rt.jobs, rt.config.notices.batch_size, rt.now, notice_id)
@@ -183,7 +186,8 @@ def test_a_notice_created_while_redis_is_down_goes_out_once_redis_is_back(make_s
     notice_id = notices.announce(down.rt.db, "通知", "Redis 故障期间写下的通知", Audience("everyone"), "staff:admin",
                                  down.rt.now())
     with runtime.use(down.rt):
-        assert outbox.relay(down.rt.db, down.rt.jobs, 100, down.rt.now, notice_id) == 0  # nothing could be queued, nothing was lost
+        # nothing could be queued, nothing was lost
+        assert outbox.relay(down.rt.db, down.rt.jobs, 100, down.rt.now, notice_id) == 0
     back = make_stack("sqlite+redis")  # same database, Redis reachable again
     with runtime.use(back.rt):
         delivery.sweep()

@@ -182,10 +182,12 @@ def test_a_staff_step_taken_while_the_queue_is_down_reaches_the_resident_later(m
     demo_data.load(down.rt.db, datetime.now(timezone.utc), down.rt.config.app.secret_key)
     resident = residents.touch(down.rt.db, "o_outage_op", down.rt.now())
     rules = opinions.Rules.from_config(down.rt.config.opinions)
-    view = opinions.submit(down.rt.db, resident.id, opinions.Draft("路口井盖丢了", None), down.rt.now(), down.rt.tz, rules)
+    view = opinions.submit(down.rt.db, resident.id, opinions.Draft("路口井盖丢了", None), down.rt.now(), down.rt.tz,
+                           rules)
     opinions.change_state(down.rt.db, view.ticket_no, "accepted", "staff:admin", down.rt.now())
     with runtime.use(down.rt):
-        assert outbox.relay(down.rt.db, down.rt.jobs, 100, down.rt.now) == 0  # nothing could be queued, nothing was lost
+        # nothing could be queued, nothing was lost
+        assert outbox.relay(down.rt.db, down.rt.jobs, 100, down.rt.now) == 0
     back = make_stack("sqlite+redis")
     with runtime.use(back.rt):
         delivery.sweep()

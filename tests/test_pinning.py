@@ -64,7 +64,7 @@ def test_each_worker_and_its_threads_stay_on_a_cpu_of_their_own(tmp_path):
         cpus = [os.sched_getaffinity(w) for w in workers]
         assert cpus[0] != cpus[1]
         assert len(os.sched_getaffinity(arbiter.pid)) > 1  # the arbiter itself is not pinned
-        for worker, cpu in zip(workers, cpus):
+        for worker, cpu in zip(workers, cpus, strict=False):
             assert all(os.sched_getaffinity(int(t)) == cpu for t in os.listdir(f"/proc/{worker}/task"))
 
         os.kill(workers[0], 9)  # its replacement takes the CPU it leaves

@@ -15,8 +15,9 @@ from tests.conftest import DATABASES
 
 
 def _project(demo, title="老旧小区加装扶手", slots=2, **extra) -> int:
-    spec = projects.ProjectSpec(title, "民生微实事", "为老旧楼栋加装楼梯扶手", None, "楼栋内高龄长者", 80, 12000.0, slots,
-                                "2026-12-01", "2027-01-31", (("完成入户摸排", "2026-12-10"), ("扶手安装", "2027-01-20")),
+    spec = projects.ProjectSpec(title, "民生微实事", "为老旧楼栋加装楼梯扶手", None, "楼栋内高龄长者",
+                                80, 12000.0, slots, "2026-12-01", "2027-01-31",
+                                (("完成入户摸排", "2026-12-10"), ("扶手安装", "2027-01-20")),
                                 **extra)
     return projects.create(demo.rt.db, spec, "staff:admin", demo.rt.now()).id
 
@@ -50,7 +51,8 @@ def test_a_member_claims_reports_staff_close_a_resident_rates_and_the_page_shows
         assert s.scalar(select(PartyMember.points).where(PartyMember.name == "陈建华")) == 5 + 2 + 10
     page = requests.get(f"{demo.url}/projects/{project_id}", timeout=5).text
     for shown in ("老旧小区加装扶手", "楼栋内高龄长者", "80 人", "96 人（实际）", "12,000.00 元", "11,350.50 元",
-                  "完成入户摸排", "已完成", "陈建华 · 罗湖社区第一党支部", "入户走访20户", "平均 4.5 星", "老人上下楼方便多了"):
+                  "完成入户摸排", "已完成", "陈建华 · 罗湖社区第一党支部", "入户走访20户", "平均 4.5 星",
+                  "老人上下楼方便多了"):
         assert shown in page, shown
     assert "13800138001" not in page and "o_resident" not in page
     assert f"/projects/{project_id}" in requests.get(f"{demo.url}/projects", timeout=5).text
@@ -121,7 +123,8 @@ def test_party_figures_match_what_happened(demo, staff_cli):
     chat.say("o_li2", f"认领 {first}")       # +5
     chat.say("o_li2", f"认领 {second}")      # +5
     chat.say("o_li2", f"进展 {second} 已联系物业")  # +2
-    projects.close(rt.db, first, 40, 900.0, "staff:admin", rt.now(), projects.Points.from_config(rt.config.party))  # +10 each
+    projects.close(rt.db, first, 40, 900.0, "staff:admin", rt.now(),
+                   projects.Points.from_config(rt.config.party))  # +10 each
     projects.cancel(rt.db, second, "staff:admin", rt.now())
     chat.say("o_r1", f"评价 {first} 5")
     chat.say("o_r2", f"评价 {first} 2 太慢了")
