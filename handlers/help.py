@@ -1,6 +1,7 @@
 """Welcome, help and menu, cancel, unsubscribe, and the fallback for what the bot does not understand."""
 from __future__ import annotations
 
+import nlp
 from bot.chat.router import Context, Router, bare
 from bot.logs import log_unknown
 from bot.wechat.replies import Text
@@ -18,8 +19,6 @@ CAPABILITIES = (
     "随时发「取消」退出当前操作，发「帮助」看本说明。"
 )
 
-THANKS = {"谢谢", "谢谢你", "谢谢您", "多谢", "感谢", "辛苦了", "好的", "好", "ok", "收到", "嗯", "嗯嗯",
-          "知道了", "明白"}
 HUMAN = ("人工", "客服", "真人")
 NO_HUMAN = ("这里暂时没有人工客服在线。急事请直接联系所在社区工作站；"
             "想反映问题，直接把情况发给我，工作人员会跟进处理。")
@@ -83,7 +82,7 @@ def media_outside_flow(ctx: Context) -> Text:
 @router.fallback
 def not_understood(ctx: Context) -> Text:
     said = bare(ctx.text)
-    if said in THANKS:
+    if said in nlp.answer_words("thanks"):
         return Text("不客气！有需要随时发消息给我。")
     if _asks_for_a_person(ctx):
         return Text(NO_HUMAN)

@@ -214,8 +214,6 @@ def locate(ctx: Context):
 
 
 _SIGN = re.compile(r"^(?:署名|称呼|公开(?:姓名|称呼|名字)?(?=[:：\s]))[:：\s]*(.*)$")
-_ASK_SIGN = {"公开", "公开姓名", "公开名字", "公开称呼", "署名"}
-_UNSIGN = {"匿名", "不署名", "不公开", "不公开姓名", "隐藏", "不要署名"}
 _PLACE_NOTE = re.compile(r"^(?:位置|地点|地址)(?:是|在|[:：\s])+(.+)$")
 
 
@@ -227,7 +225,8 @@ def confirm(ctx: Context):
     text = ctx.message.text.strip()
     bare_text = nlp.normalize(text).rstrip("。.!！~")
     data = ctx.conversation.data
-    if bare_text in _ASK_SIGN or (bare_text.startswith("公开") and len(bare_text) <= 4):  # 公开吧, 公开也行
+    # 公开吧, 公开也行: asking to sign, without the name
+    if bare_text in nlp.answer_words("sign") or (bare_text.startswith("公开") and len(bare_text) <= 4):
         return Text("请在「署名」后写上您愿意公开的称呼，如「署名 张阿姨」；不想公开就回「匿名」。")
     if (signed := _SIGN.match(text)) is not None:
         name = signed.group(1).strip()
@@ -235,7 +234,7 @@ def confirm(ctx: Context):
             return Text("请在「署名」后写上您愿意公开的称呼（16 字以内，不要写电话号码），如「署名 张阿姨」。")
         data["public_name"] = name
         return _summary(ctx, "好的，会公开署名。\n")
-    if bare_text in _UNSIGN:
+    if bare_text in nlp.answer_words("unsign"):
         data["public_name"] = None
         return _summary(ctx, "好的，不公开署名。\n")
     if nlp.nothing_more(text):

@@ -8,6 +8,7 @@
 Pure Python over a data lexicon (lexicon.toml, described in LEXICON.md); no Flask, database or network.
 """
 from nlp.answers import nothing_more, redo, skips, yes_no
+from nlp.answers import words as answer_words
 from nlp.categories import categories, category
 from nlp.classifier import another_request, classify, load
 from nlp.intent import INTENTS, Intent
@@ -29,7 +30,8 @@ from nlp.slots import (
 )
 
 __all__ = [
-    "INTENTS", "Intent", "Lexicon", "LexiconError", "Rating", "another_request", "categories", "category", "classify",
+    "INTENTS", "Intent", "Lexicon", "LexiconError", "Rating", "another_request", "answer_words", "categories",
+    "category", "classify",
     "code", "extract_slots", "head_count", "list_number", "load", "mask_mobile", "mask_phones",
     "mentions_place", "mobile", "normalize", "nothing_more", "numeral", "rating", "read_lexicon", "redo",
     "skips", "stated_people", "ticket_no", "yes_no",

@@ -33,6 +33,12 @@ def nothing_more(text: str) -> bool:
     return _said(text) in loaded_lexicon().answers.nothing_more
 
 
+def words(kind: str) -> frozenset[str]:
+    """One list of the [answers] table (thanks, sign, unsign...), for a handler that matches it on a
+    text it has prepared itself."""
+    return getattr(loaded_lexicon().answers, kind)
+
+
 def redo(text: str) -> bool:
     """Whether the text asks to start the answer over (重新描述, 不对)."""
     return _said(text) in loaded_lexicon().answers.redo

@@ -59,6 +59,9 @@ class Answers:
     skip: frozenset[str] = frozenset()          # a question the resident need not answer (where the problem is)
     nothing_more: frozenset[str] = frozenset()  # nothing to add to what the bot summed up (就这些)
     redo: frozenset[str] = frozenset()          # start the answer over (重新描述)
+    thanks: frozenset[str] = frozenset()        # thanks or an acknowledgement, said to nothing in particular
+    sign: frozenset[str] = frozenset()          # asks for the opinion to carry their name (公开姓名)
+    unsign: frozenset[str] = frozenset()        # wants it anonymous (匿名)
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,7 @@ _SECTIONS: dict[str, set[str] | None] = {  # allowed keys; None = free keys (wor
     "pinyin": {"factor", "min_weight", "min_chars", "max_exact", "skip_intents", "initials", "finals", "not_typos"},
     "clarify": {"close_ratio", "min_second", "min_confidence", "max_alternatives"},
     "fallback": {"intent", "min_chars", "confidence", "require", "unless"},
-    "answers": {"yes", "no", "skip", "nothing_more", "redo"},
+    "answers": {"yes", "no", "skip", "nothing_more", "redo", "thanks", "sign", "unsign"},
 }
 _ARRAYS_OF_TABLES = {"redirect", "compound", "combine"}
 
