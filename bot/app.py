@@ -54,10 +54,11 @@ class AdminOnlySessions(SecureCookieSessionInterface):
 
 def build_router() -> Router:
     """The chat's root router: every handler module's router, in the order they are asked."""
+    from bot.chat import clarify
     from handlers import announcements, events, help, notices, opinions, party, projects
 
     root = Router("nanhu")
-    for module in (help, opinions, events, party, projects, notices, announcements):
+    for module in (clarify, help, opinions, events, party, projects, notices, announcements):
         root.include(module.router)
     return root
 

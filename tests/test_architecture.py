@@ -169,6 +169,13 @@ def test_only_the_app_factory_knows_the_handlers():
             if e.target.startswith("handlers") and not e.source.startswith(("handlers", "bot.app"))] == []
 
 
+def test_the_router_knows_no_flow_it_routes_to():
+    """The clarifying question is an ordinary router the app factory includes: the router does not
+    special-case it, and it does not call the router back."""
+    assert [f"{e.source}:{e.line}" for e in import_graph()
+            if e.source == "bot.chat.router" and e.target.startswith(("bot.chat.clarify", "handlers"))] == []
+
+
 def test_nlp_is_pure():
     """nlp takes text and gives intents and slots: it imports nothing else of ours."""
     assert [e for e in import_graph() if e.source.startswith("nlp") and not e.target.startswith("nlp")] == []

@@ -5,18 +5,18 @@
 - When two intents are about equally likely: "回复 1 报名活动，2 反映问题"; a reply of 1 or 2 goes on
   as if the resident had said that in the first place (the original message is replayed to the
   chosen intent's handler).
+
+An ordinary router of its own: a check before the intent's handler, and a flow; the app factory
+includes it like any handler module's.
 """
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import nlp
-from bot.chat.conversation import PASS, Flow
-from bot.wechat.replies import Reply, Text
-
-if TYPE_CHECKING:
-    from bot.chat.router import Context
+from bot.chat.conversation import PASS, REROUTE, Flow
+from bot.chat.router import Context, Router
+from bot.wechat.replies import Text
 
 # what each intent does, as residents would say it
 LABELS = {
@@ -32,7 +32,13 @@ LABELS = {
     "help": "查看使用帮助",
 }
 
-flow = Flow("clarify", "确认您的意思")
+router = Router("clarify")
+flow = router.add_flow(Flow("clarify", "确认您的意思"))
+
+
+@router.before_intent
+def ask_if_unsure(ctx: Context) -> Text | None:
+    return ask(ctx) if needs_question(ctx.intent) else None
 
 
 def needs_question(intent: nlp.Intent) -> bool:
@@ -41,7 +47,7 @@ def needs_question(intent: nlp.Intent) -> bool:
     return bool(intent.alternatives) or intent.via_pinyin
 
 
-def ask(ctx: "Context") -> Text:
+def ask(ctx: Context) -> Text:
     intent = ctx.intent
     options = [intent.name, *(a for a in intent.alternatives if a in LABELS and a != intent.name)]
     if len(options) > 1:
@@ -53,7 +59,7 @@ def ask(ctx: "Context") -> Text:
 
 
 @flow.step("confirm")
-def confirm(ctx: "Context"):
+def confirm(ctx: Context):
     said = nlp.yes_no(ctx.text)
     if said is None:
         return PASS
@@ -64,7 +70,7 @@ def confirm(ctx: "Context"):
 
 
 @flow.step("choose")
-def choose(ctx: "Context"):
+def choose(ctx: Context):
     options = ctx.conversation.data["options"]
     number = nlp.list_number(ctx.message.text)
     if number is None or not 1 <= number <= len(options):
@@ -72,11 +78,12 @@ def choose(ctx: "Context"):
     return _replay(ctx, options[number - 1])
 
 
-def _replay(ctx: "Context", intent_name: str) -> Reply | None:
-    """Go on with the original message, as if the resident had been understood the first time."""
+def _replay(ctx: Context, intent_name: str) -> object:
+    """Go on with the original message, as if the resident had been understood the first time: the
+    router runs the chosen intent's handler (REROUTE)."""
     original = ctx.conversation.data["text"]
     ctx.end()
     ctx.message = replace(ctx.message, type="text", text=original)
     ctx.text = nlp.normalize(original)
     ctx.intent = nlp.Intent(intent_name, 1.0, nlp.extract_slots(ctx.text))
-    return ctx.router.run_intent(ctx)
+    return REROUTE

@@ -16,9 +16,10 @@ if TYPE_CHECKING:
     from bot.chat.router import Context, Handler
 
 
-__all__ = ["PASS", "Conversation", "Flow", "not_an_answer"]
+__all__ = ["PASS", "REROUTE", "Conversation", "Flow", "not_an_answer"]
 
 PASS = object()  # a step's answer meaning "not for me": the flow ends and the message is routed afresh
+REROUTE = object()  # a step's answer meaning "handle it as `ctx.intent` says": the step set the intent
 
 
 class Flow:

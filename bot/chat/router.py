@@ -14,8 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable
 
 import nlp
-from bot.chat import clarify
-from bot.chat.conversation import PASS, Conversation, Flow
+from bot.chat.conversation import PASS, REROUTE, Conversation, Flow
 from bot.wechat.messages import Inbound
 from bot.wechat.replies import Reply
 
@@ -43,7 +42,6 @@ class Context:
     intent: nlp.Intent | None = None
     conversation: Conversation | None = None
     flows: dict[str, Flow] = field(default_factory=dict)
-    router: "Router | None" = None
     args: str = ""                                  # what followed a command word (核销 123456 → "123456")
     _changed: bool = False
 
@@ -83,6 +81,7 @@ class Router:
         self.global_words: dict[str, Handler] = {}
         self.commands: dict[str, tuple[re.Pattern[str], Handler, bool]] = {}
         self.flows: dict[str, Flow] = {}
+        self.intent_checks: list[Handler] = []
         self.fallback_handler: Handler | None = None
 
     @staticmethod
@@ -147,6 +146,12 @@ class Router:
         self.fallback_handler = h
         return h
 
+    def before_intent(self, h: Handler) -> Handler:
+        """A check on the classified intent before its handler runs: a reply takes over (a clarifying
+        question), None declines."""
+        self.intent_checks.append(h)
+        return h
+
     def add_flow(self, flow: Flow) -> Flow:
         self._add(self.flows, flow.name, flow, "flow")  # type: ignore[arg-type]
         return flow
@@ -155,6 +160,7 @@ class Router:
         for table in ("intents", "events", "menu_keys", "message_types", "global_words", "commands", "flows"):
             for key, h in getattr(other, table).items():
                 self._add(getattr(self, table), key, h, table)
+        self.intent_checks += other.intent_checks
         if other.fallback_handler:
             self.fallback(other.fallback_handler)
         return self
@@ -162,8 +168,7 @@ class Router:
     # --- dispatch -------------------------------------------------------------------------------
 
     def dispatch(self, ctx: Context) -> Reply | None:
-        ctx.flows = {clarify.flow.name: clarify.flow, **self.flows}
-        ctx.router = self
+        ctx.flows = self.flows
         msg = ctx.message
         if msg.type == "event":
             if msg.event == "click":
@@ -190,6 +195,8 @@ class Router:
                 ctx.end()
             else:
                 result = step(ctx)
+                if result is REROUTE:
+                    return self.run_intent(ctx)
                 if result is not PASS:
                     return result
                 ctx.end()
@@ -203,8 +210,9 @@ class Router:
             return self._call(handler, ctx) if handler else self._fallback(ctx)
 
         ctx.intent = nlp.classify(msg.text)
-        if clarify.needs_question(ctx.intent):
-            return clarify.ask(ctx)
+        for check in self.intent_checks:
+            if (reply := check(ctx)) is not None:
+                return reply
         return self.run_intent(ctx)
 
     def _command(self, ctx: Context, overriding: bool) -> Handler | None:
