@@ -40,7 +40,7 @@ def _substance(ctx: Context) -> str:
 def _means_something_else(ctx: Context) -> bool:
     """A reply that is plainly another request ("活动", "我的意见") leaves the flow instead of being taken as an
     answer."""
-    return nlp.another_request(ctx.message.text, "opinion.submit")
+    return nlp.another_request(ctx.message.text, "opinion.submit", certain=True)
 
 
 def _rules(ctx: Context) -> opinions.Rules:

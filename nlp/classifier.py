@@ -271,9 +271,13 @@ def classify(text: str, lexicon: Lexicon | None = None) -> Intent:
     return _decide(lx, norm, scores, slots, via_pinyin)
 
 
-def another_request(text: str, *this_flow: str) -> bool:
-    """Whether a reply to the bot's question is plainly some other request, so that the conversation
-    step passes it on: an intent other than unknown and `this_flow`, found with certainty (no close
-    alternative, not only through a sound-alike). An uncertain reading stays an answer."""
+def another_request(text: str, *this_flow: str, certain: bool = False) -> bool:
+    """Whether a reply to the bot's question is some other request, so that the conversation step
+    passes it on: an intent other than unknown and `this_flow`. A step that asks for a short answer
+    (a number, 是/否, stars) passes on any such reading, and the router may then ask which was meant;
+    a step that takes free text (an opinion's description) passes on only a `certain` one (no close
+    alternative, not only through a sound-alike), since a description names all sorts of things."""
     intent = classify(text)
-    return intent.name not in ("unknown", *this_flow) and not intent.alternatives and not intent.via_pinyin
+    if intent.name in ("unknown", *this_flow):
+        return False
+    return not certain or (not intent.alternatives and not intent.via_pinyin)

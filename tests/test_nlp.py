@@ -611,3 +611,12 @@ def test_a_redirect_can_require_every_name() -> None:
         '[[redirect]]\nall = ["a", "b"]\nfrom = "event.signup"\nto = "event.list"\n')
     assert nlp.classify("报名甲", lx).name == "event.signup"
     assert nlp.classify("报名甲乙", lx).name == "event.list"
+
+
+def test_a_short_answer_step_passes_on_any_other_request_a_free_text_step_only_a_certain_one() -> None:
+    assert nlp.classify("去消报名").via_pinyin  # a sound-alike of 取消报名
+    assert nlp.another_request("去消报名", "project.rating")
+    assert not nlp.another_request("去消报名", "opinion.submit", certain=True)
+    assert nlp.another_request("取消报名", "opinion.submit", certain=True)
+    assert not nlp.another_request("取消报名", "event.cancel")
+    assert not nlp.another_request("3")
