@@ -11,6 +11,8 @@ import click
 
 from bot import config as config_module
 from bot.config import Config, ConfigError
+from storage.lifecycle import InvalidTransition
+from storage.rejections import Rejected
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -49,17 +51,20 @@ def flush_jobs(rt: Runtime) -> None:
 def staff_action(show: Callable[[Runtime, Any], None]) -> Callable[[Callable[..., Any]], Callable[..., None]]:
     """A command that makes one change as staff. The decorated function takes the runtime before the
     command's parameters and returns what `show(rt, result)` prints. Storage's refusals become one-line
-    errors (a LookupError: not found; a ValueError: rejected); the notices the change wrote were queued
-    as it committed, and without a worker they are delivered before the command exits."""
+    errors (not found, a coded refusal, a transition the lifecycle does not allow); anything else is a bug
+    and keeps its traceback. The notices the change wrote were queued as it committed, and without a
+    worker they are delivered before the command exits."""
     def decorate(action: Callable[..., Any]) -> Callable[..., None]:
         @functools.wraps(action)
         def command(**params: Any) -> None:
             rt = runtime(config())
             try:
                 result = action(rt, **params)
+            except KeyError:
+                raise
             except LookupError as exc:
                 raise click.ClickException(str(exc).strip("'\"")) from None
-            except ValueError as exc:
+            except (Rejected, InvalidTransition) as exc:
                 raise click.ClickException(str(exc)) from None
             flush_jobs(rt)
             show(rt, result)

@@ -46,6 +46,7 @@ def relay(db: Database, jobs: RQJobs | InProcessJobs, batch_size: int, now: Call
           notice_id: int | None = None, requeue_after: timedelta | None = None) -> int:
     """Queue the due deliveries (of one notice, or all) in batches; returns how many were queued."""
     queued = 0
+    tally = _tally.get()
     while ids := notices.due(db, now(), notice_id, requeue_after, limit=batch_size):
         try:
             jobs.enqueue(DELIVER, ids)
@@ -54,8 +55,8 @@ def relay(db: Database, jobs: RQJobs | InProcessJobs, batch_size: int, now: Call
             notices.forget_queued(db, ids)
             break
         queued += len(ids)
-    if (tally := _tally.get()) is not None:
-        tally.queued += queued
+        if tally is not None:
+            tally.queued += len(ids)
     return queued
 
 

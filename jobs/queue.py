@@ -82,7 +82,10 @@ class InProcessJobs:
                 log.exception("job %s failed", getattr(func, "__name__", func))
 
     def enqueue(self, func: Job, *args: Any, **kwargs: Any) -> str:
-        self._executor().submit(self._run, func, args, kwargs)
+        try:
+            self._executor().submit(self._run, func, args, kwargs)
+        except RuntimeError as exc:  # the pool was shut down (the command or process is ending)
+            raise QueueUnavailable(str(exc)) from exc
         return "in-process"
 
     def enqueue_in(self, delay: timedelta, func: Job, *args: Any, **kwargs: Any) -> str:

@@ -39,6 +39,9 @@ class AlreadyReported(OpinionRejected):
         super().__init__("already_reported", ticket_no=earlier.ticket_no)
         self.earlier = earlier
 
+    def __reduce__(self):
+        return AlreadyReported, (self.earlier,)
+
 
 @dataclass(frozen=True)
 class Route:

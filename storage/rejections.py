@@ -19,6 +19,10 @@ class Rejected(ValueError):
         self.params = params
         super().__init__(OPERATORS.say(self.code, **params))
 
+    def __reduce__(self):  # copy and pickle rebuild it from its code, not from its text
+        code = self.code.removeprefix(f"{self.domain}.") if self.domain else self.code
+        return _rejected, (type(self), code, self.field, self.params)
+
 
 class Problem(str):
     """One problem found in a file (a line of a roster CSV): reads as the operators' text, and
@@ -32,3 +36,14 @@ class Problem(str):
         self = super().__new__(cls, OPERATORS.say(code, line=line, **params))
         self.code, self.line, self.params = code, line, {"line": line, **params}
         return self
+
+    def __reduce__(self):
+        return _problem, (self.code, self.params)
+
+
+def _rejected(cls: type[Rejected], code: str, field: str | None, params: dict[str, Any]) -> Rejected:
+    return cls(code, field=field, **params)
+
+
+def _problem(code: str, params: dict[str, Any]) -> Problem:
+    return Problem(code, **params)

@@ -148,3 +148,13 @@ def test_the_notices_a_transaction_wrote_reach_the_after_commit_callbacks_once_i
         s.execute(select(Notice.id))
     assert seen == [(first, second)]                         # neither a rollback nor a transaction without notices
     db.dispose()
+
+
+def test_a_job_queued_after_the_in_process_pool_has_shut_down_is_refused_as_queue_unavailable():
+    from jobs.queue import InProcessJobs, QueueUnavailable
+
+    jobs = InProcessJobs(lambda: __import__("contextlib").nullcontext())
+    jobs.enqueue(print, "warm-up")
+    jobs.shutdown()
+    with pytest.raises(QueueUnavailable):
+        jobs.enqueue(print, "too late")

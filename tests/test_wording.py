@@ -78,3 +78,15 @@ def test_every_outcome_a_resident_can_meet_has_a_reply(prefix, outcomes, answere
     enum = getattr(events, outcomes, None) or getattr(projects, outcomes)
     assert {o.value for o in enum} - answered_elsewhere <= {c.rsplit(".", 1)[1] for c in RESIDENTS.texts
                                                           if c.startswith(prefix + ".")}
+
+
+def test_refusals_survive_a_copy_and_a_pickle():
+    import copy
+    import pickle
+
+    refusal = ProjectRejected("end_before_start", field="end")
+    for again in (copy.copy(refusal), pickle.loads(pickle.dumps(refusal))):
+        assert (type(again), again.code, again.field, str(again)) == (
+            ProjectRejected, refusal.code, "end", str(refusal))
+    problem = Problem("roster.no_members", 3)
+    assert pickle.loads(pickle.dumps(problem)) == problem and copy.copy(problem).line == 3

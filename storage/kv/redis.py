@@ -14,6 +14,13 @@ _DELETE_IF = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end
 """
 
+# the count, and its expiry set by the first increment only (PEXPIRE's NX needs Redis 7; this runs on 5 and 6 too)
+_INCR = """
+local n = redis.call('incr', KEYS[1])
+if n == 1 or redis.call('pttl', KEYS[1]) < 0 then redis.call('pexpire', KEYS[1], ARGV[1]) end
+return n
+"""
+
 # KEYS: the keys to claim, then the keys to read. ARGV: how many to claim, then value and ttl (ms) of each.
 _CLAIM = """
 local n = tonumber(ARGV[1])
@@ -63,6 +70,7 @@ class RedisKV:
         self.redis = client
         self.prefix = prefix
         self._delete_if = client.register_script(_DELETE_IF)
+        self._incr = client.register_script(_INCR)
         self._claim = client.register_script(_CLAIM)
         self._apply = client.register_script(_APPLY)
         self._local = threading.local()
@@ -122,12 +130,7 @@ class RedisKV:
         return bool(self._run(self.redis.set, self._k(key), value, px=int(ttl * 1000), nx=True))
 
     def incr(self, key: str, ttl: float) -> int:
-        def run() -> int:
-            with self.redis.pipeline(transaction=True) as p:
-                p.incr(self._k(key))
-                p.pexpire(self._k(key), _ms(ttl), nx=True)
-                return int(p.execute()[0])
-        return self._run(run)
+        return int(self._run(self._incr, keys=[self._k(key)], args=[_ms(ttl)]))
 
     def delete(self, key: str) -> None:
         self._run(self.redis.delete, self._k(key))
