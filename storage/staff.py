@@ -109,6 +109,18 @@ def set_password(db: Database, username: str, password: str, actor: str, now: da
         return _view(m)
 
 
+def end_sessions(db: Database, staff_id: int, session_version: int, now: datetime) -> bool:
+    """Logging out: every session of this account ends (a copied cookie opens nothing after), on
+    every device. False when `session_version` is already over (nothing to end)."""
+    with db.transaction() as s:
+        m = s.get(Staff, staff_id, with_for_update=True)
+        if m is None or m.session_version != session_version:
+            return False
+        m.session_version += 1
+        audit.record(s, staff_actor(m.username), "staff.logout", "staff", m.id, at=now)
+        return True
+
+
 def disable(db: Database, username: str, actor: str, now: datetime) -> StaffView:
     with db.transaction() as s:
         m = s.scalar(select(Staff).where(Staff.username == username))

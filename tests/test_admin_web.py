@@ -50,8 +50,12 @@ def test_login_logout_wrong_passwords_and_the_lockout(demo):
     assert client.login("admin", "a-new-long-password").url.endswith("/admin/")
     cookie = next(c for c in client.http.cookies if c.name == "nanhu_admin")
     assert cookie.has_nonstandard_attr("HttpOnly") or "httponly" in str(cookie._rest).lower()
+    copied = AdminClient(demo.url)  # the cookie as someone who copied it before the logout holds it
+    copied.http.cookies.update(client.http.cookies)
+    assert copied.get("/admin/").url.endswith("/admin/")
     client.post("/admin/logout")
     assert client.get("/admin/").url.endswith("/admin/login?next=/admin/")
+    assert copied.get("/admin/").url.endswith("/admin/login?next=/admin/")  # logout ended it on the server
 
 
 @pytest.mark.http

@@ -97,5 +97,8 @@ def login() -> ResponseReturnValue:
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
+    if "staff_id" in session:  # server-side: the session's cookie, wherever it was copied, opens nothing after
+        rt = runtime()
+        staff_store.end_sessions(rt.db, session["staff_id"], session.get("staff_v", 0), rt.now())
     session.clear()
     return redirect(url_for("admin.login"))
