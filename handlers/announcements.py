@@ -106,7 +106,7 @@ def delivery_report(ctx: Context) -> Text:
     if member is None:
         return not_understood(ctx)
     latest = notices.latest_announcements(ctx.rt.db, limit=3,
-                                          community_id=member.community_id if member.role == "community" else None)
+                                          community_id=member.community_scope)
     if not latest:
         return Text("还没有发布过公告。")
     lines = []

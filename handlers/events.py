@@ -280,7 +280,8 @@ def check_in(ctx: Context) -> Text:
     attempts = Attempts(ctx.rt.kv, keys.check_in_failures, MAX_CHECK_IN_FAILURES, CHECK_IN_WINDOW)
     if attempts.blocked(ctx.message.openid):
         return Text(f"错误次数过多，请 {CHECK_IN_WINDOW // 60} 分钟后再试。")
-    result = events.check_in(ctx.rt.db, ctx.args, staff_actor(member.username), ctx.now)
+    result = events.check_in(ctx.rt.db, ctx.args, staff_actor(member.username), ctx.now,
+                             community_id=member.community_scope)
     if result.outcome in ("unknown", "ambiguous"):
         attempts.failed(ctx.message.openid)
         if result.outcome == "ambiguous":

@@ -487,13 +487,17 @@ class CheckIn:
         object.__setattr__(self, "outcome", CheckInOutcome(self.outcome))
 
 
-def check_in(db: Database, code: str, actor: str, now: datetime, event_id: int | None = None) -> CheckIn:
+def check_in(db: Database, code: str, actor: str, now: datetime, event_id: int | None = None,
+             community_id: int | None = None) -> CheckIn:
     """Validate a registration's code at the door, once. Without `event_id` the code is looked up
-    among events taking place around now."""
+    among events taking place around now; with `community_id` (community staff), among that
+    community's events only: another community's code is unknown to them."""
     code = code.strip()
     with db.transaction() as s:
         query = (select(Registration, Event).join(Event, Event.id == Registration.event_id)
                  .where(Registration.code == code))
+        if community_id is not None:
+            query = query.where(Event.community_id == community_id)
         if event_id is not None:
             query = query.where(Event.id == event_id)
         else:

@@ -28,6 +28,11 @@ class StaffView:
     role: str                  # admin | community
     community_id: int | None
 
+    @property
+    def community_scope(self) -> int | None:
+        """The community this staff member acts for; None for sub-district admins (every community)."""
+        return self.community_id if self.role == "community" else None
+
 
 def _view(m: Staff) -> StaffView:
     return StaffView(m.id, m.username, m.display_name, m.role, m.community_id)

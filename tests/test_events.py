@@ -72,6 +72,23 @@ def test_the_check_in_code_works_once_at_the_door(demo):
     assert record.attended_people == 3
 
 
+def test_community_staff_check_in_their_own_community_s_events_only(demo):
+    from storage import communities
+
+    ids = {c.name: c.id for c in communities.all_communities(demo.rt.db)}
+    staff.add(demo.rt.db, "luohu_staff", "罗湖社工", "a-long-password-1", "community", ids["罗湖社区"],
+              "staff:admin", demo.rt.now())
+    staff.link_openid(demo.rt.db, "luohu_staff", "o_luohu_door", "staff:admin")
+    _event(demo, "新南粤曲会", capacity=10, starts_in=timedelta(hours=2), community_id=ids["新南社区"])
+    _event(demo, "罗湖太极班", capacity=10, starts_in=timedelta(hours=2), community_id=ids["罗湖社区"])
+    chat = demo.client()
+    xinnan = CODE.search(chat.say("o_xn", "报名新南粤曲会")["Content"]).group(1)
+    luohu = CODE.search(chat.say("o_lh", "报名罗湖太极班")["Content"]).group(1)
+    assert "无效" in chat.say("o_luohu_door", f"核销 {xinnan}")["Content"]  # another community's: unknown here
+    assert "签到成功" in chat.say("o_luohu_door", f"核销 {luohu}")["Content"]
+    assert events.attendance(demo.rt.db, _only_event_id(demo, "新南粤曲会")).attended_people == 0
+
+
 def _only_event_id(demo, title: str) -> int:
     return next(e.id for e in events.staff_list(demo.rt.db, demo.rt.now()) if e.title == title)
 

@@ -45,7 +45,7 @@ def when(text: str, tz: tzinfo) -> datetime | None:
 def scope() -> int | None:
     """The community the logged-in staff member is limited to; None for sub-district admins."""
     member: StaffView = g.staff
-    return member.community_id if member.role == "community" else None
+    return member.community_scope
 
 
 def in_scope(community_id: int | None) -> None:
