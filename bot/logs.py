@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import logging
+import logging.handlers
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from nlp.masking import mask_phones
+
+UNKNOWN_KEPT = 500                 # characters of a not-understood message kept for lexicon work
+LEXICON_LOG_BYTES = 10 * 1024 * 1024   # the lexicon log rotates at this size, keeping three old files
 
 
 class MaskingFormatter(logging.Formatter):
@@ -32,14 +36,17 @@ def setup(level: str = "INFO", lexicon_log: str = "") -> None:
             old.close()
     if lexicon_log and not lexicon.handlers:
         Path(lexicon_log).parent.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.FileHandler(lexicon_log, encoding="utf-8")
+        file_handler = logging.handlers.RotatingFileHandler(lexicon_log, maxBytes=LEXICON_LOG_BYTES, backupCount=3,
+                                                            encoding="utf-8")
         file_handler.setFormatter(MaskingFormatter("%(asctime)s\t%(message)s"))
         lexicon.addHandler(file_handler)
 
 
 def log_unknown(text: str) -> None:
-    """Keep a message the bot did not understand, for lexicon work (phones masked, no openid)."""
-    logging.getLogger("nanhu.lexicon").info("%s", mask_phones(text.replace("\t", " ").replace("\n", " ")))
+    """Keep a message the bot did not understand, for lexicon work (phones masked, no openid, at most
+    UNKNOWN_KEPT characters)."""
+    head = text[:UNKNOWN_KEPT + 40].replace("\t", " ").replace("\n", " ").replace("\r", " ")
+    logging.getLogger("nanhu.lexicon").info("%s", mask_phones(head)[:UNKNOWN_KEPT])  # masked, then cut
 
 
 @dataclass(frozen=True)

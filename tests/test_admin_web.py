@@ -59,6 +59,17 @@ def test_login_logout_wrong_passwords_and_the_lockout(demo):
 
 
 @pytest.mark.http
+def test_a_next_link_with_a_line_break_is_refused_not_a_server_error(demo):
+    client = AdminClient(demo.url)
+    assert client.get("/admin/login?next=/admin/%0d%0aSet-Cookie:x=1").status_code == 400
+    client.get("/admin/login")
+    bad = client.post("/admin/login?next=/admin/%0d%0aSet-Cookie:x=1",
+                      {"username": "admin", "password": "nanhu-demo-2026"})
+    assert bad.status_code == 400 and "x=1" not in bad.headers.get("Set-Cookie", "")
+    assert client.get("/admin/login?next=/admin/opinions").status_code == 200
+
+
+@pytest.mark.http
 def test_every_form_needs_the_csrf_token_and_a_changed_password_ends_sessions(demo):
     client = AdminClient(demo.url)
     client.login()

@@ -40,3 +40,15 @@ def test_the_lexicon_log_never_holds_a_phone_or_an_openid(make_stack, tmp_path):
     text = log.read_text(encoding="utf-8")
     assert "帮我叫个车" in text and "8001" in text
     assert "0013" not in text and "００１３" not in text and "o_secret_openid" not in text
+
+
+def test_a_long_message_keeps_only_its_start_in_the_lexicon_log_and_the_log_rotates(make_stack, tmp_path):
+    from bot import logs
+
+    log = tmp_path / "unknown.log"
+    stack = make_stack("sqlite+redis", app_lexicon_log=str(log))
+    stack.client().say("o_wordy", "帮我叫个车" + "啊" * 21_000)
+    line = log.read_text(encoding="utf-8").splitlines()[-1]
+    assert line.split("\t", 1)[1].startswith("帮我叫个车") and len(line.split("\t", 1)[1]) == logs.UNKNOWN_KEPT
+    handler = next(h for h in logging.getLogger("nanhu.lexicon").handlers if getattr(h, "baseFilename", ""))
+    assert handler.maxBytes == logs.LEXICON_LOG_BYTES and handler.backupCount == 3

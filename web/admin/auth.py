@@ -74,6 +74,8 @@ def _headers(response):
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
+    if any(ord(c) < 32 or ord(c) == 127 for c in request.args.get("next", "")):
+        abort(400, "链接无效。")  # a CR or LF would end up in the redirect's Location header
     error = ""
     if request.method == "POST":
         rt = runtime()
