@@ -15,6 +15,7 @@ router = Router("party")
 log = logging.getLogger("nanhu")
 
 MAX_BIND_FAILURES = 5   # per openid per hour; six digits must not be guessable by trying
+MAX_BIND_FAILURES_ALL = 30   # per hour from all openids together: many openids do not make many more guesses
 BIND_WINDOW = 3600
 
 
@@ -27,12 +28,17 @@ def bind(ctx: Context) -> Text:
     if not code:
         return Text("请发送「绑定」加上社区党委给您的 6 位绑定码，例如：绑定 123456")
     attempts = Attempts(ctx.rt.kv, keys.bind_failures, MAX_BIND_FAILURES, BIND_WINDOW)
+    everyone = Attempts(ctx.rt.kv, keys.bind_failures_all, MAX_BIND_FAILURES_ALL, BIND_WINDOW)
     if attempts.blocked(ctx.message.openid):
         return Text("尝试次数过多，请一小时后再试，或联系所在社区党委核实绑定码。")
+    if everyone.blocked(""):
+        return Text("绑定暂时停用（近一小时错误的绑定码太多），请稍后再试，或联系所在社区党委。")
     member = party.bind(ctx.rt.db, ctx.message.openid, code, ctx.rt.config.app.secret_key, ctx.now,
                         resident_actor(ctx.resident.id))
     if member is None:
         attempts.failed(ctx.message.openid)
+        if (wrong := everyone.failed("")) == MAX_BIND_FAILURES_ALL:  # once, as it trips: staff see it in the audit log
+            party.binding_paused(ctx.rt.db, wrong, BIND_WINDOW, ctx.now)
         return Text("绑定码不正确或已失效。绑定码由社区党委发放，一码一人；如有疑问请联系所在社区党委。")
     attempts.clear(ctx.message.openid)
     return Text(f"认证成功！{member.name}同志，欢迎您。\n所在支部：{member.branch}\n"

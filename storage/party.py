@@ -57,6 +57,13 @@ def member_for(db: Database, openid: str) -> MemberView | None:
         return _view(s, m) if m else None
 
 
+def binding_paused(db: Database, failures: int, window_seconds: int, now: datetime) -> None:
+    """The audit row that tells staff binding stopped for everyone: too many wrong codes in the window."""
+    with db.transaction() as s:
+        audit.record(s, audit.SYSTEM, "party_member.binding_paused", "party_member", "*", at=now,
+                     wrong_codes=failures, window_seconds=window_seconds)
+
+
 def bind(db: Database, openid: str, code: str, secret: str, now: datetime, actor: str) -> MemberView | None:
     """Bind `openid` to the member whose unexpired code this is; the code is then used up. None if no match."""
     digest = code_hash(code, secret)

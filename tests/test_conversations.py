@@ -233,3 +233,18 @@ def test_no_at_the_confirmation_can_be_said_as_residents_say_it(demo):
     chat.say("o_no", "3栋楼下路灯坏了很久了")
     chat.say("o_no", "1")
     assert "遇到的问题" in chat.say("o_no", "不对")["Content"]
+
+
+@pytest.mark.storage
+def test_guessing_binding_codes_from_many_openids_stops_binding_for_everyone_and_tells_staff(demo):
+    from handlers.party import MAX_BIND_FAILURES_ALL
+    from storage import party
+
+    chat = demo.client()
+    for n in range(MAX_BIND_FAILURES_ALL):  # one wrong guess each: the per-openid limit never trips
+        assert "不正确或已失效" in chat.say(f"o_guesser_{n}", f"绑定 {100000 + n}")["Content"]
+    refused = chat.say("o_chen", "绑定 836215")["Content"]  # a real code, from a real member
+    assert "绑定暂时停用" in refused and party.member_for(demo.rt.db, "o_chen") is None
+    with demo.rt.db.transaction() as s:
+        paused = s.scalars(select(AuditEntry).where(AuditEntry.action == "party_member.binding_paused")).all()
+    assert len(paused) == 1

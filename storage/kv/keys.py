@@ -59,6 +59,11 @@ def bind_failures(openid: str) -> str:
     return f"bindfail:{openid}"
 
 
+def bind_failures_all(_: str = "") -> str:
+    """Wrong binding codes from every openid together: the limit that holds when one guesser uses many."""
+    return "bindfail-all"
+
+
 def check_in_failures(openid: str) -> str:
     return f"checkinfail:{openid}"
 
