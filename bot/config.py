@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
 import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
 REQUIRED = object()
 
@@ -298,14 +299,40 @@ def build(raw: Mapping[str, Any], env: Mapping[str, str], source: str) -> Config
     if values["wechat"]["mode"] != "plain" and not values["wechat"]["encoding_aes_key"]:
         raise ConfigError("wechat.encoding_aes_key is missing: it is required when wechat.mode is "
                           f"{values['wechat']['mode']!r}")
-    if values["app"]["env"] == "production":
-        if values["app"]["secret_key"].startswith("dev-"):
-            raise ConfigError("app.secret_key still holds the example's development value; "
-                              "set a long random secret for production")
-        if values["wechat"]["token"] == "nanhudemotoken":
-            raise ConfigError("wechat.token still holds the example's value; "
-                              "use the token from the WeChat admin console")
+    if not _local_development(values):
+        _check_secrets(values)
     return Config(values, source)
+
+
+EXAMPLE_TOKEN = "nanhudemotoken"
+MIN_SECRET_BYTES = 32
+_GENERATE = "generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+
+def _local_development(values: Mapping[str, Any]) -> bool:
+    """A development or test run that only this machine reaches (app.base_url on loopback): the one place
+    the example's secret key and token are accepted."""
+    host = urlsplit(values["app"]["base_url"]).hostname or ""
+    return values["app"]["env"] in ("development", "test") and (host == "localhost" or _loopback(host))
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_secrets(values: Mapping[str, Any]) -> None:
+    where = f"app.base_url is {values['app']['base_url']} and app.env {values['app']['env']}"
+    secret = values["app"]["secret_key"]
+    if secret.startswith("dev-"):
+        raise ConfigError(f"app.secret_key still holds the example's development value ({where}); {_GENERATE}")
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        raise ConfigError(f"app.secret_key is shorter than {MIN_SECRET_BYTES} bytes; {_GENERATE}")
+    if values["wechat"]["token"] == EXAMPLE_TOKEN:
+        raise ConfigError(f"wechat.token still holds the example's value ({where}); "
+                          "use the token set in the WeChat admin console (基本配置 → 服务器配置)")
 
 
 def config_path(env: Mapping[str, str] | None = None) -> Path:

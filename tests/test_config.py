@@ -47,10 +47,22 @@ def test_every_key_can_be_overridden_from_the_environment(env_name, attr, raw, e
     ({"NANHU_REDIS_URL": "http://localhost"}, "redis.url"),
     ({"NANHU_APP_REPLY_DEADLINE": "6"}, "app.reply_deadline"),
     ({"NANHU_APP_ENV": "production"}, "app.secret_key"),
+    ({"NANHU_APP_BASE_URL": "https://nanhu.example.cn"}, "app.secret_key"),   # a development env on a public address
+    ({"NANHU_APP_BASE_URL": "https://nanhu.example.cn", "NANHU_APP_SECRET_KEY": "x" * 31}, "32 bytes"),
+    ({"NANHU_APP_BASE_URL": "https://nanhu.example.cn", "NANHU_APP_SECRET_KEY": "x" * 32}, "wechat.token"),
+    ({"NANHU_APP_BASE_URL": "http://10.0.0.5:8000", "NANHU_APP_ENV": "test"}, "app.secret_key"),
 ])
 def test_an_invalid_value_stops_start_up_naming_the_key(env, names):
     with pytest.raises(config.ConfigError, match=re.escape(names)):
         config.load(EXAMPLE, env=env)
+
+
+def test_the_example_secrets_serve_a_development_run_on_this_machine_only():
+    for base_url in ("http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000"):
+        assert config.load(EXAMPLE, env={"NANHU_APP_BASE_URL": base_url}).wechat.token == "nanhudemotoken"
+    real = {"NANHU_APP_ENV": "production", "NANHU_APP_BASE_URL": "https://nanhu.example.cn",
+            "NANHU_APP_SECRET_KEY": "k" * 48, "NANHU_WECHAT_TOKEN": "tokenFromConsole1"}
+    assert config.load(EXAMPLE, env=real).app.env == "production"
 
 
 def test_a_missing_required_key_is_named_with_its_variable(tmp_path):
