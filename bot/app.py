@@ -1,6 +1,7 @@
 """The Flask app factory: webhook, health check, and the runtime it serves."""
 from __future__ import annotations
 
+import ipaddress
 import logging
 from datetime import timedelta
 
@@ -50,6 +51,26 @@ class AdminOnlySessions(SecureCookieSessionInterface):
         if not request.path.startswith("/admin"):
             return None  # Flask uses a null session, and saves nothing
         return super().open_session(app, request)
+
+
+def client_address(environ: dict, proxies: tuple) -> str:
+    """The visitor's address behind the trusted proxies (app.trusted_proxies): X-Forwarded-For is read
+    from the right, past the proxies, and only when the request came from one; anyone else's header is
+    ignored, so a visitor cannot pick the address their login attempts are counted under."""
+    def trusted(address: str) -> bool:
+        try:
+            return any(ipaddress.ip_address(address) in net for net in proxies)
+        except ValueError:
+            return False
+
+    peer = environ.get("REMOTE_ADDR", "")
+    if not trusted(peer):
+        return peer
+    hops = [h.strip() for h in environ.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+    for address in reversed(hops):
+        if not trusted(address):
+            return address
+    return hops[0] if hops else peer
 
 
 def build_router() -> Router:
@@ -107,8 +128,11 @@ def create_app(config: Config | None = None, rt: Runtime | None = None, router: 
         return jsonify(status="ok" if ok else "degraded", **report), 200 if ok else 503
 
     site = app.wsgi_app
+    proxies = config_module.proxy_networks(config.app.trusted_proxies)
 
     def site_in_runtime(environ, start_response):  # pages reach it as every job does: bot.runtime.current()
+        if proxies:
+            environ["REMOTE_ADDR"] = client_address(environ, proxies)
         with runtime_module.use(rt):
             return site(environ, start_response)
 

@@ -42,6 +42,19 @@ def _nonempty(v: str) -> str | None:
     return None if v.strip() else "must not be empty"
 
 
+def proxy_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """app.trusted_proxies as networks: comma-separated addresses or CIDR ranges."""
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
+
+
+def _proxies(v: str) -> str | None:
+    try:
+        proxy_networks(v)
+    except ValueError:
+        return "must be IP addresses or ranges separated by commas, e.g. 127.0.0.1, 10.0.0.0/8"
+    return None
+
+
 def _url(*schemes: str) -> Callable[[Any], str | None]:
     def check(v: str) -> str | None:
         if not v:
@@ -117,6 +130,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "reply_deadline": Key(float, 4.0, lambda v: None if 0.5 <= v <= 4.5
                               else "must be between 0.5 and 4.5 seconds (WeChat waits 5)"),
         "lexicon_log": Key(str, "var/unknown-messages.log"),
+        "trusted_proxies": Key(str, "", _proxies),
     },
     "wechat": {
         "app_id": Key(str, REQUIRED, _nonempty),

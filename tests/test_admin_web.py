@@ -226,6 +226,44 @@ def test_one_address_flooding_the_login_is_stopped_without_hashing(demo):
 
 
 @pytest.mark.http
+def test_behind_a_trusted_proxy_one_visitor_s_flood_locks_out_only_that_visitor(make_stack):
+    from storage import demo as demo_data
+    from web.admin.auth import LOGIN_TRIES_PER_ADDRESS
+
+    stack = make_stack("sqlite+sqlkv", app_trusted_proxies="127.0.0.1")
+    demo_data.load(stack.rt.db, stack.rt.now(), stack.rt.config.app.secret_key)
+    attacker = AdminClient(stack.url)
+    attacker.http.headers["X-Forwarded-For"] = "203.0.113.7"
+    for i in range(LOGIN_TRIES_PER_ADDRESS):
+        attacker.post("/admin/login", {"username": f"guess{i}", "password": "x"})
+    assert attacker.post("/admin/login", {"username": "admin", "password": "nanhu-demo-2026"}).status_code == 429
+    staff_member = AdminClient(stack.url)  # through the same proxy, from another address
+    staff_member.http.headers["X-Forwarded-For"] = "198.51.100.9"
+    assert staff_member.login().url.endswith("/admin/")
+
+
+@pytest.mark.http
+def test_with_the_shared_store_down_the_login_is_refused_politely_not_with_a_server_error(make_stack):
+    down = make_stack("sqlite+redis", redis_url="redis://127.0.0.1:1/0", redis_timeout=0.2)
+    client = AdminClient(down.url)
+    refused = client.post("/admin/login", {"username": "admin", "password": "nanhu-demo-2026"})
+    assert refused.status_code == 503 and "登录暂时不可用" in refused.text
+
+
+@pytest.mark.http
+def test_without_a_trusted_proxy_a_forged_forwarded_for_changes_nothing(demo):
+    from web.admin.auth import LOGIN_TRIES_PER_ADDRESS
+
+    client = AdminClient(demo.url)
+    for i in range(LOGIN_TRIES_PER_ADDRESS):  # a new made-up address on every try
+        client.post("/admin/login", {"username": f"guess{i}", "password": "x"},
+                    headers={"X-Forwarded-For": f"198.51.100.{i}"})
+    refused = client.post("/admin/login", {"username": "admin", "password": "nanhu-demo-2026"},
+                          headers={"X-Forwarded-For": "192.0.2.1"})
+    assert refused.status_code == 429
+
+
+@pytest.mark.http
 def test_community_staff_see_only_their_announcements_and_figures(demo, wechat_api):
     from storage.notices import Audience, announce
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import logging
 import secrets
 from typing import Any, Callable
 
@@ -12,9 +13,11 @@ from flask.typing import ResponseReturnValue
 
 from storage import staff as staff_store
 from storage.attempts import Attempts
-from storage.kv import keys
+from storage.kv import KVUnavailable, keys
 from web.admin.blueprint import bp
 from web.admin.common import runtime
+
+log = logging.getLogger("nanhu.admin")
 
 
 def csrf_token() -> str:
@@ -57,6 +60,7 @@ def login_required(view: Callable) -> Callable:
 
 LOGIN_TRIES_PER_ADDRESS = 20   # failed logins from one address per window, whatever the usernames
 LOGIN_WINDOW = 900
+UNAVAILABLE = "登录暂时不可用，请稍后再试。"
 WRONG = "用户名或密码不正确，或尝试次数过多、账号被暂时锁定。请稍后再试，或联系管理员。"
 
 
@@ -81,8 +85,11 @@ def login() -> ResponseReturnValue:
         rt = runtime()
         attempts = _login_attempts(rt)
         # a flood from one address costs no password hashing and locks nobody's account
-        if attempts.blocked(request.remote_addr):
-            return render_template("admin/login.html", error=WRONG), 429
+        try:
+            if attempts.blocked(request.remote_addr):
+                return render_template("admin/login.html", error=WRONG), 429
+        except KVUnavailable:  # the count cannot be read: no login rather than an uncounted one
+            return render_template("admin/login.html", error=UNAVAILABLE), 503
         result = staff_store.authenticate(rt.db, request.form.get("username", ""), request.form.get("password", ""),
                                           rt.now())
         if result.outcome == "ok":
@@ -92,7 +99,10 @@ def login() -> ResponseReturnValue:
             target = request.args.get("next", "")
             return redirect(target if target.startswith("/admin") else url_for("admin.dashboard"))
         # one answer for a wrong password, an unknown user and a locked account: nothing to learn from it
-        attempts.failed(request.remote_addr)
+        try:
+            attempts.failed(request.remote_addr)
+        except KVUnavailable:
+            log.warning("a failed admin login could not be counted: the shared store is down")
         error = WRONG
     return render_template("admin/login.html", error=error), 401 if error else 200
 
