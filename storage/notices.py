@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from storage import audit
@@ -123,9 +123,14 @@ def notify(session: Session, kind: str, title: str, body: str, recipients: Itera
     return notice.id
 
 
+SAME_ANNOUNCEMENT_WINDOW = timedelta(minutes=10)
+
+
 def announce(db: Database, title: str, body: str, audience: Audience, actor: str, now: datetime,
              send_at: datetime | None = None) -> int:
-    """A staff announcement: the notice, its deliveries and the audit entry in one transaction."""
+    """A staff announcement: the notice, its deliveries and the audit entry in one transaction. The same
+    announcement again from the same staff member (same title, body, audience and time) within
+    SAME_ANNOUNCEMENT_WINDOW is the one already made: a double-click or a resubmitted form sends nothing twice."""
     title, body = title.strip(), body.strip()
     if not title or len(title) > 64:
         raise AnnouncementRejected("title", field="title")
@@ -134,6 +139,9 @@ def announce(db: Database, title: str, body: str, audience: Audience, actor: str
     if send_at is not None and send_at < now - timedelta(minutes=1):
         raise AnnouncementRejected("time_passed", field="send_at")
     with db.transaction() as s:
+        earlier = _same_announcement(s, title, body, audience, actor, now, send_at)
+        if earlier is not None:
+            return earlier
         recipients = _recipients(s, audience)
         if not recipients:
             raise AnnouncementRejected("nobody", field="audience")
@@ -143,6 +151,24 @@ def announce(db: Database, title: str, body: str, audience: Audience, actor: str
         audit.record(s, actor, "announcement.create", "notice", notice_id, at=now, recipients=len(recipients),
                      audience=audience.kind, send_at=(send_at or now).isoformat())
         return notice_id
+
+
+def _same_announcement(s: Session, title: str, body: str, audience: Audience, actor: str, now: datetime,
+                       send_at: datetime | None) -> int | None:
+    # one staff member's concurrent announcements one after the other, so that the second sees the first
+    # (SQLite's single writer already does that)
+    if s.bind.dialect.name == "postgresql":
+        s.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"announce:{actor}"})
+    candidates = s.scalars(select(Notice).where(
+        Notice.kind == "announcement", Notice.created_by == actor, Notice.title == title,
+        Notice.created_at >= now - SAME_ANNOUNCEMENT_WINDOW).order_by(Notice.id.desc()))
+    for notice in candidates:
+        chosen = notice.audience or {}
+        same_time = notice.send_at == (send_at or notice.created_at)
+        if (notice.body == body and chosen.get("kind") == audience.kind
+                and chosen.get("community_id") == audience.community_id and same_time):
+            return notice.id
+    return None
 
 
 def due(db: Database, now: datetime, notice_id: int | None = None, requeue_after: timedelta | None = None,

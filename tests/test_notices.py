@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot import runtime
 from jobs import delivery, outbox
@@ -13,7 +13,7 @@ from storage import notices, residents
 from storage.db import Database
 from storage.models import Delivery, Resident
 from storage.notices import Audience
-from tests.conftest import run_jobs
+from tests.conftest import DATABASES, run_jobs
 
 
 def _residents(rt, n: int, interacted: bool = False, prefix: str = "o_r") -> list[str]:
@@ -460,3 +460,30 @@ def test_the_daily_cap_holds_when_workers_claim_at_once(stack, wechat_api):
     with ThreadPoolExecutor(3) as pool:
         claimed = [t for tasks in pool.map(claim, [ids[0:2], ids[2:4], ids[4:6]]) for t in tasks]
     assert len(claimed) == 2
+
+
+@pytest.mark.storage(*DATABASES)
+def test_the_same_announcement_submitted_three_times_at_once_is_sent_once(stack, wechat_api):
+    import threading
+
+    from storage.models import Notice
+
+    rt = stack.rt
+    _residents(rt, 4, prefix="o_twice")
+    made: list[int] = []
+
+    def submit() -> None:
+        made.append(notices.announce(rt.db, "停水通知", "明天9点至12点停水。", EVERYONE, "staff:admin", rt.now()))
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]  # two concurrent POSTs...
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    submit()  # ...and a resubmit
+    assert len(set(made)) == 1
+    with rt.db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(Notice).where(Notice.kind == "announcement")) == 1
+        assert s.scalar(select(func.count()).select_from(Delivery)) == 4
+    other = notices.announce(rt.db, "停水通知", "改为明天下午停水。", EVERYONE, "staff:admin", rt.now())
+    assert other != made[0]  # a different text is another announcement
