@@ -12,8 +12,8 @@ from bot.chat.router import PASS, Context, Router
 from bot.links import registration_link
 from bot.wechat.replies import Text
 from handlers.common import when
+from storage import attempts as tries
 from storage import events, party, staff
-from storage.attempts import Attempts
 from storage.audit import staff_actor
 from storage.kv import keys
 from wording.residents import RESIDENTS
@@ -25,8 +25,6 @@ phone_flow = router.add_flow(Flow("event.phone", "留联系电话",
 cancel_flow = router.add_flow(Flow("event.cancel", "取消报名", cancel_reply="好的，报名保留，没有取消。"))
 
 MAX_LISTED = 8                      # events in one reply (a passive reply holds 2048 bytes)
-MAX_CHECK_IN_FAILURES = 10          # wrong codes per staff member per window: six digits must not be guessable
-CHECK_IN_WINDOW = 600
 _MINE = re.compile(r"我的报名|我报(了|的)|已报名|报名记录|报了哪|报了什么|我报名的|签到码|二维码")
 
 
@@ -277,9 +275,9 @@ def check_in(ctx: Context) -> Text:
     member = staff.for_openid(ctx.rt.db, ctx.message.openid)
     if member is None:
         return Text("签到码请在活动现场出示给工作人员核验。发「我的报名」可查看您的签到码。")
-    attempts = Attempts(ctx.rt.kv, keys.check_in_failures, MAX_CHECK_IN_FAILURES, CHECK_IN_WINDOW)
+    attempts = tries.check_in(ctx.rt.kv)
     if attempts.blocked(ctx.message.openid):
-        return Text(f"错误次数过多，请 {CHECK_IN_WINDOW // 60} 分钟后再试。")
+        return Text(f"错误次数过多，请 {int(attempts.window) // 60} 分钟后再试。")
     result = events.check_in(ctx.rt.db, ctx.args, staff_actor(member.username), ctx.now,
                              community_id=member.community_scope)
     if result.outcome in ("unknown", "ambiguous"):

@@ -6,17 +6,13 @@ import logging
 from bot import card_picture, links
 from bot.chat.router import Context, Router
 from bot.wechat.replies import Article, News, Reply, Text
+from storage import attempts as tries
 from storage import cards, party
-from storage.attempts import Attempts
 from storage.audit import resident_actor
-from storage.kv import keys
 
 router = Router("party")
 log = logging.getLogger("nanhu")
 
-MAX_BIND_FAILURES = 5   # per openid per hour; six digits must not be guessable by trying
-MAX_BIND_FAILURES_ALL = 30   # per hour from all openids together: many openids do not make many more guesses
-BIND_WINDOW = 3600
 
 
 @router.intent("identity.bind")
@@ -27,8 +23,7 @@ def bind(ctx: Context) -> Text:
     code = (ctx.intent.slots.get("code") if ctx.intent else None) or ""
     if not code:
         return Text("请发送「绑定」加上社区党委给您的 6 位绑定码，例如：绑定 123456")
-    attempts = Attempts(ctx.rt.kv, keys.bind_failures, MAX_BIND_FAILURES, BIND_WINDOW)
-    everyone = Attempts(ctx.rt.kv, keys.bind_failures_all, MAX_BIND_FAILURES_ALL, BIND_WINDOW)
+    attempts, everyone = tries.binding(ctx.rt.kv), tries.binding_by_everyone(ctx.rt.kv)
     if attempts.blocked(ctx.message.openid):
         return Text("尝试次数过多，请一小时后再试，或联系所在社区党委核实绑定码。")
     if everyone.blocked(""):
@@ -37,8 +32,8 @@ def bind(ctx: Context) -> Text:
                         resident_actor(ctx.resident.id))
     if member is None:
         attempts.failed(ctx.message.openid)
-        if (wrong := everyone.failed("")) == MAX_BIND_FAILURES_ALL:  # once, as it trips: staff see it in the audit log
-            party.binding_paused(ctx.rt.db, wrong, BIND_WINDOW, ctx.now)
+        if (wrong := everyone.failed("")) == everyone.limit:  # once, as it trips: staff see it in the audit log
+            party.binding_paused(ctx.rt.db, wrong, int(everyone.window), ctx.now)
         return Text("绑定码不正确或已失效。绑定码由社区党委发放，一码一人；如有疑问请联系所在社区党委。")
     attempts.clear(ctx.message.openid)
     return Text(f"认证成功！{member.name}同志，欢迎您。\n所在支部：{member.branch}\n"

@@ -164,6 +164,27 @@ def test_staff_create_an_event_see_a_sign_up_and_check_the_resident_in(demo):
 
 
 @pytest.mark.http
+def test_guessing_check_in_codes_in_the_admin_web_stops_after_a_few_tries(demo):
+    from storage.attempts import CHECK_IN_TRIES
+
+    client = AdminClient(demo.url)
+    client.login()
+    start = (demo.rt.now() + timedelta(hours=2)).astimezone(demo.rt.tz)
+    made = client.post("/admin/events", {"title": "社区观影", "place": "南湖社区党群服务中心", "community": "",
+                                         "start": start.strftime("%Y-%m-%dT%H:%M"),
+                                         "end": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+                                         "capacity": "20", "max_per_registration": "2", "reminder_hours": "0",
+                                         "audience": "everyone"})
+    event_path = made.url[len(demo.url):]
+    code = re.search(r"签到码：(\d{6})", demo.client().say("o_film", "报名社区观影")["Content"]).group(1)
+    wrong = [f"{n:06d}" for n in range(100) if f"{n:06d}" != code][:CHECK_IN_TRIES]
+    for guess in wrong:
+        assert "本活动没有签到码" in client.post(event_path + "/checkin", {"code": guess}).text
+    assert "错误次数过多" in client.post(event_path + "/checkin", {"code": code}).text
+    assert 'id="attended">0' in client.get(event_path).text
+
+
+@pytest.mark.http
 def test_staff_send_an_announcement_after_seeing_the_count_and_read_its_report(demo, wechat_api):
     for openid in ("o_ann1", "o_ann2", "o_ann3"):
         demo.client().event(openid, "subscribe")
@@ -214,7 +235,7 @@ def test_staff_move_an_event_and_schedule_an_announcement(demo, wechat_api):
 @pytest.mark.http
 @pytest.mark.storage
 def test_one_address_flooding_the_login_is_stopped_without_hashing(demo):
-    from web.admin.auth import LOGIN_TRIES_PER_ADDRESS
+    from storage.attempts import LOGIN_TRIES as LOGIN_TRIES_PER_ADDRESS
 
     client = AdminClient(demo.url)
     for i in range(LOGIN_TRIES_PER_ADDRESS):
@@ -228,7 +249,7 @@ def test_one_address_flooding_the_login_is_stopped_without_hashing(demo):
 @pytest.mark.http
 def test_behind_a_trusted_proxy_one_visitor_s_flood_locks_out_only_that_visitor(make_stack):
     from storage import demo as demo_data
-    from web.admin.auth import LOGIN_TRIES_PER_ADDRESS
+    from storage.attempts import LOGIN_TRIES as LOGIN_TRIES_PER_ADDRESS
 
     stack = make_stack("sqlite+sqlkv", app_trusted_proxies="127.0.0.1")
     demo_data.load(stack.rt.db, stack.rt.now(), stack.rt.config.app.secret_key)
@@ -252,7 +273,7 @@ def test_with_the_shared_store_down_the_login_is_refused_politely_not_with_a_ser
 
 @pytest.mark.http
 def test_without_a_trusted_proxy_a_forged_forwarded_for_changes_nothing(demo):
-    from web.admin.auth import LOGIN_TRIES_PER_ADDRESS
+    from storage.attempts import LOGIN_TRIES as LOGIN_TRIES_PER_ADDRESS
 
     client = AdminClient(demo.url)
     for i in range(LOGIN_TRIES_PER_ADDRESS):  # a new made-up address on every try

@@ -237,8 +237,8 @@ def test_no_at_the_confirmation_can_be_said_as_residents_say_it(demo):
 
 @pytest.mark.storage
 def test_guessing_binding_codes_from_many_openids_stops_binding_for_everyone_and_tells_staff(demo):
-    from handlers.party import MAX_BIND_FAILURES_ALL
     from storage import party
+    from storage.attempts import BIND_TRIES_ALL as MAX_BIND_FAILURES_ALL
 
     chat = demo.client()
     for n in range(MAX_BIND_FAILURES_ALL):  # one wrong guess each: the per-openid limit never trips

@@ -11,9 +11,10 @@ from typing import Any, Callable
 from flask import abort, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
+from storage import attempts as tries
 from storage import staff as staff_store
 from storage.attempts import Attempts
-from storage.kv import KVUnavailable, keys
+from storage.kv import KVUnavailable
 from web.admin.blueprint import bp
 from web.admin.common import runtime
 
@@ -58,14 +59,12 @@ def login_required(view: Callable) -> Callable:
     return wrapped
 
 
-LOGIN_TRIES_PER_ADDRESS = 20   # failed logins from one address per window, whatever the usernames
-LOGIN_WINDOW = 900
 UNAVAILABLE = "登录暂时不可用，请稍后再试。"
 WRONG = "用户名或密码不正确，或尝试次数过多、账号被暂时锁定。请稍后再试，或联系管理员。"
 
 
 def _login_attempts(rt) -> Attempts:
-    return Attempts(rt.kv, keys.login_failures, LOGIN_TRIES_PER_ADDRESS, LOGIN_WINDOW)
+    return tries.login(rt.kv)
 
 
 @bp.after_request

@@ -8,6 +8,7 @@ import io
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from storage import attempts as tries
 from storage import audit, communities, events
 from web.admin.auth import login_required
 from web.admin.blueprint import bp
@@ -109,7 +110,13 @@ def event_checkin(event_id: int) -> ResponseReturnValue:
     if not (code.isdigit() and len(code) == 6):
         flash("签到码是 6 位数字。", "error")
         return redirect(url_for("admin.event", event_id=event_id))
+    attempts = tries.check_in(rt.kv)  # the same limit as 核销 in chat, per staff member
+    if attempts.blocked(actor()):
+        flash(f"错误次数过多，请 {int(attempts.window) // 60} 分钟后再试。", "error")
+        return redirect(url_for("admin.event", event_id=event_id))
     result = events.check_in(rt.db, code, actor(), rt.now(), event_id=event_id)
+    if result.outcome == "unknown":
+        attempts.failed(actor())
     r = result.registration
     if result.outcome == "checked_in":
         flash(f"签到成功：{r.head_count} 人。")
