@@ -123,6 +123,19 @@ def notify(session: Session, kind: str, title: str, body: str, recipients: Itera
     return notice.id
 
 
+LATE_REPLY = "late_reply"   # the bot's own answer, sent after the reply deadline: it reads as a reply, no heading
+
+
+def reply_later(db: Database, openid: str, text: str, now: datetime) -> int | None:
+    """What the resident was promised ("结果稍后发给您") as a notice through the outbox: delivered,
+    retried and paced like every other. None when nobody has that openid."""
+    with db.transaction() as s:
+        resident_id = s.scalar(select(Resident.id).where(Resident.openid == openid))
+        if resident_id is None:
+            return None
+        return notify(s, LATE_REPLY, "回复", text, [(resident_id, openid)], audit.SYSTEM, now)
+
+
 SAME_ANNOUNCEMENT_WINDOW = timedelta(minutes=10)
 
 

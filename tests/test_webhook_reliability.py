@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from bot.chat.router import Router
-from bot.webhook.receiver import APOLOGY, BUSY, LATER
+from bot.webhook.receiver import APOLOGY, BUSY, LATER, UNDONE
 from bot.wechat.replies import Text
 from devtools.simulator import parse_reply, text_fields
 from tests.conftest import DATABASES
@@ -96,6 +96,35 @@ def test_a_slow_handler_is_answered_in_time_and_the_real_reply_follows(make_stac
     assert reply["Content"] == LATER  # not "send again": the message is being handled
     pushed = wechat_api.wait_messages("o_alice", 1)
     assert pushed and pushed[0]["body"]["text"]["content"] == "第1次处理"
+
+
+def test_a_late_reply_goes_through_the_outbox_like_every_other_push(make_stack, wechat_api):
+    from sqlalchemy import select
+
+    from storage.models import Delivery, Notice
+
+    stack = make_stack("sqlite+sqlkv", router=Counting(delay=1.0).router, app_reply_deadline=0.5)
+    assert stack.client().say("o_bob", "慢慢来")["Content"] == LATER
+    pushed = wechat_api.wait_messages("o_bob", 1)
+    assert pushed and pushed[0]["body"]["text"]["content"] == "第1次处理"
+    with stack.rt.db.transaction() as s:
+        states = s.execute(select(Notice.kind, Delivery.state).join(Delivery, Delivery.notice_id == Notice.id)
+                           .where(Delivery.openid == "o_bob")).all()
+    assert [tuple(row) for row in states] == [("late_reply", "sent")]
+
+
+def test_a_handler_that_fails_after_the_promise_is_answered_honestly_not_with_silence(make_stack, wechat_api):
+    router = Router("slow-then-failing")
+
+    @router.fallback
+    def fails_late(ctx):
+        time.sleep(1.0)
+        raise RuntimeError("lock timeout, say")
+
+    stack = make_stack("sqlite+sqlkv", router=router, app_reply_deadline=0.5)
+    assert stack.client().say("o_carol", "我确认提交")["Content"] == LATER
+    pushed = wechat_api.wait_messages("o_carol", 1)
+    assert pushed and pushed[0]["body"]["text"]["content"] == UNDONE
 
 
 def test_a_locked_database_gives_the_resident_an_apology_not_a_500(make_stack):

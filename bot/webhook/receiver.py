@@ -34,6 +34,7 @@ from bot.webhook.turn import Settings as TurnSettings
 from bot.wechat import replies, signing
 from bot.wechat.messages import Inbound, MalformedMessage, parse_xml, to_inbound
 from jobs.sending import send_text
+from storage import notices
 from storage.kv import KVUnavailable
 from storage.locks import LockTimeout
 
@@ -45,6 +46,7 @@ MAX_IN_FLIGHT = 32
 APOLOGY = "抱歉，系统暂时有点忙，请稍后再发一次。给您带来不便，敬请谅解。"
 BUSY = "您的上一条消息还在处理中，请稍等几秒再发。"
 LATER = "您的消息已收到，正在处理，结果稍后发给您，不用重复发送。"
+UNDONE = "抱歉，您刚才的消息没有办成，请再发一次。给您带来不便，敬请谅解。"  # the promise above, kept honestly
 
 # WeChat sends a Unix time in seconds and a short alphanumeric nonce; anything else is not WeChat.
 _TIMESTAMP = re.compile(r"[1-9][0-9]{0,11}")
@@ -72,6 +74,7 @@ class Answer:
     xml: str                            # rendered reply, "" for `success`
     reply: replies.Reply | None = None  # what the handler said, when this request ran it
     refused: Refused | None = None
+    failed: bool = False                # the handler failed: the resident got (or is owed) an apology
 
 
 _pool = Pool(POOL_THREADS, MAX_IN_FLIGHT)  # beyond MAX_IN_FLIGHT unfinished jobs, answer at once
@@ -276,15 +279,17 @@ def _answer(rt: Runtime, router: Router, push: Push, give_up_at: float) -> Answe
     except Exception as exc:
         log.error("handler failed (%s): apology", _describe(exc), exc_info=not _is_outage(exc))
         turn.discard()
-        reply = None  # an apology is for this answer only, never sent on later
+        reply, failed = None, True  # the apology is for this answer; a late one is owed UNDONE instead
         xml = _render(rt, message, replies.Text(BUSY if isinstance(exc, LockTimeout) else APOLOGY))
+    else:
+        failed = False
     try:
         turn.close(xml)
     except KVUnavailable:
         # the lease expires by itself; the handler's work is committed, and losing its reply over this
         # would invite the resident to do it again
         log.error("shared store unavailable after the handler: reply, conversation state not kept")
-    return Answer(xml, reply)
+    return Answer(xml, reply, failed=failed)
 
 
 def _settings(rt: Runtime) -> TurnSettings:
@@ -297,15 +302,26 @@ def _render(rt: Runtime, message: Inbound, reply: replies.Reply) -> str:
 
 
 def _send_late(rt: Runtime, message: Inbound, job: Job) -> None:
+    """Keep the promise LATER made: the real reply, or an honest UNDONE, through the outbox."""
     try:
         answer = job.result(timeout=0)
     except Exception as exc:
         log.error("late handler failed too (%s)", _describe(exc))
-        return
-    if answer.reply is None:  # a retry's wait, a refusal: nothing new to tell the resident
+        answer = Answer("", failed=True)
+    if answer.reply is not None:
+        text = replies.as_text(answer.reply)
+    elif answer.failed:
+        text = UNDONE
+    else:  # a retry's wait, a refusal: nothing new to tell the resident
         return
     try:
-        rt.jobs.enqueue(send_text, message.openid, replies.as_text(answer.reply))
+        with use(rt):
+            notices.reply_later(rt.db, message.openid, text, rt.now())
+        return
+    except Exception as exc:  # the database may be what made it late: send it directly rather than not at all
+        log.error("could not write the late reply down (%s): sending it directly", _describe(exc))
+    try:
+        rt.jobs.enqueue(send_text, message.openid, text)
     except Exception as exc:
         log.error("could not queue the late reply (%s)", _describe(exc))
 
