@@ -92,18 +92,24 @@ def menu_keys(spec: dict) -> list[str]:
 @click.command("send-text")
 @click.argument("openid")
 @click.argument("text")
-def send_text_cmd(openid: str, text: str) -> None:
-    """Send a customer-service text message to one resident (through the worker when Redis is configured)."""
-    from jobs.sending import send_text
+@click.option("--as", "staff", default="admin", show_default=True, help="the staff username recorded in the audit log")
+def send_text_cmd(openid: str, text: str, staff: str) -> None:
+    """Send a text message to one resident, as a notice through the outbox (delivered, retried and paced
+    like every other; `nanhu announce report ID` shows how it went)."""
+    from storage import notices
+    from storage.audit import staff_actor
 
     if not text.strip():
         raise click.ClickException("the message is empty")
     rt = common.runtime(common.config())
+    try:
+        notice_id = notices.message_resident(rt.db, openid, text.strip(), staff_actor(staff), rt.now())
+    except LookupError as exc:
+        raise click.ClickException(str(exc).strip("'\"")) from None
     if rt.jobs.kind == "rq":
-        click.echo(f"queued for the worker: job {rt.jobs.enqueue(send_text, openid, text)}")
+        click.echo(f"queued for the worker: notice {notice_id}")
         return
-    try:  # no worker without Redis: send now and say how it went
-        outcome = send_text(openid, text)
-    except Exception as exc:
-        raise click.ClickException(f"not sent: {common.wechat_error(exc)}") from None
-    click.echo(outcome)
+    common.flush_jobs(rt)  # no worker without Redis: delivered before the command exits
+    report = notices.report(rt.db, notice_id)
+    click.echo(f"notice {notice_id}: " + ("sent" if report.sent else "not sent (" + (", ".join(report.failed) or
+                                                                                      "skipped or waiting") + ")"))

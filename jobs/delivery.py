@@ -189,5 +189,5 @@ def _failure(rt: Runtime, task: DeliveryTask, channel: str, errcode: int | None,
 
 def _as_text(task: DeliveryTask) -> str:
     body = task.body if len(task.body) <= CS_TEXT_LIMIT else task.body[:CS_TEXT_LIMIT] + "…"
-    text = body if task.kind == notices.LATE_REPLY else f"【{task.title}】\n{body}"
+    text = body if task.kind in notices.UNHEADED else f"【{task.title}】\n{body}"
     return f"{text}\n{task.url}" if task.url else text

@@ -123,7 +123,9 @@ def notify(session: Session, kind: str, title: str, body: str, recipients: Itera
     return notice.id
 
 
-LATE_REPLY = "late_reply"   # the bot's own answer, sent after the reply deadline: it reads as a reply, no heading
+LATE_REPLY = "late_reply"   # the bot's own answer, sent after the reply deadline
+DIRECT = "direct"           # a message staff wrote to one resident
+UNHEADED = (LATE_REPLY, DIRECT)   # kinds that read as written, without a 【title】 heading
 
 
 def reply_later(db: Database, openid: str, text: str, now: datetime) -> int | None:
@@ -134,6 +136,17 @@ def reply_later(db: Database, openid: str, text: str, now: datetime) -> int | No
         if resident_id is None:
             return None
         return notify(s, LATE_REPLY, "回复", text, [(resident_id, openid)], audit.SYSTEM, now)
+
+
+def message_resident(db: Database, openid: str, text: str, actor: str, now: datetime) -> int:
+    """A message staff wrote to one resident (`nanhu send-text`), through the outbox like every notice."""
+    with db.transaction() as s:
+        resident_id = s.scalar(select(Resident.id).where(Resident.openid == openid))
+        if resident_id is None:
+            raise LookupError(f"no resident with openid {openid}")
+        notice_id = notify(s, DIRECT, "消息", text, [(resident_id, openid)], actor, now)
+        audit.record(s, actor, "notice.direct", "notice", notice_id, at=now)
+        return notice_id
 
 
 SAME_ANNOUNCEMENT_WINDOW = timedelta(minutes=10)

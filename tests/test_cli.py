@@ -153,6 +153,24 @@ def test_announce_from_the_cli_asks_before_sending_and_reports(make_stack, wecha
     assert bad.exit_code != 0 and "unknown audience" in bad.output
 
 
+def test_send_text_goes_through_the_outbox_and_says_how_it_went(make_stack, wechat_api, monkeypatch):
+    from storage import residents
+
+    stack = make_stack("sqlite+sqlkv")
+    residents.subscribe(stack.rt.db, "o_cli_text", stack.rt.now())
+    cfg = stack.rt.config
+    for name, value in {"NANHU_CONFIG": str(ROOT / "config.example.toml"), "NANHU_DATABASE_URL": cfg.database.url,
+                        "NANHU_REDIS_URL": "", "NANHU_WECHAT_API_BASE_URL": cfg.wechat.api_base_url,
+                        "NANHU_WECHAT_APP_ID": cfg.wechat.app_id,
+                        "NANHU_WECHAT_APP_SECRET": cfg.wechat.app_secret}.items():
+        monkeypatch.setenv(name, value)
+    sent = CliRunner().invoke(main, ["send-text", "o_cli_text", "嘉年华明天上午九点开始"])
+    assert sent.exit_code == 0 and sent.output.endswith(": sent\n"), sent.output
+    assert [m["body"]["text"]["content"] for m in wechat_api.messages("o_cli_text")] == ["嘉年华明天上午九点开始"]
+    unknown = CliRunner().invoke(main, ["send-text", "o_nobody", "你好"])
+    assert unknown.exit_code != 0 and "no resident with openid o_nobody" in unknown.output
+
+
 def test_the_queue_dashboard_shows_the_queue_and_stays_on_loopback(make_stack, monkeypatch):
     from tests.conftest import LiveServer
     from web.rq_dashboard import create_app
