@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
+import time
 from pathlib import Path
+from typing import Callable
 
 import click
+import redis
 
 from bot.wechat import DEFAULT_MENU
 from cli import common
@@ -14,7 +18,7 @@ from cli import common
 @click.command()
 @click.option("--burst", is_flag=True, help="Run the jobs waiting now, then exit.")
 def worker(burst: bool) -> None:
-    """Run an RQ worker (with the scheduler) on the configured queue."""
+    """Run an RQ worker (with the scheduler) on the configured queue; it starts again when Redis comes back."""
     from rq import SimpleWorker
 
     from bot import logs
@@ -35,8 +39,39 @@ def worker(burst: bool) -> None:
     # SimpleWorker runs jobs in this process instead of forking a work horse per job: the jobs are
     # ours, short and bounded by timeouts, and keeping the database, Redis and HTTP connections
     # warm across jobs is most of the speed of a broadcast (forking cost ~0.4 s a job here).
-    SimpleWorker([cfg.redis.queue], connection=rt.redis, log_job_description=False).work(
-        burst=burst, with_scheduler=True)
+    def work() -> bool:
+        rq_worker = SimpleWorker([cfg.redis.queue], connection=rt.redis, log_job_description=False)
+        rq_worker.work(burst=burst, with_scheduler=True)
+        return rq_worker._stop_requested  # RQ quits its loop on a lost connection too, without saying so
+
+    if burst:
+        work()
+    else:
+        keep_working(work, rt.redis.ping)
+
+
+def keep_working(work: Callable[[], bool], ping: Callable[[], object], sleep: Callable[[float], None] = time.sleep,
+                 most: float = 30.0) -> None:
+    """Run the worker until it is asked to stop (`work()` returns True). When it quits for any other reason (RQ
+    gives up on a dropped Redis, mid-job or between jobs), wait for Redis with a growing pause up to `most`
+    seconds and start it again instead of exiting. What was queued stays in Redis, and deliveries a lost job
+    left behind are found by the sweeper."""
+    log = logging.getLogger("nanhu.worker")
+    while True:
+        try:
+            if work():
+                return
+            log.error("the worker quit without being asked to: it starts again when Redis answers")
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            log.error("Redis dropped (%s): the worker starts again when it answers", type(exc).__name__)
+        pause = 1.0
+        while True:
+            sleep(pause)
+            try:
+                ping()
+                break
+            except (redis.ConnectionError, redis.TimeoutError):
+                pause = min(pause * 2, most)
 
 
 @click.command()

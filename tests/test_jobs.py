@@ -158,3 +158,33 @@ def test_a_job_queued_after_the_in_process_pool_has_shut_down_is_refused_as_queu
     jobs.shutdown()
     with pytest.raises(QueueUnavailable):
         jobs.enqueue(print, "too late")
+
+
+def test_the_worker_starts_again_after_redis_drops_instead_of_exiting():
+    import redis
+
+    from cli.ops import keep_working
+
+    runs, pings, pauses = [], iter([redis.ConnectionError("down"), redis.ConnectionError("down"), True]), []
+
+    def work() -> bool:  # RQ's loop: first it quits on a lost connection, then it is asked to stop
+        runs.append(len(runs))
+        if len(runs) == 1:
+            return False
+        return True
+
+    def ping():
+        answer = next(pings)
+        if isinstance(answer, Exception):
+            raise answer
+
+    keep_working(work, ping, sleep=pauses.append)
+    assert runs == [0, 1] and pauses == [1.0, 2.0, 4.0]
+
+
+def test_a_worker_asked_to_stop_stops():
+    from cli.ops import keep_working
+
+    pauses = []
+    keep_working(lambda: True, lambda: None, sleep=pauses.append)
+    assert pauses == []
