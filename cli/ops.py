@@ -42,7 +42,9 @@ def worker(burst: bool) -> None:
     def work() -> bool:
         rq_worker = SimpleWorker([cfg.redis.queue], connection=rt.redis, log_job_description=False)
         rq_worker.work(burst=burst, with_scheduler=True)
-        return rq_worker._stop_requested  # RQ quits its loop on a lost connection too, without saying so
+        # asked to stop (a signal, busy or idle), or quit on its own: RQ also leaves its loop, without saying
+        # so, when the connection drops mid-job
+        return rq_worker._shutdown_requested_date is not None
 
     if burst:
         work()

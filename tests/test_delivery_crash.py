@@ -149,3 +149,22 @@ def test_a_broadcast_survives_redis_dying_and_losing_its_queue(make_stack, wecha
     finally:
         server.kill()
         server.wait()
+
+
+def test_an_idle_worker_asked_to_stop_stops_rather_than_waiting_for_redis(make_stack):
+    from rq import Worker
+
+    stack = make_stack("sqlite+redis")
+    worker = _worker(stack)
+    try:
+        for _ in range(100):  # until it has registered with Redis
+            if Worker.all(connection=stack.rt.redis):
+                break
+            time.sleep(0.1)
+        assert Worker.all(connection=stack.rt.redis), "the worker never started"
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=10) is not None
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
