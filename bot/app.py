@@ -1,7 +1,6 @@
 """The Flask app factory: webhook, health check, and the runtime it serves."""
 from __future__ import annotations
 
-import ipaddress
 import logging
 from datetime import timedelta
 
@@ -58,10 +57,7 @@ def client_address(environ: dict, proxies: tuple) -> str:
     from the right, past the proxies, and only when the request came from one; anyone else's header is
     ignored, so a visitor cannot pick the address their login attempts are counted under."""
     def trusted(address: str) -> bool:
-        try:
-            return any(ipaddress.ip_address(address) in net for net in proxies)
-        except ValueError:
-            return False
+        return config_module.is_trusted_proxy(address, proxies)
 
     peer = environ.get("REMOTE_ADDR", "")
     if not trusted(peer):

@@ -47,6 +47,13 @@ def proxy_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Net
     return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
 
 
+def is_trusted_proxy(address: str, networks: tuple) -> bool:
+    try:
+        return any(ipaddress.ip_address(address) in net for net in networks)
+    except ValueError:
+        return False
+
+
 def _proxies(v: str) -> str | None:
     try:
         proxy_networks(v)

@@ -25,7 +25,8 @@ class WSGIAdapter(BaseAdapter):
         body = request.body.encode() if isinstance(request.body, str) else (request.body or b"")
         answer = self.client.open(parts.path or "/", method=request.method, query_string=parts.query,
                                   headers=list(request.headers.items()), data=body,
-                                  base_url=f"{parts.scheme}://{parts.netloc}")
+                                  base_url=f"{parts.scheme}://{parts.netloc}",
+                                  environ_base={"REMOTE_ADDR": "127.0.0.1"})  # as a live server on loopback sees it
         response = requests.Response()
         response.status_code = answer.status_code
         response.reason = answer.status.partition(" ")[2]

@@ -127,6 +127,26 @@ def test_a_handler_that_fails_after_the_promise_is_answered_honestly_not_with_si
     assert pushed and pushed[0]["body"]["text"]["content"] == UNDONE
 
 
+def test_a_push_that_queued_behind_the_proxy_too_long_gets_the_apology_at_once(make_stack):
+    counting = Counting()
+    stack = make_stack("sqlite+sqlkv", router=counting.router, app_trusted_proxies="127.0.0.1")
+    client = stack.client()
+    client.http.headers["X-Request-Start"] = f"t={time.time() - 4.8:.3f}"  # nginx's arrival stamp
+    started = time.monotonic()
+    assert client.say("o_queued", "你好")["Content"] == APOLOGY
+    assert time.monotonic() - started < 1.0 and counting.calls == 0  # shed, not handled half-way
+    client.http.headers["X-Request-Start"] = f"t={time.time():.3f}"
+    assert client.say("o_queued", "你好")["Content"] == "第1次处理"
+
+
+def test_an_arrival_stamp_from_anyone_but_a_trusted_proxy_is_ignored(make_stack):
+    counting = Counting()
+    stack = make_stack("sqlite+sqlkv", router=counting.router)  # no app.trusted_proxies
+    client = stack.client()
+    client.http.headers["X-Request-Start"] = f"t={time.time() - 4.8:.3f}"
+    assert client.say("o_forger", "你好")["Content"] == "第1次处理" and counting.calls == 1
+
+
 def test_a_locked_database_gives_the_resident_an_apology_not_a_500(make_stack):
     stack = make_stack("sqlite+redis", database_timeout=0.3, app_reply_deadline=2.0)
     path = stack.rt.config.database.url.removeprefix("sqlite:///")
