@@ -50,10 +50,12 @@ def announce_send(title: str, body: str, audience_text: str, at_text: str | None
         raise click.ClickException("not sent")
     try:
         with outbox.counting() as tally:  # the deliveries are queued as the announcement commits
-            notice_id = notices.announce(rt.db, title, body, audience, staff_actor(staff), rt.now(), send_at)
+            notice_id, new = notices.announce_once(rt.db, title, body, audience, staff_actor(staff), rt.now(), send_at)
     except notices.AnnouncementRejected as exc:
         raise click.ClickException(f"not sent: {exc}") from None
-    if send_at is None:
+    if not new:
+        click.echo(f"announcement {notice_id} was made a moment ago with the same text: not sent again")
+    elif send_at is None:
         common.flush_jobs(rt)
         click.echo(f"announcement {notice_id}: {tally.queued} deliveries queued ({rt.jobs.kind})")
     else:

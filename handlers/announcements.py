@@ -92,10 +92,12 @@ def confirm(ctx: Context) -> Text:
     chosen = Audience(data["audience"]["kind"], data["audience"]["community_id"])
     try:
         with outbox.counting() as tally:  # the deliveries are queued as the announcement commits
-            notice_id = notices.announce(ctx.rt.db, data["title"], data["body"], chosen, staff_actor(data["staff"]),
-                                         ctx.now)
+            notice_id, new = notices.announce_once(ctx.rt.db, data["title"], data["body"], chosen,
+                                                   staff_actor(data["staff"]), ctx.now)
     except notices.AnnouncementRejected as reason:
         return Text(f"公告没有发布：{reason}")
+    if not new:
+        return Text(f"这条公告刚才已经发布过（编号 {notice_id}），不会重复发送。发「公告报告」查看送达情况。")
     later = "" if tally.queued else "（队列暂时不可用，系统恢复后会自动发送）"
     return Text(f"公告已提交发送（编号 {notice_id}），共 {data['count']} 位居民{later}。发「公告报告」查看送达情况。")
 

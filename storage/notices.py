@@ -154,9 +154,16 @@ SAME_ANNOUNCEMENT_WINDOW = timedelta(minutes=10)
 
 def announce(db: Database, title: str, body: str, audience: Audience, actor: str, now: datetime,
              send_at: datetime | None = None) -> int:
-    """A staff announcement: the notice, its deliveries and the audit entry in one transaction. The same
-    announcement again from the same staff member (same title, body, audience and time) within
-    SAME_ANNOUNCEMENT_WINDOW is the one already made: a double-click or a resubmitted form sends nothing twice."""
+    """A staff announcement's notice id (see `announce_once`)."""
+    return announce_once(db, title, body, audience, actor, now, send_at)[0]
+
+
+def announce_once(db: Database, title: str, body: str, audience: Audience, actor: str, now: datetime,
+                  send_at: datetime | None = None) -> tuple[int, bool]:
+    """A staff announcement: the notice, its deliveries and the audit entry in one transaction; (id, True).
+    The same announcement again from the same staff member (same title, body, audience and time) within
+    SAME_ANNOUNCEMENT_WINDOW is the one already made, (id, False): a double-click or a resubmitted form
+    sends nothing twice."""
     title, body = title.strip(), body.strip()
     if not title or len(title) > 64:
         raise AnnouncementRejected("title", field="title")
@@ -167,7 +174,7 @@ def announce(db: Database, title: str, body: str, audience: Audience, actor: str
     with db.transaction() as s:
         earlier = _same_announcement(s, title, body, audience, actor, now, send_at)
         if earlier is not None:
-            return earlier
+            return earlier, False
         recipients = _recipients(s, audience)
         if not recipients:
             raise AnnouncementRejected("nobody", field="audience")
@@ -176,7 +183,7 @@ def announce(db: Database, title: str, body: str, audience: Audience, actor: str
                                      "label": audience.describe(s)})
         audit.record(s, actor, "announcement.create", "notice", notice_id, at=now, recipients=len(recipients),
                      audience=audience.kind, send_at=(send_at or now).isoformat())
-        return notice_id
+        return notice_id, True
 
 
 def _same_announcement(s: Session, title: str, body: str, audience: Audience, actor: str, now: datetime,

@@ -23,6 +23,12 @@ def test_staff_announce_from_chat_and_read_the_report(demo, wechat_api):
     assert len(wechat_api.messages("o_res1")) == 1
     report = chat.say("o_staff", "公告报告")["Content"]
     assert "停水通知" in report and "已送达 3" in report
+    for text in ("发公告", "停水通知", "明天上午9点至12点停水，请提前储水。", "1"):  # the same, again at once
+        chat.say("o_staff", text)
+    again = chat.say("o_staff", "是")["Content"]
+    assert "已经发布过" in again and "不会重复发送" in again
+    run_jobs(rt)
+    assert len(wechat_api.messages("o_res1")) == 1
 
 
 def test_the_staff_words_mean_nothing_to_residents(demo):
