@@ -125,18 +125,23 @@ def test_queues_shows_the_outbox_and_the_queue(make_stack, monkeypatch):
     assert "outbox: pending 1" in result.output and "queue nanhu: waiting 1" in result.output
 
 
-def test_announce_from_the_cli_asks_before_sending_and_reports(make_stack, wechat_api, monkeypatch):
-    from storage import residents
-
-    stack = make_stack("sqlite+sqlkv")
-    for openid in ("o_cli1", "o_cli2"):
-        residents.subscribe(stack.rt.db, openid, stack.rt.now())
+def _cli_on(stack, monkeypatch) -> None:
+    """`nanhu` as CliRunner runs it, on this stack's database and WeChat stand-in, without Redis."""
     cfg = stack.rt.config
     for name, value in {"NANHU_CONFIG": str(ROOT / "config.example.toml"), "NANHU_DATABASE_URL": cfg.database.url,
                         "NANHU_REDIS_URL": "", "NANHU_WECHAT_API_BASE_URL": cfg.wechat.api_base_url,
                         "NANHU_WECHAT_APP_ID": cfg.wechat.app_id,
                         "NANHU_WECHAT_APP_SECRET": cfg.wechat.app_secret}.items():
         monkeypatch.setenv(name, value)
+
+
+def test_announce_from_the_cli_asks_before_sending_and_reports(make_stack, wechat_api, monkeypatch):
+    from storage import residents
+
+    stack = make_stack("sqlite+sqlkv")
+    for openid in ("o_cli1", "o_cli2"):
+        residents.subscribe(stack.rt.db, openid, stack.rt.now())
+    _cli_on(stack, monkeypatch)
     args = ["announce", "send", "--title", "停水通知", "--body", "明天上午停水", "--audience", "everyone"]
     declined = CliRunner().invoke(main, args, input="n\n")
     assert "2 residents will receive" in declined.output and declined.exit_code != 0
@@ -158,12 +163,7 @@ def test_send_text_goes_through_the_outbox_and_says_how_it_went(make_stack, wech
 
     stack = make_stack("sqlite+sqlkv")
     residents.subscribe(stack.rt.db, "o_cli_text", stack.rt.now())
-    cfg = stack.rt.config
-    for name, value in {"NANHU_CONFIG": str(ROOT / "config.example.toml"), "NANHU_DATABASE_URL": cfg.database.url,
-                        "NANHU_REDIS_URL": "", "NANHU_WECHAT_API_BASE_URL": cfg.wechat.api_base_url,
-                        "NANHU_WECHAT_APP_ID": cfg.wechat.app_id,
-                        "NANHU_WECHAT_APP_SECRET": cfg.wechat.app_secret}.items():
-        monkeypatch.setenv(name, value)
+    _cli_on(stack, monkeypatch)
     sent = CliRunner().invoke(main, ["send-text", "o_cli_text", "嘉年华明天上午九点开始"])
     assert sent.exit_code == 0 and sent.output.endswith(": sent\n"), sent.output
     assert [m["body"]["text"]["content"] for m in wechat_api.messages("o_cli_text")] == ["嘉年华明天上午九点开始"]
