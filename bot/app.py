@@ -56,15 +56,12 @@ def client_address(environ: dict, proxies: tuple) -> str:
     """The visitor's address behind the trusted proxies (app.trusted_proxies): X-Forwarded-For is read
     from the right, past the proxies, and only when the request came from one; anyone else's header is
     ignored, so a visitor cannot pick the address their login attempts are counted under."""
-    def trusted(address: str) -> bool:
-        return config_module.is_trusted_proxy(address, proxies)
-
     peer = environ.get("REMOTE_ADDR", "")
-    if not trusted(peer):
+    if not config_module.is_trusted_proxy(peer, proxies):
         return peer
     hops = [h.strip() for h in environ.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
     for address in reversed(hops):
-        if not trusted(address):
+        if not config_module.is_trusted_proxy(address, proxies):
             return address
     return hops[0] if hops else peer
 

@@ -128,11 +128,15 @@ DIRECT = "direct"           # a message staff wrote to one resident
 UNHEADED = (LATE_REPLY, DIRECT)   # kinds that read as written, without a 【title】 heading
 
 
+def _resident_id(s: Session, openid: str) -> int | None:
+    return s.scalar(select(Resident.id).where(Resident.openid == openid))
+
+
 def reply_later(db: Database, openid: str, text: str, now: datetime) -> int | None:
     """What the resident was promised ("结果稍后发给您") as a notice through the outbox: delivered,
     retried and paced like every other. None when nobody has that openid."""
     with db.transaction() as s:
-        resident_id = s.scalar(select(Resident.id).where(Resident.openid == openid))
+        resident_id = _resident_id(s, openid)
         if resident_id is None:
             return None
         return notify(s, LATE_REPLY, "回复", text, [(resident_id, openid)], audit.SYSTEM, now)
@@ -141,7 +145,7 @@ def reply_later(db: Database, openid: str, text: str, now: datetime) -> int | No
 def message_resident(db: Database, openid: str, text: str, actor: str, now: datetime) -> int:
     """A message staff wrote to one resident (`nanhu send-text`), through the outbox like every notice."""
     with db.transaction() as s:
-        resident_id = s.scalar(select(Resident.id).where(Resident.openid == openid))
+        resident_id = _resident_id(s, openid)
         if resident_id is None:
             raise LookupError(f"no resident with openid {openid}")
         notice_id = notify(s, DIRECT, "消息", text, [(resident_id, openid)], actor, now)

@@ -13,7 +13,6 @@ from flask.typing import ResponseReturnValue
 
 from storage import attempts as tries
 from storage import staff as staff_store
-from storage.attempts import Attempts
 from storage.kv import KVUnavailable
 from web.admin.blueprint import bp
 from web.admin.common import runtime
@@ -63,10 +62,6 @@ UNAVAILABLE = "登录暂时不可用，请稍后再试。"
 WRONG = "用户名或密码不正确，或尝试次数过多、账号被暂时锁定。请稍后再试，或联系管理员。"
 
 
-def _login_attempts(rt) -> Attempts:
-    return tries.login(rt.kv)
-
-
 @bp.after_request
 def _headers(response):
     response.headers.setdefault("X-Frame-Options", "DENY")
@@ -82,7 +77,7 @@ def login() -> ResponseReturnValue:
     error = ""
     if request.method == "POST":
         rt = runtime()
-        attempts = _login_attempts(rt)
+        attempts = tries.login(rt.kv)
         # a flood from one address costs no password hashing and locks nobody's account
         try:
             if attempts.blocked(request.remote_addr):
