@@ -1,4 +1,5 @@
-"""Jobs that push messages to residents through the WeChat API."""
+"""The direct send, outside the outbox: only for a late reply the database could not take down
+(`bot.webhook.receiver`); every other message to a resident is a notice (`storage.notices`)."""
 from __future__ import annotations
 
 import logging

@@ -8,9 +8,9 @@ Every accepted push is answered with reply XML or `success`, never a 500.
 
 Time: the request thread does only CPU work (signature, clock, XML, AES). Everything that touches
 the shared store or the database — the replay check, the dedup claim, the handler, remembering the
-reply — runs as one job on a handler thread (`bot/handoff.py`), and the request thread waits for it
-only until `app.reply_deadline` seconds after the request arrived. A slow Redis or database therefore costs
-the resident an apology, never WeChat's "该公众号暂时无法提供服务".
+reply — runs as one job on a handler thread (`bot/webhook/handoff.py`), and the request thread waits for it
+only until `app.reply_deadline` seconds after the request arrived (at nginx, when a trusted proxy stamps
+it). A slow Redis or database therefore costs the resident an apology, never WeChat's "该公众号暂时无法提供服务".
 """
 from __future__ import annotations
 
@@ -272,7 +272,7 @@ def _answer_in_time(rt: Runtime, router: Router, push: Push, give_up_at: float) 
     if _pool.cancel(job):  # never started: nothing happened, so asking to send again is right
         log.error("no handler thread free before the deadline: apology")
         return Answer(_render(rt, push.message, replies.Text(APOLOGY)))
-    log.error("handler still running at the deadline: the real reply follows as a customer-service message")
+    log.error("handler still running at the deadline: the real reply follows as a notice")
     _pool.when_done(job, lambda j: _send_late(rt, push.message, j))
     return Answer(_render(rt, push.message, replies.Text(LATER)))
 
